@@ -1,0 +1,246 @@
+/* Option parsing and help for neurocmp subcommands (see args.h). */
+#include "cli/args.h"
+#include "core/log.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+static size_t edit_distance(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b);
+    if (la > 64 || lb > 64)
+        return 99;
+    size_t prev[65], cur[65];
+    for (size_t j = 0; j <= lb; j++)
+        prev[j] = j;
+    for (size_t i = 1; i <= la; i++) {
+        cur[0] = i;
+        for (size_t j = 1; j <= lb; j++) {
+            size_t sub = prev[j - 1] + (a[i - 1] != b[j - 1]);
+            size_t del = prev[j] + 1, ins = cur[j - 1] + 1;
+            cur[j] = sub < del ? (sub < ins ? sub : ins) : (del < ins ? del : ins);
+        }
+        memcpy(prev, cur, sizeof(size_t) * (lb + 1));
+    }
+    return prev[lb];
+}
+
+const char *cli_suggest(const char *word, const char *const *candidates, size_t n)
+{
+    const char *best = NULL;
+    size_t best_d = (size_t)-1;
+    size_t wl = strlen(word);
+    for (size_t i = 0; i < n; i++) {
+        size_t d = edit_distance(word, candidates[i]);
+        /* A prefix of a longer name (--iter for --iterations) is a good guess too. */
+        if (wl >= 3 && strncmp(word, candidates[i], wl) == 0)
+            d = 1;
+        if (d < best_d) {
+            best_d = d;
+            best = candidates[i];
+        }
+    }
+    size_t limit = wl <= 4 ? 1 : (wl <= 8 ? 2 : 3);
+    return best_d <= limit ? best : NULL;
+}
+
+static bool common_quiet, common_verbose, common_help;
+
+static const cli_option common_options[] = {
+    {"quiet", 'q', CLI_FLAG, &common_quiet, NULL, "only print errors (no progress, no info)"},
+    {"verbose", 'v', CLI_FLAG, &common_verbose, NULL, "print debugging detail"},
+    {"help", 'h', CLI_FLAG, &common_help, NULL, "show this help and exit"},
+};
+enum { N_COMMON = sizeof common_options / sizeof common_options[0] };
+
+static const cli_option *find_long(const cli_command *cmd, const char *name, size_t len)
+{
+    for (size_t i = 0; i < cmd->n_options; i++)
+        if (strlen(cmd->options[i].name) == len && strncmp(cmd->options[i].name, name, len) == 0)
+            return &cmd->options[i];
+    for (size_t i = 0; i < N_COMMON; i++)
+        if (strlen(common_options[i].name) == len && strncmp(common_options[i].name, name, len) == 0)
+            return &common_options[i];
+    return NULL;
+}
+
+static const cli_option *find_short(const cli_command *cmd, char c)
+{
+    for (size_t i = 0; i < cmd->n_options; i++)
+        if (cmd->options[i].short_name == c)
+            return &cmd->options[i];
+    for (size_t i = 0; i < N_COMMON; i++)
+        if (common_options[i].short_name == c)
+            return &common_options[i];
+    return NULL;
+}
+
+static ncmp_status unknown_option(const cli_command *cmd, const char *arg, ncmp_error *err)
+{
+    const char *names[128];
+    size_t n = 0;
+    for (size_t i = 0; i < cmd->n_options && n < 120; i++)
+        names[n++] = cmd->options[i].name;
+    for (size_t i = 0; i < N_COMMON; i++)
+        names[n++] = common_options[i].name;
+    const char *word = arg;
+    while (*word == '-')
+        word++;
+    char stem[128];
+    snprintf(stem, sizeof stem, "%s", word);
+    char *eq = strchr(stem, '=');
+    if (eq)
+        *eq = '\0';
+    const char *guess = cli_suggest(stem, names, n);
+    if (guess)
+        return ncmp_fail(err, NCMP_ERR_USAGE, "unknown option '%s' for 'neurocmp %s'; did you mean '--%s'?", arg,
+                         cmd->name, guess);
+    return ncmp_fail(err, NCMP_ERR_USAGE, "unknown option '%s' for 'neurocmp %s' (see 'neurocmp %s --help')", arg,
+                     cmd->name, cmd->name);
+}
+
+static ncmp_status set_value(const cli_option *opt, const char *value, ncmp_error *err)
+{
+    char *end = NULL;
+    errno = 0;
+    switch (opt->kind) {
+    case CLI_FLAG:
+        *(bool *)opt->target = true;
+        return NCMP_OK;
+    case CLI_STRING:
+        *(const char **)opt->target = value;
+        return NCMP_OK;
+    case CLI_INT: {
+        long v = strtol(value, &end, 10);
+        if (errno || end == value || *end)
+            return ncmp_fail(err, NCMP_ERR_USAGE, "option --%s expects an integer, got '%s'", opt->name, value);
+        *(long *)opt->target = v;
+        return NCMP_OK;
+    }
+    case CLI_DOUBLE: {
+        double v = strtod(value, &end);
+        if (errno || end == value || *end || !isfinite(v))
+            return ncmp_fail(err, NCMP_ERR_USAGE, "option --%s expects a number, got '%s'", opt->name, value);
+        *(double *)opt->target = v;
+        return NCMP_OK;
+    }
+    }
+    return ncmp_fail(err, NCMP_ERR_INTERNAL, "bad option kind");
+}
+
+ncmp_status cli_parse(const cli_command *cmd, int argc, char **argv, cli_parsed *out, ncmp_error *err)
+{
+    memset(out, 0, sizeof *out);
+    common_quiet = common_verbose = common_help = false;
+    out->positional = calloc((size_t)(argc > 0 ? argc : 1), sizeof(char *));
+    if (!out->positional)
+        return ncmp_fail(err, NCMP_ERR_NOMEM, "out of memory");
+    bool options_done = false;
+    for (int i = 1; i < argc; i++) {
+        const char *arg = argv[i];
+        if (options_done || arg[0] != '-' || arg[1] == '\0') {
+            out->positional[out->n_positional++] = argv[i];
+            continue;
+        }
+        if (strcmp(arg, "--") == 0) {
+            options_done = true;
+            continue;
+        }
+        const cli_option *opt;
+        const char *inline_value = NULL;
+        if (arg[1] == '-') {
+            const char *name = arg + 2;
+            const char *eq = strchr(name, '=');
+            size_t len = eq ? (size_t)(eq - name) : strlen(name);
+            opt = find_long(cmd, name, len);
+            if (eq)
+                inline_value = eq + 1;
+        } else {
+            if (arg[2] != '\0') /* -abc is not supported: it is more often a typo for --abc */
+                return unknown_option(cmd, arg, err);
+            opt = find_short(cmd, arg[1]);
+        }
+        if (!opt)
+            return unknown_option(cmd, arg, err);
+        if (opt->kind == CLI_FLAG) {
+            if (inline_value)
+                return ncmp_fail(err, NCMP_ERR_USAGE, "option --%s takes no value", opt->name);
+            set_value(opt, NULL, err);
+            continue;
+        }
+        const char *value = inline_value;
+        if (!value) {
+            if (i + 1 >= argc)
+                return ncmp_fail(err, NCMP_ERR_USAGE, "option --%s needs a value (%s)", opt->name,
+                                 opt->metavar ? opt->metavar : "VALUE");
+            value = argv[++i];
+        }
+        ncmp_status st = set_value(opt, value, err);
+        if (st)
+            return st;
+    }
+    if (common_verbose)
+        ncmp_log_set_level(NCMP_LOG_DEBUG);
+    if (common_quiet)
+        ncmp_log_set_level(NCMP_LOG_QUIET);
+    out->help = common_help;
+    if (out->help)
+        return NCMP_OK;
+    if (out->n_positional < cmd->min_positional)
+        return ncmp_fail(err, NCMP_ERR_USAGE, "'neurocmp %s' needs %s (see 'neurocmp %s --help')", cmd->name,
+                         cmd->usage && cmd->usage[0] ? cmd->usage : "more arguments", cmd->name);
+    if (cmd->max_positional >= 0 && out->n_positional > cmd->max_positional)
+        return ncmp_fail(err, NCMP_ERR_USAGE, "'neurocmp %s' got an unexpected argument '%s'", cmd->name,
+                         out->positional[cmd->max_positional]);
+    return NCMP_OK;
+}
+
+void cli_parsed_free(cli_parsed *p)
+{
+    free(p->positional);
+    p->positional = NULL;
+}
+
+static void print_option(const cli_option *o, FILE *s)
+{
+    char left[96];
+    if (o->kind == CLI_FLAG)
+        snprintf(left, sizeof left, "%s%c%s--%s", o->short_name ? "-" : "", o->short_name ? o->short_name : ' ',
+                 o->short_name ? ", " : "  ", o->name);
+    else
+        snprintf(left, sizeof left, "%s%c%s--%s %s", o->short_name ? "-" : "", o->short_name ? o->short_name : ' ',
+                 o->short_name ? ", " : "  ", o->name, o->metavar ? o->metavar : "VALUE");
+    char def[160] = "";
+    switch (o->kind) {
+    case CLI_FLAG:
+        break;
+    case CLI_STRING: {
+        const char *v = *(const char **)o->target;
+        snprintf(def, sizeof def, " [default: %s]", v ? v : "none");
+        break;
+    }
+    case CLI_INT:
+        snprintf(def, sizeof def, " [default: %ld]", *(long *)o->target);
+        break;
+    case CLI_DOUBLE:
+        snprintf(def, sizeof def, " [default: %g]", *(double *)o->target);
+        break;
+    }
+    fprintf(s, "  %-28s %s%s\n", left, o->help, def);
+}
+
+void cli_print_help(const cli_command *cmd, FILE *s)
+{
+    fprintf(s, "usage: neurocmp %s [options]%s%s\n\n", cmd->name, cmd->usage && cmd->usage[0] ? " " : "",
+            cmd->usage ? cmd->usage : "");
+    fprintf(s, "%s\n", cmd->summary);
+    if (cmd->description && cmd->description[0])
+        fprintf(s, "\n%s\n", cmd->description);
+    fprintf(s, "\noptions:\n");
+    for (size_t i = 0; i < cmd->n_options; i++)
+        print_option(&cmd->options[i], s);
+    for (size_t i = 0; i < N_COMMON; i++)
+        print_option(&common_options[i], s);
+}

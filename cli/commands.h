@@ -1,0 +1,23 @@
+/* The neurocmp subcommands: each parses its arguments, calls the library and
+ * returns the process exit code (0 ok, 1 failure, 2 usage error). */
+#ifndef NCMP_CLI_COMMANDS_H
+#define NCMP_CLI_COMMANDS_H
+
+#include "cli/args.h"
+
+typedef struct cli_entry {
+    const char *name;
+    const char *summary;
+    int (*run)(int argc, char **argv);
+} cli_entry;
+
+int cmd_version(int argc, char **argv);
+int cmd_inspect(int argc, char **argv);
+int cmd_demo(int argc, char **argv);
+
+/* Parse, print help or the error; returns -1 to continue, else an exit code. */
+int cli_begin(const cli_command *cmd, int argc, char **argv, cli_parsed *parsed);
+/* Print "neurocmp: error: <message>" and return the exit code for it. */
+int cli_report(const ncmp_error *err);
+
+#endif

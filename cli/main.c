@@ -1,0 +1,120 @@
+/* neurocmp: git-style command-line entry point. */
+#include "cli/commands.h"
+#include "core/h5.h"
+#include "core/log.h"
+#include "core/provenance.h"
+#include "core/version.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static const cli_entry commands[] = {
+    {"version", "print the neurocmp version and the HDF5, GSL and BLAS actually linked", cmd_version},
+    {"inspect", "summarise a neurocmp HDF5 file: datasets, shapes, provenance", cmd_inspect},
+    {"demo", "run the end-to-end demonstration on the bundled data", cmd_demo},
+};
+enum { N_COMMANDS = sizeof commands / sizeof commands[0] };
+
+static void print_main_help(FILE *s)
+{
+    fprintf(s, "usage: neurocmp [-q | -v] COMMAND [options] [arguments]\n\n"
+               "Compare deep networks (CNN and CNN-F, across feedback iterations) with neural recordings.\n\n"
+               "commands:\n");
+    for (int i = 0; i < N_COMMANDS; i++)
+        fprintf(s, "  %-10s %s\n", commands[i].name, commands[i].summary);
+    fprintf(s, "\nglobal options:\n"
+               "  -q, --quiet    only print errors (no progress, no info)\n"
+               "  -v, --verbose  print debugging detail\n"
+               "  -h, --help     show this help; 'neurocmp COMMAND --help' shows a command's options\n"
+               "  --version      same as 'neurocmp version'\n"
+               "\nSee README.md and docs/ for a tour.\n");
+}
+
+int cli_report(const ncmp_error *err)
+{
+    ncmp_log_error("%s", err->message[0] ? err->message : ncmp_status_name(err->status));
+    return ncmp_status_exit_code(err->status);
+}
+
+int cli_begin(const cli_command *cmd, int argc, char **argv, cli_parsed *parsed)
+{
+    ncmp_error err;
+    ncmp_error_clear(&err);
+    if (cli_parse(cmd, argc, argv, parsed, &err) != NCMP_OK) {
+        cli_parsed_free(parsed);
+        return cli_report(&err);
+    }
+    if (parsed->help) {
+        cli_print_help(cmd, stdout);
+        cli_parsed_free(parsed);
+        return 0;
+    }
+    return -1;
+}
+
+int main(int argc, char **argv)
+{
+    ncmp_h5_quiet();
+    ncmp_provenance_set_command_line(argc, argv);
+    int i = 1;
+    /* Global options before the command. */
+    for (; i < argc && argv[i][0] == '-'; i++) {
+        if (!strcmp(argv[i], "-q") || !strcmp(argv[i], "--quiet"))
+            ncmp_log_set_level(NCMP_LOG_QUIET);
+        else if (!strcmp(argv[i], "-v") || !strcmp(argv[i], "--verbose"))
+            ncmp_log_set_level(NCMP_LOG_DEBUG);
+        else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+            print_main_help(stdout);
+            ncmp_provenance_clear();
+            return 0;
+        } else if (!strcmp(argv[i], "--version")) {
+            char *args[] = {"version", NULL};
+            int rc = cmd_version(1, args);
+            ncmp_provenance_clear();
+            return rc;
+        } else {
+            ncmp_log_error("unknown global option '%s' (see 'neurocmp --help')", argv[i]);
+            ncmp_provenance_clear();
+            return 2;
+        }
+    }
+    if (i >= argc) {
+        print_main_help(stderr);
+        ncmp_provenance_clear();
+        return 2;
+    }
+    const char *name = argv[i];
+    if (!strcmp(name, "help")) {
+        if (i + 1 < argc) {
+            char *args[] = {argv[i + 1], "--help", NULL};
+            for (int c = 0; c < N_COMMANDS; c++)
+                if (!strcmp(commands[c].name, argv[i + 1])) {
+                    int rc = commands[c].run(2, args);
+                    ncmp_provenance_clear();
+                    return rc;
+                }
+        } else {
+            print_main_help(stdout);
+            ncmp_provenance_clear();
+            return 0;
+        }
+        name = argv[i + 1];
+    }
+    for (int c = 0; c < N_COMMANDS; c++) {
+        if (!strcmp(commands[c].name, name)) {
+            int rc = commands[c].run(argc - i, argv + i);
+            ncmp_provenance_clear();
+            return rc;
+        }
+    }
+    const char *names[N_COMMANDS];
+    for (int c = 0; c < N_COMMANDS; c++)
+        names[c] = commands[c].name;
+    const char *guess = cli_suggest(name, names, N_COMMANDS);
+    if (guess)
+        ncmp_log_error("unknown command '%s'; did you mean '%s'?", name, guess);
+    else
+        ncmp_log_error("unknown command '%s' (see 'neurocmp --help')", name);
+    ncmp_provenance_clear();
+    return 2;
+}

@@ -1,0 +1,128 @@
+/* Provenance stamps and linked library versions (see provenance.h). */
+#include "core/provenance.h"
+#include "core/h5.h"
+#include "core/sha256.h"
+#include "core/version.h"
+
+#include <cblas.h>
+#include <gsl/gsl_version.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static char *command_line = NULL;
+
+static int needs_quotes(const char *s)
+{
+    if (!*s)
+        return 1;
+    for (; *s; s++)
+        if (!(strchr("-_./=:,+@%", *s) || (*s >= '0' && *s <= '9') || (*s >= 'a' && *s <= 'z') ||
+              (*s >= 'A' && *s <= 'Z')))
+            return 1;
+    return 0;
+}
+
+void ncmp_provenance_set_command_line(int argc, char *const *argv)
+{
+    size_t len = 1;
+    for (int i = 0; i < argc; i++)
+        len += 4 * strlen(argv[i]) + 3; /* worst case: every char becomes '\'' */
+    char *line = malloc(len);
+    if (!line)
+        return;
+    char *p = line;
+    for (int i = 0; i < argc; i++) {
+        if (i)
+            *p++ = ' ';
+        if (!needs_quotes(argv[i])) {
+            p += sprintf(p, "%s", argv[i]);
+            continue;
+        }
+        *p++ = '\'';
+        for (const char *s = argv[i]; *s; s++) {
+            if (*s == '\'') {
+                memcpy(p, "'\\''", 4);
+                p += 4;
+            } else {
+                *p++ = *s;
+            }
+        }
+        *p++ = '\'';
+    }
+    *p = '\0';
+    free(command_line);
+    command_line = line;
+}
+
+const char *ncmp_provenance_command_line(void) { return command_line ? command_line : ""; }
+
+void ncmp_provenance_clear(void)
+{
+    free(command_line);
+    command_line = NULL;
+}
+
+void ncmp_utc_timestamp(char *buf, size_t size)
+{
+    time_t t = time(NULL);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(buf, size, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+void ncmp_hdf5_version(char *buf, size_t size)
+{
+    unsigned maj = 0, min = 0, rel = 0;
+    H5get_libversion(&maj, &min, &rel);
+    snprintf(buf, size, "%u.%u.%u", maj, min, rel);
+}
+
+const char *ncmp_gsl_version(void) { return gsl_version; }
+const char *ncmp_blas_config(void) { return openblas_get_config(); }
+const char *ncmp_blas_corename(void) { return openblas_get_corename(); }
+int ncmp_blas_threads(void) { return openblas_get_num_threads(); }
+void ncmp_blas_set_threads(int n) { openblas_set_num_threads(n); }
+
+#ifdef NCMP_HAVE_OPENMP
+#include <omp.h>
+int ncmp_openmp_enabled(void) { return 1; }
+int ncmp_openmp_threads(void) { return omp_get_max_threads(); }
+#else
+int ncmp_openmp_enabled(void) { return 0; }
+int ncmp_openmp_threads(void) { return 1; }
+#endif
+
+ncmp_status ncmp_provenance_write_h5(hid_t obj, ncmp_error *err)
+{
+    char created[32], h5v[32], blas[256];
+    ncmp_utc_timestamp(created, sizeof created);
+    ncmp_hdf5_version(h5v, sizeof h5v);
+    snprintf(blas, sizeof blas, "%s; core %s; %d threads", ncmp_blas_config(), ncmp_blas_corename(),
+             ncmp_blas_threads());
+    ncmp_status st;
+    if ((st = ncmp_h5_attr_set_string(obj, "neurocmp_version", NCMP_VERSION, err)) ||
+        (st = ncmp_h5_attr_set_string(obj, "neurocmp_revision", NCMP_GIT_REVISION, err)) ||
+        (st = ncmp_h5_attr_set_string(obj, "created_utc", created, err)) ||
+        (st = ncmp_h5_attr_set_string(obj, "command_line", ncmp_provenance_command_line(), err)) ||
+        (st = ncmp_h5_attr_set_string(obj, "hdf5_version", h5v, err)) ||
+        (st = ncmp_h5_attr_set_string(obj, "gsl_version", ncmp_gsl_version(), err)) ||
+        (st = ncmp_h5_attr_set_string(obj, "blas", blas, err)))
+        return ncmp_error_context(err, "writing provenance");
+    return NCMP_OK;
+}
+
+ncmp_status ncmp_provenance_add_input_h5(hid_t obj, const char *role, const char *path, ncmp_error *err)
+{
+    char hex[NCMP_SHA256_HEX_LEN];
+    ncmp_status st = ncmp_sha256_file(path, hex, err);
+    if (st)
+        return st;
+    char name[128];
+    snprintf(name, sizeof name, "%s_path", role);
+    if ((st = ncmp_h5_attr_set_string(obj, name, path, err)))
+        return st;
+    snprintf(name, sizeof name, "%s_sha256", role);
+    return ncmp_h5_attr_set_string(obj, name, hex, err);
+}

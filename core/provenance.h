@@ -1,0 +1,48 @@
+/* Provenance: what made an output file, recorded in every output.
+ *
+ * The command line is captured once by the tool (ncmp_provenance_set_command_line);
+ * writers then stamp files with the tool version and revision, the linked
+ * library versions, the UTC creation time, the command line, and the
+ * SHA-256 of each input.
+ */
+#ifndef NCMP_CORE_PROVENANCE_H
+#define NCMP_CORE_PROVENANCE_H
+
+#include <hdf5.h>
+
+#include "core/status.h"
+
+/* Remember argv as one shell-quoted line (copied; safe to call again). */
+void ncmp_provenance_set_command_line(int argc, char *const *argv);
+/* The remembered line, or "" if none. */
+const char *ncmp_provenance_command_line(void);
+/* Release the stored command line (optional, for leak checkers). */
+void ncmp_provenance_clear(void);
+
+/* Current UTC time as ISO 8601 "2026-11-23T13:30:00Z". */
+void ncmp_utc_timestamp(char *buf, size_t size);
+
+/* Root attributes: neurocmp_version, neurocmp_revision, created_utc,
+ * command_line, hdf5_version, gsl_version, blas. */
+ncmp_status ncmp_provenance_write_h5(hid_t obj, ncmp_error *err);
+/* Attributes "<role>_path" and "<role>_sha256" for an input file. */
+ncmp_status ncmp_provenance_add_input_h5(hid_t obj, const char *role, const char *path, ncmp_error *err);
+
+/* ---- versions of what is linked ----------------------------------------- */
+
+/* "1.10.8" — the HDF5 library actually loaded. */
+void ncmp_hdf5_version(char *buf, size_t size);
+/* "2.7.1" */
+const char *ncmp_gsl_version(void);
+/* OpenBLAS configuration string, e.g. "OpenBLAS 0.3.21 DYNAMIC_ARCH NO_AFFINITY Zen MAX_THREADS=64". */
+const char *ncmp_blas_config(void);
+/* Core type OpenBLAS selected at run time, e.g. "Zen". */
+const char *ncmp_blas_corename(void);
+int ncmp_blas_threads(void);
+void ncmp_blas_set_threads(int n);
+/* True if the library was built with OpenMP (NEUROCMP_OPENMP). */
+int ncmp_openmp_enabled(void);
+/* Threads OpenMP loops will use (1 without OpenMP). */
+int ncmp_openmp_threads(void);
+
+#endif

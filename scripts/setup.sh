@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# Install the Debian 12 packages neurocmp needs. Idempotent: packages already
+# present are not reinstalled, and apt is only called when something is missing.
+#   bash scripts/setup.sh          build + run (compiler, CMake, HDF5, GSL, OpenBLAS, ...)
+#   bash scripts/setup.sh --test   also what the test suite uses (CUnit, Python cross-checks)
+# Everything comes from Debian's package archive; nothing else is downloaded.
+set -euo pipefail
+
+want_tests=0
+for arg in "$@"; do
+  case "$arg" in
+    --test) want_tests=1 ;;
+    -h|--help) sed -n '2,6p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) echo "setup.sh: unknown option '$arg' (use --test or --help)" >&2; exit 2 ;;
+  esac
+done
+
+packages=(
+  build-essential cmake pkg-config git
+  libhdf5-dev hdf5-tools   # activations, weights, results (HDF5 + high-level dimension scales)
+  libgsl-dev               # regression and statistics
+  libopenblas-dev          # CBLAS for convolutions and regression
+  nettle-dev               # SHA-256 for provenance
+  libcunit1-dev            # unit tests (built with the library)
+)
+if [ "$want_tests" -eq 1 ]; then
+  packages+=(
+    python3 python3-numpy python3-h5py   # independent cross-checks and fixture generators
+  )
+fi
+
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+
+if [ "${#missing[@]}" -eq 0 ]; then
+  echo "setup.sh: all ${#packages[@]} packages already installed"
+  exit 0
+fi
+
+sudo=""
+if [ "$(id -u)" -ne 0 ]; then
+  command -v sudo >/dev/null || { echo "setup.sh: need root (or sudo) to install: ${missing[*]}" >&2; exit 1; }
+  sudo="sudo"
+fi
+echo "setup.sh: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq
+$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+echo "setup.sh: done"

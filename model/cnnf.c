@@ -1,0 +1,266 @@
+/* Inference engine: allocation of every buffer up front, the CNN-F
+ * iteration loop (Huang et al., NeurIPS 2020) and precision dispatch. */
+#include "model/cnnf_internal.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void *engine_alloc(ncmp_cnnf *e, size_t bytes)
+{
+    size_t rounded = (bytes + 63) / 64 * 64;
+    void *p = aligned_alloc(64, rounded ? rounded : 64);
+    if (p) {
+        memset(p, 0, rounded ? rounded : 64);
+        e->bytes += rounded;
+    }
+    return p;
+}
+
+void ncmp_cnnf_free(ncmp_cnnf *e)
+{
+    if (!e)
+        return;
+    int n = e->arch ? e->arch->n_layers : 0;
+    for (int i = 0; i < n; i++) {
+        if (e->owned)
+            free(e->owned[i]);
+        if (e->converted)
+            free(e->converted[i]);
+        if (e->mask)
+            free(e->mask[i]);
+        if (e->h)
+            free(e->h[i]);
+        if (e->imax)
+            free(e->imax[i]);
+        if (e->imin)
+            free(e->imin[i]);
+    }
+    if (e->converted)
+        for (int i = n; i < 2 * n; i++)
+            free(e->converted[i]);
+    free(e->out);
+    free(e->owned);
+    free(e->kept);
+    free(e->weight);
+    free(e->bias);
+    free(e->converted);
+    free(e->mask);
+    free(e->h);
+    free(e->imax);
+    free(e->imin);
+    free(e->has_h);
+    free(e->fwd_used_h);
+    free(e->near_ties);
+    free(e->input);
+    free(e->cols);
+    free(e->g[0]);
+    free(e->g[1]);
+    free(e);
+}
+
+static bool elementwise(ncmp_layer_type t)
+{
+    return t == NCMP_LAYER_INSNORM || t == NCMP_LAYER_BIAS || t == NCMP_LAYER_RELU || t == NCMP_LAYER_ADARELU;
+}
+
+static const void *as_precision(ncmp_cnnf *e, const float *src, size_t n, int slot, bool *ok)
+{
+    if (!src)
+        return NULL;
+    if (e->dtype == NCMP_FLOAT32)
+        return src;
+    double *d = engine_alloc(e, n * sizeof(double));
+    if (!d) {
+        *ok = false;
+        return NULL;
+    }
+    for (size_t j = 0; j < n; j++)
+        d[j] = src[j];
+    e->converted[slot] = d;
+    return d;
+}
+
+ncmp_status ncmp_cnnf_create(const ncmp_net *net, const ncmp_cnnf_options *opts, ncmp_cnnf **out, ncmp_error *err)
+{
+    *out = NULL;
+    if (!opts || opts->max_batch < 1)
+        return ncmp_fail(err, NCMP_ERR_USAGE, "engine batch size must be at least 1");
+    const ncmp_arch *a = net->arch;
+    const int L = a->n_layers;
+    ncmp_cnnf *e = calloc(1, sizeof *e);
+    if (!e)
+        return ncmp_fail(err, NCMP_ERR_NOMEM, "out of memory");
+    e->net = net;
+    e->arch = a;
+    e->dtype = opts->precision;
+    e->max_batch = opts->max_batch;
+    const size_t rs = e->dtype == NCMP_FLOAT64 ? sizeof(double) : sizeof(float);
+    const size_t B = opts->max_batch;
+#define ARRAY(field, type, count) (e->field = calloc((size_t)(count), sizeof(type)))
+    if (!ARRAY(out, void *, L) || !ARRAY(owned, void *, L) || !ARRAY(kept, bool, L) || !ARRAY(weight, void *, L) ||
+        !ARRAY(bias, void *, L) || !ARRAY(converted, void *, 2 * L) || !ARRAY(mask, unsigned char *, L) ||
+        !ARRAY(h, void *, L) || !ARRAY(imax, int32_t *, L) || !ARRAY(imin, int32_t *, L) ||
+        !ARRAY(has_h, bool, L) || !ARRAY(fwd_used_h, bool, L) || !ARRAY(near_ties, size_t, L))
+        goto oom;
+#undef ARRAY
+    /* Which outputs must survive a whole pass. */
+    for (int i = 0; i < L; i++)
+        e->kept[i] = opts->keep_all || a->layers[i].alias[0] || i == L - 1 || (a->cnnf && i == a->update_layer);
+    for (int k = 0; k < opts->n_keep; k++) {
+        int i = opts->keep_layers[k];
+        if (i < 0 || i >= L) {
+            ncmp_cnnf_free(e);
+            return ncmp_fail(err, NCMP_ERR_USAGE, "layer index %d is out of range for %s", i, a->name);
+        }
+        e->kept[i] = true;
+    }
+    e->input = engine_alloc(e, B * ncmp_shape_size(a->input) * rs);
+    if (!e->input)
+        goto oom;
+    size_t cols = 1, g = ncmp_shape_size(a->layers[L - 1].out);
+    bool ok = true;
+    for (int i = 0; i < L; i++) {
+        const ncmp_layer_desc *D = &a->layers[i];
+        const size_t size = ncmp_shape_size(D->out);
+        bool alias = i > 0 && (D->type == NCMP_LAYER_FLATTEN || D->type == NCMP_LAYER_DROPOUT ||
+                               (elementwise(D->type) && !e->kept[i - 1]));
+        if (alias) {
+            e->out[i] = e->out[i - 1];
+        } else {
+            if (!(e->owned[i] = engine_alloc(e, B * size * rs)))
+                goto oom;
+            e->out[i] = e->owned[i];
+        }
+        e->weight[i] = as_precision(e, net->weight[i], ncmp_net_weight_size(net, i), i, &ok);
+        e->bias[i] = as_precision(e, net->bias[i], ncmp_net_bias_size(net, i), L + i, &ok);
+        if (!ok)
+            goto oom;
+        if (D->type == NCMP_LAYER_CONV) {
+            size_t c = (size_t)D->in.c * D->kernel * D->kernel * (size_t)D->out.h * D->out.w;
+            if (c > cols)
+                cols = c;
+        }
+        if (D->type == NCMP_LAYER_ADARELU && !(e->mask[i] = engine_alloc(e, B * size)))
+            goto oom;
+        bool above = a->cnnf && i > a->update_layer;
+        if (above && (D->type == NCMP_LAYER_ADARELU || D->type == NCMP_LAYER_ADAPOOL) &&
+            !(e->h[i] = engine_alloc(e, B * size * rs)))
+            goto oom;
+        if (D->type == NCMP_LAYER_ADAPOOL &&
+            (!(e->imax[i] = engine_alloc(e, B * size * sizeof(int32_t))) ||
+             !(e->imin[i] = engine_alloc(e, B * size * sizeof(int32_t)))))
+            goto oom;
+        if (above) {
+            size_t s = ncmp_shape_size(D->in) > size ? ncmp_shape_size(D->in) : size;
+            if (s > g)
+                g = s;
+        }
+    }
+    e->cols_elems = cols;
+    e->g_elems = g * B;
+    if (!(e->cols = engine_alloc(e, cols * rs)))
+        goto oom;
+    if (a->cnnf && (!(e->g[0] = engine_alloc(e, e->g_elems * rs)) || !(e->g[1] = engine_alloc(e, e->g_elems * rs))))
+        goto oom;
+    *out = e;
+    return NCMP_OK;
+oom:
+    ncmp_cnnf_free(e);
+    return ncmp_fail(err, NCMP_ERR_NOMEM,
+                     "cannot allocate the %s engine for %s at batch %zu (%.2f GB so far); use a smaller --batch",
+                     opts->precision == NCMP_FLOAT64 ? "float64" : "float32", a->name, B, (double)e->bytes / 1e9);
+}
+
+static void forward_range(ncmp_cnnf *e, int from, int to)
+{
+    for (int i = from; i < to; i++) {
+        if (e->dtype == NCMP_FLOAT64)
+            ncmp_cnnf_forward_layer_f64(e, i);
+        else
+            ncmp_cnnf_forward_layer_f32(e, i);
+    }
+}
+
+ncmp_status ncmp_cnnf_run(ncmp_cnnf *e, const ncmp_tensor *input, int iterations, ncmp_cnnf_observer observer,
+                          void *ctx, ncmp_error *err)
+{
+    const ncmp_arch *a = e->arch;
+    char got[96], want[96];
+    ncmp_tensor_shape_string(input, got, sizeof got);
+    snprintf(want, sizeof want, "[n, %d, %d, %d]", a->input.c, a->input.h, a->input.w);
+    if (input->ndim != 4 || input->shape[1] != (size_t)a->input.c || input->shape[2] != (size_t)a->input.h ||
+        input->shape[3] != (size_t)a->input.w)
+        return ncmp_fail(err, NCMP_ERR_SHAPE, "input of shape %s does not fit %s, which takes %s", got, a->name, want);
+    if (input->shape[0] < 1 || input->shape[0] > e->max_batch)
+        return ncmp_fail(err, NCMP_ERR_SHAPE, "batch of %zu inputs does not fit an engine made for 1..%zu",
+                         input->shape[0], e->max_batch);
+    if (iterations < 0)
+        return ncmp_fail(err, NCMP_ERR_USAGE, "iterations must be >= 0, got %d", iterations);
+    if (iterations > 0 && !a->cnnf)
+        return ncmp_fail(err, NCMP_ERR_USAGE,
+                         "%s is a feed-forward network (no 'cnnf' line in its spec): it has only iteration 0; use "
+                         "--iterations 0 or a CNN-F architecture such as %s-cnnf",
+                         a->name, a->name);
+    e->n = input->shape[0];
+    const size_t per = ncmp_shape_size(a->input);
+    ncmp_tensor dst = ncmp_tensor_wrap(e->dtype, 4, input->shape, e->input);
+    ncmp_status st = ncmp_tensor_copy(&dst, input, err);
+    if (st)
+        return st;
+    for (size_t n = 0; n < e->n; n++) {
+        ncmp_tensor one = ncmp_tensor_wrap(e->dtype, 1, &per, (char *)e->input + n * per * ncmp_dtype_size(e->dtype));
+        size_t bad = ncmp_tensor_count_nonfinite(&one);
+        if (bad)
+            return ncmp_fail(err, NCMP_ERR_VALUE, "input %zu of the batch has %zu NaN/Inf values", n, bad);
+    }
+    for (int i = 0; i < a->n_layers; i++) {
+        e->has_h[i] = e->fwd_used_h[i] = false;
+        e->near_ties[i] = 0;
+    }
+    forward_range(e, 0, a->n_layers);
+    if (observer && (st = observer(ctx, e, 0, err)))
+        return st;
+    for (int t = 1; t <= iterations; t++) {
+        if (e->dtype == NCMP_FLOAT64)
+            ncmp_cnnf_feedback_f64(e);
+        else
+            ncmp_cnnf_feedback_f32(e);
+        for (int i = 0; i <= a->update_layer; i++)
+            e->near_ties[i] = 0;
+        forward_range(e, a->update_layer + 1, a->n_layers);
+        if (observer && (st = observer(ctx, e, t, err)))
+            return st;
+    }
+    return NCMP_OK;
+}
+
+ncmp_status ncmp_cnnf_output(const ncmp_cnnf *e, int layer, ncmp_tensor *view, ncmp_error *err)
+{
+    if (layer < 0 || layer >= e->arch->n_layers)
+        return ncmp_fail(err, NCMP_ERR_USAGE, "layer index %d is out of range", layer);
+    if (!e->kept[layer])
+        return ncmp_fail(err, NCMP_ERR_USAGE,
+                         "layer '%s' was computed in place and is not kept; request it when creating the engine",
+                         e->arch->layers[layer].name);
+    const ncmp_shape s = e->arch->layers[layer].out;
+    size_t shape[4] = {e->n, (size_t)s.c, (size_t)s.h, (size_t)s.w};
+    *view = ncmp_tensor_wrap(e->dtype, s.flat ? 2 : 4, shape, e->out[layer]);
+    return NCMP_OK;
+}
+
+size_t ncmp_cnnf_near_ties(const ncmp_cnnf *e, int layer)
+{
+    return layer >= 0 && layer < e->arch->n_layers ? e->near_ties[layer] : 0;
+}
+
+const ncmp_net *ncmp_cnnf_net(const ncmp_cnnf *e) { return e->net; }
+ncmp_dtype ncmp_cnnf_precision(const ncmp_cnnf *e) { return e->dtype; }
+size_t ncmp_cnnf_batch(const ncmp_cnnf *e) { return e->n; }
+size_t ncmp_cnnf_max_batch(const ncmp_cnnf *e) { return e->max_batch; }
+size_t ncmp_cnnf_memory_bytes(const ncmp_cnnf *e) { return e->bytes; }
+bool ncmp_cnnf_is_kept(const ncmp_cnnf *e, int layer)
+{
+    return layer >= 0 && layer < e->arch->n_layers && e->kept[layer];
+}

@@ -14,5 +14,11 @@
 #include "core/h5.h"
 #include "core/provenance.h"
 #include "core/paths.h"
+#include "core/suggest.h"
+
+#include "model/arch.h"
+#include "model/net.h"
+#include "model/cnnf.h"
+#include "model/stability.h"
 
 #endif

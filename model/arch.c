@@ -2,6 +2,7 @@
  * (see arch.h; rules from Huang et al. 2020 as recorded in docs/cnnf-semantics.md). */
 #include "model/arch.h"
 #include "core/paths.h"
+#include "core/suggest.h"
 
 #include <ctype.h>
 #include <stdarg.h>
@@ -348,10 +349,7 @@ static ncmp_status directive(parser *p, char **t, int n, const ncmp_arch_options
     const char *words[N_TYPES + 6] = {"arch", "input", "preprocess", "param", "cnnf", "observe"};
     for (int ty = 0; ty < N_TYPES; ty++)
         words[6 + ty] = type_names[ty];
-    const char *best = NULL;
-    for (int i = 0; i < N_TYPES + 6; i++)
-        if (strlen(t[0]) >= 3 && (strstr(words[i], t[0]) || strstr(t[0], words[i])))
-            best = words[i];
+    const char *best = ncmp_suggest(t[0], words, N_TYPES + 6);
     if (best)
         return parse_fail(p, "unknown layer type or directive '%s'; did you mean '%s'?", t[0], best);
     return parse_fail(p,

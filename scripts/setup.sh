@@ -26,6 +26,7 @@ packages=(
 if [ "$want_tests" -eq 1 ]; then
   packages+=(
     python3 python3-numpy python3-h5py   # independent cross-checks and fixture generators
+    python3-torch python3-torchvision    # CNN-F / VGG-16 reference (full-size checks at test time)
   )
 fi
 

@@ -49,6 +49,29 @@ contains "neurocmp_version"; contains "command_line"; contains "input0_sha256"; 
 expect 1 "demo into unwritable place" -- "$bin" demo --out /proc/self/nope
 contains "/proc/self/nope"
 
+# Architectures: built-in, from a file, errors with line numbers, weights checks.
+fx=${NCMP_FIXTURES:-$(dirname "$0")/fixtures}/model
+expect 0 "arch vgg16" -- "$bin" arch vgg16
+contains "15.470 GMAC per image forward"; contains "block5"; contains "138357544 parameters"
+expect 0 "arch with weights" -- "$bin" arch vgg16-cnnf --width 0.125 --input-size 32 --classes 10 --weights "$fx/vgg16-cnnf-w0125.weights.h5"
+contains "fits"; contains "feedback: fc8_linear' ->"
+expect 1 "weights of another width" -- "$bin" arch vgg16-cnnf --width 0.25 --input-size 32 --classes 10 --weights "$fx/vgg16-cnnf-w0125.weights.h5"
+contains "'features.0.weight' has shape [8, 3, 3, 3]"
+expect 1 "weights of another network" -- "$bin" arch cnnf-fmnist --weights "$fx/vgg16-w0125.weights.h5"
+contains "another architecture"
+printf 'arch mine\ninput 1 8 8\nconv c out=4 weight=w\nrelu r\nflaten f\n' >"$tmp/bad.spec"
+expect 1 "spec syntax error" -- "$bin" arch "$tmp/bad.spec"
+contains "bad.spec:5: unknown layer type or directive 'flaten'; did you mean 'flatten'?"
+printf 'arch mine\ninput 1 8 8\nconv c out=4 weight=w pad=1\nrelu r\nmaxpool p as=block1\nflatten f\nlinear l out=3 weight=v\n' >"$tmp/ok.spec"
+expect 0 "user spec file" -- "$bin" arch "$tmp/ok.spec"
+contains "block1"; contains "4x4x4"
+expect 1 "unknown architecture" -- "$bin" arch resnet50
+contains "built in: cnnf-fmnist, vgg16, vgg16-cnnf"
+expect 0 "stability check" -- "$bin" arch cnnf-fmnist --weights "$fx/cnnf-fmnist.weights.h5" --check-stability -T 2 --inputs 2
+contains "routing stability"; contains "t=2"
+expect 2 "stability needs CNN-F" -- "$bin" arch vgg16 --input-size 32 --check-stability
+contains "needs a CNN-F"
+
 # Independent reader: h5py sees the strings, the dimension scale and the values.
 py=${NCMP_PYTHON3:-python3}
 if "$py" -c "import h5py, numpy" 2>/dev/null; then

@@ -1,0 +1,124 @@
+/* One-ulp perturbation check of CNN-F routing stability (see stability.h). */
+#include "model/stability.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct record_ctx {
+    ncmp_stability *rep;
+    float *saved; /* [(T+1) * sum of layer sizes * batch] from the first run */
+    size_t *offset; /* per observed layer, offset into one iteration's block */
+    size_t per_iteration;
+    bool compare;
+} record_ctx;
+
+static ncmp_status observe(void *p, const ncmp_cnnf *e, int t, ncmp_error *err)
+{
+    record_ctx *c = p;
+    ncmp_stability *r = c->rep;
+    for (int k = 0; k < r->n_layers; k++) {
+        ncmp_tensor v;
+        ncmp_status st = ncmp_cnnf_output(e, r->layers[k], &v, err);
+        if (st)
+            return st;
+        size_t n = ncmp_tensor_numel(&v);
+        float *slot = c->saved + (size_t)t * c->per_iteration + c->offset[k];
+        const float *x = v.data;
+        if (!c->compare) {
+            memcpy(slot, x, n * sizeof(float));
+            r->near_ties[t * r->n_layers + k] = ncmp_cnnf_near_ties(e, r->layers[k]);
+        } else {
+            double max_diff = 0, max_ref = 0;
+            for (size_t j = 0; j < n; j++) {
+                double d = fabs((double)x[j] - (double)slot[j]);
+                if (d > max_diff)
+                    max_diff = d;
+                if (fabs((double)slot[j]) > max_ref)
+                    max_ref = fabs((double)slot[j]);
+            }
+            r->divergence[t * r->n_layers + k] = max_ref > 0 ? max_diff / max_ref : max_diff;
+        }
+    }
+    if (!c->compare)
+        for (int i = 0; i < r->n_arch_layers; i++)
+            r->route_ties[(size_t)t * r->n_arch_layers + i] = ncmp_cnnf_near_ties(e, i);
+    return NCMP_OK;
+}
+
+void ncmp_stability_free(ncmp_stability *r)
+{
+    if (!r)
+        return;
+    free(r->layers);
+    free(r->divergence);
+    free(r->near_ties);
+    free(r->route_ties);
+    free(r);
+}
+
+ncmp_status ncmp_stability_check(const ncmp_net *net, const ncmp_tensor *input, int iterations, const int *layers,
+                                 int n_layers, ncmp_stability **report, ncmp_error *err)
+{
+    *report = NULL;
+    if (input->ndim != 4 || n_layers < 1)
+        return ncmp_fail(err, NCMP_ERR_USAGE, "stability check needs a [n, C, H, W] input and at least one layer");
+    const ncmp_arch *a = net->arch;
+    const size_t batch = input->shape[0];
+    ncmp_stability *r = calloc(1, sizeof *r);
+    record_ctx c = {r, NULL, NULL, 0, false};
+    ncmp_tensor moved = {0};
+    ncmp_cnnf *e = NULL;
+    ncmp_status st = NCMP_OK;
+    if (!r)
+        return ncmp_fail(err, NCMP_ERR_NOMEM, "out of memory");
+    r->iterations = iterations;
+    r->n_layers = n_layers;
+    r->n_arch_layers = a->n_layers;
+    size_t cells = (size_t)(iterations + 1) * (size_t)n_layers;
+    r->layers = malloc(sizeof(int) * (size_t)n_layers);
+    r->divergence = calloc(cells, sizeof(double));
+    r->near_ties = calloc(cells, sizeof(size_t));
+    r->route_ties = calloc((size_t)(iterations + 1) * (size_t)a->n_layers, sizeof(size_t));
+    c.offset = malloc(sizeof(size_t) * (size_t)n_layers);
+    if (!r->layers || !r->divergence || !r->near_ties || !r->route_ties || !c.offset) {
+        st = ncmp_fail(err, NCMP_ERR_NOMEM, "out of memory");
+        goto done;
+    }
+    for (int k = 0; k < n_layers; k++) {
+        if (layers[k] < 0 || layers[k] >= a->n_layers) {
+            st = ncmp_fail(err, NCMP_ERR_USAGE, "layer index %d is out of range", layers[k]);
+            goto done;
+        }
+        r->layers[k] = layers[k];
+        c.offset[k] = c.per_iteration;
+        c.per_iteration += batch * ncmp_shape_size(a->layers[layers[k]].out);
+    }
+    c.saved = malloc(sizeof(float) * c.per_iteration * (size_t)(iterations + 1));
+    if (!c.saved) {
+        st = ncmp_fail(err, NCMP_ERR_NOMEM, "out of memory for the stability check");
+        goto done;
+    }
+    ncmp_cnnf_options o = {NCMP_FLOAT32, batch, layers, n_layers, false};
+    if ((st = ncmp_cnnf_create(net, &o, &e, err)) || (st = ncmp_cnnf_run(e, input, iterations, observe, &c, err)))
+        goto done;
+    /* The same input, every value moved one float32 ulp towards +infinity. */
+    if ((st = ncmp_tensor_alloc(&moved, NCMP_FLOAT32, 4, input->shape, err)) ||
+        (st = ncmp_tensor_copy(&moved, input, err)))
+        goto done;
+    float *m = moved.data;
+    for (size_t j = 0; j < ncmp_tensor_numel(&moved); j++)
+        m[j] = nextafterf(m[j], INFINITY);
+    c.compare = true;
+    st = ncmp_cnnf_run(e, &moved, iterations, observe, &c, err);
+done:
+    ncmp_cnnf_free(e);
+    ncmp_tensor_release(&moved);
+    free(c.saved);
+    free(c.offset);
+    if (st)
+        ncmp_stability_free(r);
+    else
+        *report = r;
+    return st;
+}

@@ -17,7 +17,7 @@ static void print_table(const ncmp_net *net)
     ncmp_shape_string(a->input, in, sizeof in);
     printf("%s (%s)\n", a->name, a->source);
     printf("input %s, preprocessing %s, width %g, %d classes\n", in,
-           a->preprocess == NCMP_PREPROCESS_IMAGENET ? "imagenet (mean/std)" : "[-1, 1]", a->width, a->num_classes);
+           a->scaling == NCMP_SCALING_IMAGENET ? "imagenet (mean/std)" : "[-1, 1]", a->width, a->num_classes);
     if (a->cnnf)
         printf("CNN-F: update layer %s, step %g; layers up to it run once\n", ncmp_arch_layer_label(a, a->update_layer),
                a->step);

@@ -88,9 +88,21 @@ void ncmp_blas_set_threads(int n) { openblas_set_num_threads(n); }
 #ifdef NCMP_HAVE_OPENMP
 #include <omp.h>
 int ncmp_openmp_enabled(void) { return 1; }
+void ncmp_set_threads(int n)
+{
+    if (n > 0) {
+        openblas_set_num_threads(n);
+        omp_set_num_threads(n);
+    }
+}
 int ncmp_openmp_threads(void) { return omp_get_max_threads(); }
 #else
 int ncmp_openmp_enabled(void) { return 0; }
+void ncmp_set_threads(int n)
+{
+    if (n > 0)
+        openblas_set_num_threads(n);
+}
 int ncmp_openmp_threads(void) { return 1; }
 #endif
 

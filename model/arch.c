@@ -285,9 +285,9 @@ static ncmp_status directive(parser *p, char **t, int n, const ncmp_arch_options
         if (n != 2)
             return parse_fail(p, "usage: preprocess imagenet|minus1to1");
         if (!strcmp(t[1], "imagenet"))
-            a->preprocess = NCMP_PREPROCESS_IMAGENET;
+            a->scaling = NCMP_SCALING_IMAGENET;
         else if (!strcmp(t[1], "minus1to1"))
-            a->preprocess = NCMP_PREPROCESS_MINUS1_1;
+            a->scaling = NCMP_SCALING_MINUS1_1;
         else
             return parse_fail(p, "unknown preprocessing '%s' (imagenet or minus1to1)", t[1]);
         return NCMP_OK;
@@ -673,4 +673,10 @@ double ncmp_arch_feedback_macs(const ncmp_arch *arch)
         if (arch->topdown[s].op == NCMP_TD_LAYER)
             macs += layer_macs(&arch->layers[arch->topdown[s].layer]);
     return macs;
+}
+
+ncmp_preprocess_options ncmp_arch_preprocess(const ncmp_arch *arch, bool center_crop)
+{
+    ncmp_preprocess_options o = {arch->input.c, arch->input.h, center_crop, arch->scaling};
+    return o;
 }

@@ -14,6 +14,7 @@
 #include <stddef.h>
 
 #include "core/status.h"
+#include "datasets/preprocess.h"
 
 typedef enum ncmp_layer_type {
     NCMP_LAYER_CONV,
@@ -57,8 +58,6 @@ typedef struct ncmp_layer_desc {
     bool stage_start; /* conv, linear, flatten, avgpool begin a top-down stage */
 } ncmp_layer_desc;
 
-typedef enum ncmp_preprocess { NCMP_PREPROCESS_IMAGENET, NCMP_PREPROCESS_MINUS1_1 } ncmp_preprocess;
-
 /* One step of the top-down (feedback) pass, in execution order. */
 typedef enum ncmp_topdown_op {
     NCMP_TD_INSNORM, /* g := insnorm(g), at the top of a conv stage */
@@ -75,7 +74,7 @@ typedef struct ncmp_arch {
     char name[NCMP_NAME_MAX];
     char source[4096]; /* file the spec came from */
     ncmp_shape input;
-    ncmp_preprocess preprocess;
+    ncmp_scaling scaling; /* the `preprocess` line */
     double width;
     int num_classes;
     bool cnnf;          /* has a feedback pass */
@@ -115,5 +114,7 @@ const char *ncmp_arch_layer_label(const ncmp_arch *arch, int layer);
  * feedback pass (CNN-F), for GFLOP/s reports (1 MAC = 2 FLOP). */
 double ncmp_arch_forward_macs(const ncmp_arch *arch, int from_layer);
 double ncmp_arch_feedback_macs(const ncmp_arch *arch);
+/* Preprocessing that produces this architecture's input (channels, size, scaling). */
+ncmp_preprocess_options ncmp_arch_preprocess(const ncmp_arch *arch, bool center_crop);
 
 #endif

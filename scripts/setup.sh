@@ -21,12 +21,14 @@ packages=(
   libgsl-dev               # regression and statistics
   libopenblas-dev          # CBLAS for convolutions and regression
   nettle-dev               # SHA-256 for provenance
+  libpng-dev libjpeg-dev libzip-dev zlib1g-dev   # stimuli: PNG, JPEG, ZIP, gzipped IDX
   libcunit1-dev            # unit tests (built with the library)
 )
 if [ "$want_tests" -eq 1 ]; then
   packages+=(
     python3 python3-numpy python3-h5py   # independent cross-checks and fixture generators
     python3-torch python3-torchvision    # CNN-F / VGG-16 reference (full-size checks at test time)
+    python3-pil                          # reference image resizing for the preprocessing fixtures
   )
 fi
 

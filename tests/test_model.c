@@ -470,8 +470,39 @@ static void test_reference_float32(void)
     run_reference_case(&committed_cases[2], test_fixture_path("model"), NCMP_FLOAT32, 1e-4, INFINITY);
 }
 
-int main(void)
+/* Full-size cases, not committed (~1.2 GB): tests/run_full_vgg16.sh generates
+ * them with `gen_model_fixtures.py --full-vgg16 DIR` and runs `test_model --full DIR`. */
+static const char *full_dir;
+static const ref_case full_cases[] = {
+    {"vgg16", "vgg16", 1, 224, 1000, 0, 8, {"block1", "block2", "block3", "block4", "block5", "fc6", "fc7", "logits"}},
+    {"vgg16-cnnf", "vgg16-cnnf", 1, 224, 1000, 2, 8, {"block1", "block2", "block3", "block4", "block5", "fc6", "fc7", "logits"}},
+};
+
+static void test_full_float64(void)
 {
+    for (int k = 0; k < 2; k++)
+        run_reference_case(&full_cases[k], full_dir, NCMP_FLOAT64, 1e-9, 1e-9);
+}
+
+static void test_full_float32(void)
+{
+    run_reference_case(&full_cases[0], full_dir, NCMP_FLOAT32, 1e-4, 1e-4);
+    run_reference_case(&full_cases[1], full_dir, NCMP_FLOAT32, 1e-4, INFINITY); /* only t = 0 is bound */
+}
+
+int main(int argc, char **argv)
+{
+    if (argc == 3 && !strcmp(argv[1], "--full")) {
+        full_dir = argv[2];
+        static const test_case full[] = {{"float64 within 1e-9", test_full_float64},
+                                         {"float32 within 1e-4 at t=0", test_full_float32}};
+        static const test_suite full_suite[] = {{"full-vgg16", full, 2}};
+        return test_run("model", full_suite, 1);
+    }
+    if (argc != 1) {
+        fprintf(stderr, "usage: %s [--full DIR]\n", argv[0]);
+        return 2;
+    }
     static const test_case spec_cases[] = {{"built-in architectures", test_builtin_architectures},
                                            {"errors name the line", test_spec_errors_name_the_line}};
     static const test_case weight_cases[] = {{"errors name the tensor", test_weights_errors_name_the_tensor}};

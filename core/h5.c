@@ -312,7 +312,7 @@ static ncmp_status open_attr(hid_t obj, const char *name, hid_t *a, ncmp_error *
 ncmp_status ncmp_h5_attr_get_string(hid_t obj, const char *name, char **value, ncmp_error *err)
 {
     *value = NULL;
-    hid_t a;
+    hid_t a = H5I_INVALID_HID;
     ncmp_status st = open_attr(obj, name, &a, err);
     if (st)
         return st;
@@ -354,7 +354,7 @@ ncmp_status ncmp_h5_attr_get_string(hid_t obj, const char *name, char **value, n
 static ncmp_status read_scalar_attr(hid_t obj, const char *name, hid_t mem_type, H5T_class_t want, void *value,
                                     ncmp_error *err)
 {
-    hid_t a;
+    hid_t a = H5I_INVALID_HID;
     ncmp_status st = open_attr(obj, name, &a, err);
     if (st)
         return st;

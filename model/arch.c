@@ -98,7 +98,7 @@ static ncmp_status parse_count(parser *p, const char *key, const char *text, int
     char *save = NULL;
     for (char *f = strtok_r(buf, "*", &save); f; f = strtok_r(NULL, "*", &save)) {
         if (isdigit((unsigned char)f[0])) {
-            double x;
+            double x = 0;
             if (parse_number(p, f, &x))
                 return p->err ? p->err->status : NCMP_ERR_FORMAT;
             v *= x;
@@ -299,7 +299,7 @@ static ncmp_status directive(parser *p, char **t, int n, const ncmp_arch_options
             return parse_fail(p, "parameter '%s' is declared twice", t[1]);
         if (p->n_params == MAX_PARAMS)
             return parse_fail(p, "too many parameters");
-        double v;
+        double v = 0;
         if ((st = parse_number(p, t[2], &v)))
             return st;
         if (opts && !strcmp(t[1], "width") && opts->width > 0)

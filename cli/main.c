@@ -12,6 +12,7 @@ static const cli_entry commands[] = {
     {"version", "print the neurocmp version and the HDF5, GSL and BLAS actually linked", cmd_version},
     {"inspect", "summarise a neurocmp HDF5 file: datasets, shapes, provenance", cmd_inspect},
     {"arch", "show a network's layers, shapes and cost; check weights and CNN-F routing stability", cmd_arch},
+    {"export", "run stimuli through a network; write every layer at every iteration to HDF5", cmd_export},
     {"demo", "run the end-to-end demonstration on the bundled data", cmd_demo},
 };
 enum { N_COMMANDS = sizeof commands / sizeof commands[0] };

@@ -72,6 +72,25 @@ contains "routing stability"; contains "t=2"
 expect 2 "stability needs CNN-F" -- "$bin" arch vgg16 --input-size 32 --check-stability
 contains "needs a CNN-F"
 
+# Export: a small CNN-F over a few bundled images, end to end.
+mkdir -p "$tmp/imgs"
+( cd "$tmp/imgs" && "${NCMP_PYTHON3:-python3}" -c "
+import zipfile, sys
+z = zipfile.ZipFile(sys.argv[1])
+for n in sorted(z.namelist())[:5]:
+    open(n, 'wb').write(z.read(n))" "$(dirname "$0")/../datasets/cowley2023-v4-210325/images_210325.zip" )
+expect 0 "export" -- "$bin" export --arch vgg16-cnnf --width 0.125 --input-size 32 --classes 10 --stimuli "$tmp/imgs" -T 2 --layers block2,logits --out "$tmp/acts.h5" --batch 2
+contains "export: done, 5 images"
+expect 0 "inspect export" -- "$bin" inspect "$tmp/acts.h5"
+contains "status: complete"; contains "/activations/block2           float32 [3, 5, 16, 8, 8]"; contains "stimuli_sha256"
+expect 1 "export refuses to overwrite" -- "$bin" export --arch vgg16-cnnf --width 0.125 --input-size 32 --classes 10 --stimuli "$tmp/imgs" -T 2 --layers block2 --out "$tmp/acts.h5"
+contains "--force"
+expect 1 "export unknown layer" -- "$bin" export --arch vgg16-cnnf --width 0.125 --input-size 32 --classes 10 --stimuli "$tmp/imgs" --layers block9 --out "$tmp/x.h5"
+contains "layer 'block9' is not in vgg16-cnnf"
+[ ! -e "$tmp/x.h5" ] && [ ! -e "$tmp/x.h5.partial" ] && ok || bad "failed export left a file"
+expect 2 "export iterations on a CNN" -- "$bin" export --arch vgg16 --input-size 32 --stimuli "$tmp/imgs" -T 1 --out "$tmp/x.h5"
+contains "feed-forward"
+
 # Independent reader: h5py sees the strings, the dimension scale and the values.
 py=${NCMP_PYTHON3:-python3}
 if "$py" -c "import h5py, numpy" 2>/dev/null; then

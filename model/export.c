@@ -1,0 +1,726 @@
+/* Streaming export of per-iteration activations to HDF5 (SPEC §5; see export.h). */
+#include "model/export.h"
+#include "core/h5.h"
+#include "core/log.h"
+#include "core/paths.h"
+#include "core/progress.h"
+#include "core/provenance.h"
+#include "core/rng.h"
+#include "datasets/preprocess.h"
+#include "model/stability.h"
+
+#include <errno.h>
+#include <hdf5_hl.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+volatile int ncmp_export_interrupted = 0;
+
+ncmp_status ncmp_reduce_parse(const char *text, ncmp_reduce_kind *kind, int *k, ncmp_error *err)
+{
+    *k = 0;
+    if (!strcmp(text, "none")) {
+        *kind = NCMP_REDUCE_NONE;
+        return NCMP_OK;
+    }
+    if (!strcmp(text, "avgpool")) {
+        *kind = NCMP_REDUCE_AVGPOOL;
+        return NCMP_OK;
+    }
+    if (!strncmp(text, "project:", 8)) {
+        char *end;
+        errno = 0;
+        long v = strtol(text + 8, &end, 10);
+        if (!errno && end != text + 8 && !*end && v >= 1 && v <= 1000000) {
+            *kind = NCMP_REDUCE_PROJECT;
+            *k = (int)v;
+            return NCMP_OK;
+        }
+    }
+    return ncmp_fail(err, NCMP_ERR_USAGE, "--reduce '%s' is not one of none, avgpool, project:K (K >= 1)", text);
+}
+
+/* ---- per-layer output geometry ------------------------------------------------ */
+
+typedef struct layer_out {
+    int layer;
+    const char *label;
+    int rank;          /* of one stimulus' features: 1 (flat/reduced) or 3 */
+    hsize_t dims[3];
+    size_t features;   /* product of dims */
+    hid_t dset, change_dset;
+    double *prev;      /* previous iteration's features for the batch [batch * features] */
+    void *buffer;      /* reduced features of the batch, in the file's precision */
+    float *projection; /* cached R [K x F] when small enough, else NULL (regenerated per batch) */
+} layer_out;
+
+typedef struct export_state {
+    const ncmp_net *net;
+    const ncmp_export_options *o;
+    ncmp_stimulus_set *stimuli;
+    hid_t file;
+    layer_out *outs;
+    int n_outs;
+    hid_t class_dset, prob_dset, ties_dset;
+    int *routing; /* layer indices of AdaPool/AdaReLU (and max pools) */
+    int n_routing;
+    long long *ties; /* [(T+1) * n_routing], accumulated over batches */
+    size_t start;    /* first stimulus of the current batch */
+    double *act64;   /* scratch: one stimulus' layer in double */
+    size_t act64_size;
+} export_state;
+
+static const char *dim_names[3] = {"channel", "y", "x"};
+
+/* A netCDF-4 "dimension without a variable": lets xarray name every axis. */
+static ncmp_status make_plain_dimension(hid_t loc, const char *name, hsize_t size, hid_t *out, ncmp_error *err)
+{
+    hid_t d;
+    ncmp_status st = ncmp_h5_create_chunked(loc, name, H5T_IEEE_F32LE, 1, &size, NULL, NULL, 0, &d, err);
+    if (st)
+        return st;
+    char text[96];
+    snprintf(text, sizeof text, "This is a netCDF dimension but not a netCDF variable%10llu", (unsigned long long)size);
+    if ((st = ncmp_h5_make_scale(d, text, err))) {
+        H5Dclose(d);
+        return st;
+    }
+    *out = d;
+    return NCMP_OK;
+}
+
+static ncmp_status open_or_create(export_state *s, const char *path, hid_t type, int rank, const hsize_t *dims,
+                                  const hsize_t *chunk, int level, hid_t *d, ncmp_error *err)
+{
+    if (H5Lexists(s->file, path, H5P_DEFAULT) > 0) {
+        *d = H5Dopen2(s->file, path, H5P_DEFAULT);
+        return *d < 0 ? ncmp_h5_fail(err, NCMP_ERR_FORMAT, "cannot reopen '%s' to resume", path) : NCMP_OK;
+    }
+    H5Eclear2(H5E_DEFAULT);
+    return ncmp_h5_create_chunked(s->file, path, type, rank, dims, NULL, chunk, level, d, err);
+}
+
+static ncmp_status attach_scales(export_state *s, hid_t d, int n_axes, ncmp_error *err)
+{
+    hid_t it = H5Dopen2(s->file, "iteration", H5P_DEFAULT), st_id = H5Dopen2(s->file, "stimulus_id", H5P_DEFAULT);
+    ncmp_status st = ncmp_h5_attach_scale(d, it, 0, err);
+    if (!st && n_axes > 1)
+        st = ncmp_h5_attach_scale(d, st_id, 1, err);
+    H5Dclose(it);
+    H5Dclose(st_id);
+    return st;
+}
+
+static ncmp_status create_layout(export_state *s, bool fresh, ncmp_error *err)
+{
+    const ncmp_export_options *o = s->o;
+    const ncmp_arch *a = s->net->arch;
+    const hsize_t T1 = (hsize_t)o->iterations + 1, N = ncmp_stimuli_count(s->stimuli);
+    ncmp_status st = NCMP_OK;
+    hid_t grp;
+    if (fresh) {
+        /* Coordinates first: stimulus_id and iteration are the dimensions. */
+        const char **ids = malloc(sizeof(char *) * (N ? N : 1));
+        if (!ids)
+            return ncmp_fail(err, NCMP_ERR_NOMEM, "out of memory");
+        for (hsize_t i = 0; i < N; i++)
+            ids[i] = ncmp_stimuli_id(s->stimuli, (size_t)i);
+        st = ncmp_h5_write_strings(s->file, "stimulus_id", ids, (size_t)N, err);
+        free(ids);
+        if (st)
+            return st;
+        int *iters = malloc(sizeof(int) * T1);
+        for (hsize_t t = 0; t < T1; t++)
+            iters[t] = (int)t;
+        st = ncmp_h5_write_array(s->file, "iteration", H5T_STD_I32LE, H5T_NATIVE_INT, 1, &T1, iters, err);
+        free(iters);
+        if (st)
+            return st;
+        hid_t d1 = H5Dopen2(s->file, "stimulus_id", H5P_DEFAULT), d2 = H5Dopen2(s->file, "iteration", H5P_DEFAULT);
+        st = ncmp_h5_make_scale(d1, "stimulus_id", err);
+        if (!st)
+            st = ncmp_h5_make_scale(d2, "iteration", err);
+        H5Dclose(d1);
+        H5Dclose(d2);
+        if (st)
+            return st;
+        /* Stimulus metadata (object_name, ...), aligned with stimulus_id. */
+        size_t cols = ncmp_stimuli_column_count(s->stimuli);
+        if (cols) {
+            if ((st = ncmp_h5_ensure_group(s->file, "stimulus_metadata", &grp, err)))
+                return st;
+            const char **vals = malloc(sizeof(char *) * (N ? N : 1));
+            for (size_t c = 0; c < cols && !st; c++) {
+                for (hsize_t i = 0; i < N; i++)
+                    vals[i] = ncmp_stimuli_value(s->stimuli, (size_t)i, c);
+                st = ncmp_h5_write_strings(grp, ncmp_stimuli_column_name(s->stimuli, c), vals, (size_t)N, err);
+                if (!st) {
+                    hid_t d = H5Dopen2(grp, ncmp_stimuli_column_name(s->stimuli, c), H5P_DEFAULT);
+                    hid_t sid = H5Dopen2(s->file, "stimulus_id", H5P_DEFAULT);
+                    st = ncmp_h5_attach_scale(d, sid, 0, err);
+                    H5Dclose(sid);
+                    H5Dclose(d);
+                }
+            }
+            free(vals);
+            H5Gclose(grp);
+            if (st)
+                return st;
+        }
+    }
+    if ((st = ncmp_h5_ensure_group(s->file, "activations", &grp, err)))
+        return st;
+    H5Gclose(grp);
+    if ((st = ncmp_h5_ensure_group(s->file, "diagnostics/relative_change", &grp, err)))
+        return st;
+    H5Gclose(grp);
+    const hid_t ftype = o->precision == NCMP_FLOAT64 ? H5T_IEEE_F64LE : H5T_IEEE_F32LE;
+    for (int k = 0; k < s->n_outs; k++) {
+        layer_out *L = &s->outs[k];
+        char path[256];
+        snprintf(path, sizeof path, "activations/%s", L->label);
+        hsize_t dims[5] = {T1, N, L->dims[0], L->dims[1], L->dims[2]};
+        hsize_t chunk[5] = {1, 1, L->dims[0], L->dims[1], L->dims[2]};
+        bool existed = H5Lexists(s->file, path, H5P_DEFAULT) > 0;
+        if ((st = open_or_create(s, path, ftype, 2 + L->rank, dims, chunk, o->compress, &L->dset, err)))
+            return st;
+        if (!existed) {
+            if ((st = attach_scales(s, L->dset, 2, err)))
+                return st;
+            for (int ax = 0; ax < L->rank; ax++) {
+                char dname[256];
+                snprintf(dname, sizeof dname, "activations/%s_%s", L->label,
+                         L->rank == 1 ? (o->reduce == NCMP_REDUCE_NONE ? "feature" : o->reduce == NCMP_REDUCE_AVGPOOL ? "channel" : "component")
+                                      : dim_names[ax]);
+                hid_t dim;
+                if ((st = make_plain_dimension(s->file, dname, L->dims[ax], &dim, err)))
+                    return st;
+                st = ncmp_h5_attach_scale(L->dset, dim, (unsigned)(2 + ax), err);
+                H5Dclose(dim);
+                if (st)
+                    return st;
+            }
+            const ncmp_layer_desc *D = &a->layers[L->layer];
+            if ((st = ncmp_h5_attr_set_string(L->dset, "layer", D->name, err)) ||
+                (st = ncmp_h5_attr_set_string(L->dset, "layer_type", ncmp_layer_type_name(D->type), err)))
+                return st;
+        }
+        snprintf(path, sizeof path, "diagnostics/relative_change/%s", L->label);
+        hsize_t cd[2] = {T1, N}, cc[2] = {1, N < 4096 ? N : 4096};
+        existed = H5Lexists(s->file, path, H5P_DEFAULT) > 0;
+        if ((st = open_or_create(s, path, H5T_IEEE_F64LE, 2, cd, cc, 0, &L->change_dset, err)))
+            return st;
+        if (!existed &&
+            ((st = attach_scales(s, L->change_dset, 2, err)) ||
+             (st = ncmp_h5_attr_set_string(L->change_dset, "description",
+                                           "||a_t - a_(t-1)|| / ||a_t|| per stimulus (0 at t = 0)", err))))
+            return st;
+    }
+    hsize_t cd[2] = {T1, N}, cc[2] = {1, N < 4096 ? N : 4096};
+    bool existed = H5Lexists(s->file, "diagnostics/predicted_class", H5P_DEFAULT) > 0;
+    if ((st = open_or_create(s, "diagnostics/predicted_class", H5T_STD_I32LE, 2, cd, cc, 0, &s->class_dset, err)) ||
+        (st = open_or_create(s, "diagnostics/predicted_probability", H5T_IEEE_F64LE, 2, cd, cc, 0, &s->prob_dset, err)))
+        return st;
+    if (!existed && ((st = attach_scales(s, s->class_dset, 2, err)) || (st = attach_scales(s, s->prob_dset, 2, err))))
+        return st;
+    hsize_t td[2] = {T1, (hsize_t)(s->n_routing ? s->n_routing : 1)};
+    existed = H5Lexists(s->file, "diagnostics/near_ties", H5P_DEFAULT) > 0;
+    if ((st = open_or_create(s, "diagnostics/near_ties", H5T_STD_I64LE, 2, td, NULL, 0, &s->ties_dset, err)))
+        return st;
+    if (!existed) {
+        char names[4096] = "";
+        size_t used = 0;
+        for (int r = 0; r < s->n_routing && used < sizeof names - 80; r++)
+            used += (size_t)snprintf(names + used, sizeof names - used, "%s%s", r ? "," : "", a->layers[s->routing[r]].name);
+        if ((st = ncmp_h5_attr_set_string(s->ties_dset, "layers", names, err)) ||
+            (st = ncmp_h5_attr_set_string(s->ties_dset, "description",
+                                           "routing choices within 1e-5 (relative to the layer's RMS) of a tie, "
+                                           "summed over stimuli, per iteration and routing layer",
+                                           err)))
+            return st;
+    } else {
+        hsize_t z[2] = {0, 0};
+        if ((st = ncmp_h5_read_block(s->ties_dset, H5T_NATIVE_LLONG, z, td, s->ties, err)))
+            return st;
+    }
+    return NCMP_OK;
+}
+
+/* ---- reductions ------------------------------------------------------------------- */
+
+static void projection_row(uint64_t seed, int layer, int row, size_t features, float *out)
+{
+    ncmp_rng rng;
+    ncmp_rng_seed_stream(&rng, seed, ((uint64_t)(unsigned)layer << 32) | (uint64_t)(unsigned)row);
+    ncmp_rng_fill_normal_f32(&rng, out, features, 0.0, 1.0);
+}
+
+/* Reduce one stimulus' layer (x: features_in doubles) into dst (in the file precision). */
+static void reduce_one(export_state *s, layer_out *L, const double *x, size_t features_in, const ncmp_shape *shape,
+                       double *dst, float *row_scratch)
+{
+    const ncmp_export_options *o = s->o;
+    if (o->reduce == NCMP_REDUCE_NONE) {
+        memcpy(dst, x, sizeof(double) * features_in);
+    } else if (o->reduce == NCMP_REDUCE_AVGPOOL) {
+        size_t plane = shape->flat ? 1 : (size_t)shape->h * shape->w;
+        for (int c = 0; c < shape->c; c++) {
+            double sum = 0;
+            for (size_t j = 0; j < plane; j++)
+                sum += x[(size_t)c * plane + j];
+            dst[c] = sum / (double)plane;
+        }
+    } else {
+        const double scale = 1.0 / sqrt((double)o->project_dim);
+        for (int k = 0; k < o->project_dim; k++) {
+            const float *r = L->projection ? L->projection + (size_t)k * features_in : row_scratch;
+            if (!L->projection)
+                projection_row(o->project_seed, L->layer, k, features_in, row_scratch);
+            double sum = 0;
+            for (size_t j = 0; j < features_in; j++)
+                sum += (double)r[j] * x[j];
+            dst[k] = sum * scale;
+        }
+    }
+}
+
+static ncmp_status observe(void *p, const ncmp_cnnf *e, int t, ncmp_error *err)
+{
+    export_state *s = p;
+    const ncmp_export_options *o = s->o;
+    const size_t n = ncmp_cnnf_batch(e);
+    ncmp_status st;
+    const int top = s->net->arch->n_layers - 1;
+    for (int k = 0; k < s->n_outs; k++) {
+        layer_out *L = &s->outs[k];
+        ncmp_tensor v;
+        if ((st = ncmp_cnnf_output(e, L->layer, &v, err)))
+            return st;
+        const ncmp_shape shape = s->net->arch->layers[L->layer].out;
+        const size_t fin = ncmp_shape_size(shape);
+        double *reduced = malloc(sizeof(double) * L->features * n);
+        double *change = malloc(sizeof(double) * n);
+        float *row = o->reduce == NCMP_REDUCE_PROJECT && !L->projection ? malloc(sizeof(float) * fin) : NULL;
+        if (!reduced || !change || (o->reduce == NCMP_REDUCE_PROJECT && !L->projection && !row)) {
+            free(reduced), free(change), free(row);
+            return ncmp_fail(err, NCMP_ERR_NOMEM, "out of memory while exporting '%s'", L->label);
+        }
+        for (size_t b = 0; b < n; b++) {
+            double *x = s->act64;
+            for (size_t j = 0; j < fin; j++)
+                x[j] = v.dtype == NCMP_FLOAT64 ? ((const double *)v.data)[b * fin + j]
+                                               : (double)((const float *)v.data)[b * fin + j];
+            double *prev = L->prev + b * fin, num = 0, den = 0;
+            for (size_t j = 0; j < fin; j++) {
+                double d = x[j] - prev[j];
+                num += d * d;
+                den += x[j] * x[j];
+                prev[j] = x[j];
+            }
+            change[b] = t == 0 ? 0.0 : (den > 0 ? sqrt(num / den) : (num > 0 ? INFINITY : 0.0));
+            reduce_one(s, L, x, fin, &shape, reduced + b * L->features, row);
+        }
+        free(row);
+        /* Write [t, start:start+n, features...] in the file's precision. */
+        hsize_t start[5] = {(hsize_t)t, s->start, 0, 0, 0}, count[5] = {1, n, L->dims[0], L->dims[1], L->dims[2]};
+        if (o->precision == NCMP_FLOAT64 || o->reduce != NCMP_REDUCE_NONE) {
+            st = ncmp_h5_write_block(L->dset, H5T_NATIVE_DOUBLE, start, count, reduced, err);
+        } else {
+            /* Float32 activations are written as computed, with no round trip through double. */
+            st = ncmp_h5_write_block(L->dset, H5T_NATIVE_FLOAT, start, count, v.data, err);
+        }
+        if (!st) {
+            hsize_t cs[2] = {(hsize_t)t, s->start}, cc[2] = {1, n};
+            st = ncmp_h5_write_block(L->change_dset, H5T_NATIVE_DOUBLE, cs, cc, change, err);
+        }
+        free(reduced);
+        free(change);
+        if (st)
+            return ncmp_error_context(err, "writing activations of '%s' at iteration %d", L->label, t);
+    }
+    /* Predicted class and its softmax probability, from the last layer. */
+    ncmp_tensor logits;
+    if ((st = ncmp_cnnf_output(e, top, &logits, err)))
+        return st;
+    const size_t nc = ncmp_shape_size(s->net->arch->layers[top].out);
+    int *cls = malloc(sizeof(int) * n);
+    double *prob = malloc(sizeof(double) * n);
+    if (!cls || !prob) {
+        free(cls), free(prob);
+        return ncmp_fail(err, NCMP_ERR_NOMEM, "out of memory");
+    }
+    for (size_t b = 0; b < n; b++) {
+        size_t best = 0;
+        double vmax = -INFINITY;
+        for (size_t c = 0; c < nc; c++) {
+            double z = logits.dtype == NCMP_FLOAT64 ? ((const double *)logits.data)[b * nc + c]
+                                                    : (double)((const float *)logits.data)[b * nc + c];
+            if (z > vmax) {
+                vmax = z;
+                best = c;
+            }
+        }
+        double sum = 0;
+        for (size_t c = 0; c < nc; c++) {
+            double z = logits.dtype == NCMP_FLOAT64 ? ((const double *)logits.data)[b * nc + c]
+                                                    : (double)((const float *)logits.data)[b * nc + c];
+            sum += exp(z - vmax);
+        }
+        cls[b] = (int)best;
+        prob[b] = 1.0 / sum;
+    }
+    hsize_t cs[2] = {(hsize_t)t, s->start}, cc[2] = {1, n};
+    st = ncmp_h5_write_block(s->class_dset, H5T_NATIVE_INT, cs, cc, cls, err);
+    if (!st)
+        st = ncmp_h5_write_block(s->prob_dset, H5T_NATIVE_DOUBLE, cs, cc, prob, err);
+    free(cls);
+    free(prob);
+    for (int r = 0; r < s->n_routing; r++)
+        s->ties[(size_t)t * s->n_routing + r] += (long long)ncmp_cnnf_near_ties(e, s->routing[r]);
+    return st;
+}
+
+/* ---- settings that a resumed file must share ----------------------------------------- */
+
+static ncmp_status settings_signature(export_state *s, char *buf, size_t size, const char *stimuli_sha,
+                                      ncmp_error *err)
+{
+    (void)err;
+    const ncmp_export_options *o = s->o;
+    const ncmp_net *net = s->net;
+    size_t used = (size_t)snprintf(buf, size, "arch=%s;width=%g;input=%d;classes=%d;update=%s;T=%d;precision=%s;"
+                                              "reduce=%d:%d:%llu;batch=%zu;crop=%d;weights=%s;seed=%llu;stimuli=%s;layers=",
+                                   net->arch->name, net->arch->width, net->arch->input.h, net->arch->num_classes,
+                                   net->arch->cnnf ? ncmp_arch_layer_label(net->arch, net->arch->update_layer) : "none",
+                                   o->iterations, ncmp_dtype_name(o->precision), (int)o->reduce, o->project_dim,
+                                   (unsigned long long)o->project_seed, o->batch, (int)o->center_crop,
+                                   net->seeded ? "seeded" : net->weights_sha256, (unsigned long long)net->seed,
+                                   stimuli_sha);
+    for (int k = 0; k < s->n_outs && used < size; k++)
+        used += (size_t)snprintf(buf + used, size - used, "%s%s", k ? "," : "", s->outs[k].label);
+    return NCMP_OK;
+}
+
+static ncmp_status write_root_attributes(export_state *s, const char *signature, const char *stimuli_path,
+                                         const char *stimuli_sha, ncmp_error *err)
+{
+    const ncmp_export_options *o = s->o;
+    const ncmp_net *net = s->net;
+    const ncmp_arch *a = net->arch;
+    char prep[256];
+    ncmp_preprocess_options po = ncmp_arch_preprocess(a, o->center_crop);
+    ncmp_preprocess_describe(&po, prep, sizeof prep);
+    char spec_sha[NCMP_SHA256_HEX_LEN] = "";
+    ncmp_sha256_file(a->source, spec_sha, NULL);
+    const char *reduce = o->reduce == NCMP_REDUCE_NONE ? "none" : o->reduce == NCMP_REDUCE_AVGPOOL ? "avgpool" : "project";
+    ncmp_status st;
+    if ((st = ncmp_provenance_write_h5(s->file, err)) || (st = ncmp_h5_attr_set_string(s->file, "arch", a->name, err)) ||
+        (st = ncmp_h5_attr_set_string(s->file, "arch_spec", a->source, err)) ||
+        (st = ncmp_h5_attr_set_string(s->file, "arch_spec_sha256", spec_sha, err)) ||
+        (st = ncmp_h5_attr_set_double(s->file, "width", a->width, err)) ||
+        (st = ncmp_h5_attr_set_int64(s->file, "input_size", a->input.h, err)) ||
+        (st = ncmp_h5_attr_set_int64(s->file, "iterations", o->iterations, err)) ||
+        (st = ncmp_h5_attr_set_string(s->file, "update_layer",
+                                      a->cnnf ? ncmp_arch_layer_label(a, a->update_layer) : "none", err)) ||
+        (st = ncmp_h5_attr_set_double(s->file, "step", a->cnnf ? a->step : 0.0, err)) ||
+        (st = ncmp_h5_attr_set_string(s->file, "precision", ncmp_dtype_name(o->precision), err)) ||
+        (st = ncmp_h5_attr_set_string(s->file, "preprocessing", prep, err)) ||
+        (st = ncmp_h5_attr_set_string(s->file, "reduce", reduce, err)) ||
+        (st = ncmp_h5_attr_set_string(s->file, "stimuli", stimuli_path, err)) ||
+        (st = ncmp_h5_attr_set_string(s->file, "stimuli_kind", ncmp_stimuli_kind_name(ncmp_stimuli_get_kind(s->stimuli)), err)) ||
+        (st = ncmp_h5_attr_set_string(s->file, "stimuli_sha256", stimuli_sha, err)) ||
+        (st = ncmp_h5_attr_set_string(s->file, "export_settings", signature, err)) ||
+        (st = ncmp_h5_attr_set_int64(s->file, "n_done", 0, err)))
+        return st;
+    if (o->reduce == NCMP_REDUCE_PROJECT &&
+        ((st = ncmp_h5_attr_set_int64(s->file, "project_dim", o->project_dim, err)) ||
+         (st = ncmp_h5_attr_set_int64(s->file, "project_seed", (long long)o->project_seed, err)) ||
+         (st = ncmp_h5_attr_set_string(s->file, "project_method",
+                                       "y = R x / sqrt(K); row k of R for layer index l: K normals from "
+                                       "ncmp_rng_seed_stream(seed, l << 32 | k)",
+                                       err))))
+        return st;
+    if (net->seeded)
+        return ncmp_h5_attr_set_int64(s->file, "weights_seed", (long long)net->seed, err);
+    if ((st = ncmp_h5_attr_set_string(s->file, "weights", net->weights_path, err)))
+        return st;
+    return ncmp_h5_attr_set_string(s->file, "weights_sha256", net->weights_sha256, err);
+}
+
+/* ---- routing stability on the first batch ------------------------------------------------ */
+
+static ncmp_status stability_first_batch(export_state *s, ncmp_error *err)
+{
+    const ncmp_export_options *o = s->o;
+    const ncmp_arch *a = s->net->arch;
+    const size_t n = ncmp_stimuli_count(s->stimuli) < o->batch ? ncmp_stimuli_count(s->stimuli) : o->batch;
+    const size_t per = ncmp_shape_size(a->input);
+    size_t shape[4] = {n, (size_t)a->input.c, (size_t)a->input.h, (size_t)a->input.w};
+    ncmp_tensor input;
+    ncmp_status st = ncmp_tensor_alloc(&input, NCMP_FLOAT32, 4, shape, err);
+    if (st)
+        return st;
+    ncmp_preprocess_options po = ncmp_arch_preprocess(a, o->center_crop);
+    for (size_t b = 0; b < n && !st; b++) {
+        ncmp_image img;
+        if (!(st = ncmp_stimuli_load(s->stimuli, b, &img, err))) {
+            st = ncmp_preprocess_image(&img, &po, (float *)input.data + b * per, err);
+            ncmp_image_release(&img);
+        }
+    }
+    ncmp_stability *rep = NULL;
+    if (!st)
+        st = ncmp_stability_check(s->net, &input, o->iterations, o->layers, o->n_layers, &rep, err);
+    ncmp_tensor_release(&input);
+    if (st)
+        return st;
+    hsize_t dims[2] = {(hsize_t)o->iterations + 1, (hsize_t)o->n_layers};
+    st = ncmp_h5_write_array(s->file, "diagnostics/stability_divergence", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 2, dims,
+                             rep->divergence, err);
+    if (!st) {
+        hid_t d = H5Dopen2(s->file, "diagnostics/stability_divergence", H5P_DEFAULT);
+        char names[4096] = "";
+        size_t used = 0;
+        for (int k = 0; k < o->n_layers && used < sizeof names - 80; k++)
+            used += (size_t)snprintf(names + used, sizeof names - used, "%s%s", k ? "," : "", s->outs[k].label);
+        st = ncmp_h5_attr_set_string(d, "layers", names, err);
+        if (!st)
+            st = ncmp_h5_attr_set_string(d, "description",
+                                         "float32, first batch: max |a - b| / max |a| between the stimuli and the "
+                                         "same moved by one ulp, per iteration and layer",
+                                         err);
+        H5Dclose(d);
+    }
+    ncmp_log_info("routing stability (first %zu stimuli, float32, one-ulp perturbation): max |a-b|/max|a|", n);
+    for (int k = 0; k < o->n_layers; k++) {
+        char line[1024];
+        size_t used = (size_t)snprintf(line, sizeof line, "  %-10s", s->outs[k].label);
+        for (int t = 0; t <= o->iterations && used < sizeof line - 32; t++)
+            used += (size_t)snprintf(line + used, sizeof line - used, "  t=%d %.1e", t,
+                                     rep->divergence[t * o->n_layers + k]);
+        ncmp_log_info("%s", line);
+    }
+    ncmp_stability_free(rep);
+    return st;
+}
+
+/* ---- the run --------------------------------------------------------------------------- */
+
+static void free_state(export_state *s)
+{
+    for (int k = 0; k < s->n_outs; k++) {
+        layer_out *L = &s->outs[k];
+        if (L->dset > 0)
+            H5Dclose(L->dset);
+        if (L->change_dset > 0)
+            H5Dclose(L->change_dset);
+        free(L->prev);
+        free(L->projection);
+    }
+    if (s->class_dset > 0)
+        H5Dclose(s->class_dset);
+    if (s->prob_dset > 0)
+        H5Dclose(s->prob_dset);
+    if (s->ties_dset > 0)
+        H5Dclose(s->ties_dset);
+    free(s->outs);
+    free(s->routing);
+    free(s->ties);
+    free(s->act64);
+}
+
+ncmp_status ncmp_export_run(const ncmp_net *net, ncmp_stimulus_set *stimuli, const ncmp_export_options *o,
+                            ncmp_error *err)
+{
+    const ncmp_arch *a = net->arch;
+    const size_t N = ncmp_stimuli_count(stimuli);
+    if (o->batch < 1)
+        return ncmp_fail(err, NCMP_ERR_USAGE, "--batch must be at least 1");
+    if (o->n_layers < 1)
+        return ncmp_fail(err, NCMP_ERR_USAGE, "no layers to export");
+    if (o->iterations > 0 && !a->cnnf)
+        return ncmp_fail(err, NCMP_ERR_USAGE, "%s is feed-forward: only --iterations 0 applies", a->name);
+    export_state s;
+    memset(&s, 0, sizeof s);
+    s.net = net;
+    s.o = o;
+    s.stimuli = stimuli;
+    s.n_outs = o->n_layers;
+    s.outs = calloc((size_t)o->n_layers, sizeof *s.outs);
+    s.routing = calloc((size_t)a->n_layers, sizeof(int));
+    if (!s.outs || !s.routing) {
+        free_state(&s);
+        return ncmp_fail(err, NCMP_ERR_NOMEM, "out of memory");
+    }
+    size_t max_features = 0;
+    for (int k = 0; k < o->n_layers; k++) {
+        layer_out *L = &s.outs[k];
+        L->layer = o->layers[k];
+        L->label = ncmp_arch_layer_label(a, L->layer);
+        for (int j = 0; j < k; j++)
+            if (s.outs[j].layer == L->layer) {
+                free_state(&s);
+                return ncmp_fail(err, NCMP_ERR_USAGE, "layer '%s' is requested twice", L->label);
+            }
+        const ncmp_shape sh = a->layers[L->layer].out;
+        if (o->reduce == NCMP_REDUCE_NONE && !sh.flat) {
+            L->rank = 3;
+            L->dims[0] = (hsize_t)sh.c, L->dims[1] = (hsize_t)sh.h, L->dims[2] = (hsize_t)sh.w;
+        } else {
+            L->rank = 1;
+            L->dims[0] = o->reduce == NCMP_REDUCE_PROJECT ? (hsize_t)o->project_dim
+                         : o->reduce == NCMP_REDUCE_AVGPOOL ? (hsize_t)sh.c
+                                                             : (hsize_t)ncmp_shape_size(sh);
+            L->dims[1] = L->dims[2] = 1;
+        }
+        L->features = (size_t)(L->dims[0] * L->dims[1] * L->dims[2]);
+        size_t fin = ncmp_shape_size(sh);
+        if (fin > max_features)
+            max_features = fin;
+        L->prev = calloc(o->batch * fin, sizeof(double));
+        if (!L->prev) {
+            free_state(&s);
+            return ncmp_fail(err, NCMP_ERR_NOMEM, "out of memory for layer '%s' at batch %zu", L->label, o->batch);
+        }
+        /* Cache R when it is at most 64 M values (256 MB); otherwise rows are regenerated per stimulus. */
+        if (o->reduce == NCMP_REDUCE_PROJECT && (double)o->project_dim * (double)fin <= 64e6) {
+            L->projection = malloc(sizeof(float) * (size_t)o->project_dim * fin);
+            if (L->projection)
+                for (int r = 0; r < o->project_dim; r++)
+                    projection_row(o->project_seed, L->layer, r, fin, L->projection + (size_t)r * fin);
+        }
+    }
+    s.act64 = malloc(sizeof(double) * (max_features ? max_features : 1));
+    for (int i = 0; i < a->n_layers; i++)
+        if (a->layers[i].type == NCMP_LAYER_ADAPOOL || a->layers[i].type == NCMP_LAYER_ADARELU)
+            s.routing[s.n_routing++] = i;
+    s.ties = calloc((size_t)(o->iterations + 1) * (size_t)(s.n_routing ? s.n_routing : 1), sizeof(long long));
+    if (!s.act64 || !s.ties) {
+        free_state(&s);
+        return ncmp_fail(err, NCMP_ERR_NOMEM, "out of memory");
+    }
+
+    /* Identify the inputs: a resumed file must have been made from the same ones. */
+    char stimuli_sha[NCMP_SHA256_HEX_LEN];
+    ncmp_status st = ncmp_stimuli_fingerprint(stimuli, stimuli_sha, err);
+    if (st) {
+        free_state(&s);
+        return st;
+    }
+    char signature[8192];
+    settings_signature(&s, signature, sizeof signature, stimuli_sha, err);
+
+    char partial[4200];
+    snprintf(partial, sizeof partial, "%s.partial", o->out_path);
+    if (!o->resume && !o->force && ncmp_file_exists(partial)) {
+        free_state(&s);
+        return ncmp_fail(err, NCMP_ERR_EXISTS,
+                         "'%s' exists from an interrupted run: pass --resume to continue it, or --force to start over",
+                         partial);
+    }
+    ncmp_h5_output out;
+    if ((st = ncmp_h5_output_begin(&out, o->out_path, (o->force ? NCMP_H5_OVERWRITE : 0) | (o->resume ? NCMP_H5_RESUME : 0),
+                                   err))) {
+        free_state(&s);
+        return st;
+    }
+    s.file = out.file;
+    size_t done = 0;
+    if (out.resumed) {
+        char *old = NULL;
+        long long n_done = 0;
+        if (ncmp_h5_attr_get_string(s.file, "export_settings", &old, NULL) || strcmp(old, signature) ||
+            ncmp_h5_attr_get_int64(s.file, "n_done", &n_done, NULL)) {
+            free(old);
+            ncmp_h5_output_abort(&out, true);
+            free_state(&s);
+            return ncmp_fail(err, NCMP_ERR_USAGE,
+                             "cannot resume '%s': it was made with other settings, weights or stimuli; rerun the "
+                             "original command with --resume, or use --force to start over",
+                             partial);
+        }
+        free(old);
+        done = (size_t)n_done;
+        ncmp_log_info("resuming %s: %zu of %zu stimuli already exported", o->out_path, done, N);
+    } else if ((st = write_root_attributes(&s, signature, ncmp_stimuli_source(stimuli, 0), stimuli_sha, err))) {
+        goto fail;
+    }
+    if ((st = create_layout(&s, !out.resumed, err)))
+        goto fail;
+    if (o->check_stability && !out.resumed && (st = stability_first_batch(&s, err)))
+        goto fail;
+
+    {
+        int *keep = malloc(sizeof(int) * (size_t)o->n_layers);
+        for (int k = 0; k < o->n_layers; k++)
+            keep[k] = o->layers[k];
+        ncmp_cnnf_options eo = {o->precision, o->batch, keep, o->n_layers, false};
+        ncmp_cnnf *engine = NULL;
+        st = ncmp_cnnf_create(net, &eo, &engine, err);
+        free(keep);
+        if (st)
+            goto fail;
+        ncmp_preprocess_options po = ncmp_arch_preprocess(a, o->center_crop);
+        const size_t per = ncmp_shape_size(a->input);
+        size_t shape[4] = {o->batch, (size_t)a->input.c, (size_t)a->input.h, (size_t)a->input.w};
+        ncmp_tensor input;
+        if ((st = ncmp_tensor_alloc(&input, NCMP_FLOAT32, 4, shape, err))) {
+            ncmp_cnnf_free(engine);
+            goto fail;
+        }
+        ncmp_progress *bar = ncmp_progress_start("export", N, "images");
+        ncmp_progress_update(bar, done);
+        for (size_t start = done; start < N && !st; start += o->batch) {
+            size_t n = N - start < o->batch ? N - start : o->batch;
+            for (size_t b = 0; b < n && !st; b++) {
+                ncmp_image img;
+                st = ncmp_stimuli_load(stimuli, start + b, &img, err);
+                if (!st) {
+                    st = ncmp_preprocess_image(&img, &po, (float *)input.data + b * per, err);
+                    if (st)
+                        ncmp_error_context(err, "stimulus '%s' (%s)", ncmp_stimuli_id(stimuli, start + b),
+                                           ncmp_stimuli_source(stimuli, start + b));
+                    ncmp_image_release(&img);
+                }
+            }
+            if (st)
+                break;
+            ncmp_tensor batch;
+            ncmp_tensor_view_slice(&input, 0, 0, n, &batch, NULL);
+            s.start = start;
+            if ((st = ncmp_cnnf_run(engine, &batch, o->iterations, observe, &s, err)))
+                break;
+            hsize_t T1 = (hsize_t)o->iterations + 1, td[2] = {T1, (hsize_t)(s.n_routing ? s.n_routing : 1)}, z[2] = {0, 0};
+            if ((st = ncmp_h5_write_block(s.ties_dset, H5T_NATIVE_LLONG, z, td, s.ties, err)))
+                break;
+            /* Data first, then the count that says it is there. */
+            if (H5Fflush(s.file, H5F_SCOPE_GLOBAL) < 0 ||
+                ncmp_h5_attr_set_int64(s.file, "n_done", (long long)(start + n), err) ||
+                H5Fflush(s.file, H5F_SCOPE_GLOBAL) < 0) {
+                st = ncmp_h5_fail(err, NCMP_ERR_IO, "cannot write '%s' (disk full?)", partial);
+                break;
+            }
+            ncmp_progress_update(bar, start + n);
+            if (ncmp_export_interrupted && start + n < N) {
+                st = ncmp_fail(err, NCMP_ERR_INTERRUPTED,
+                               "interrupted after %zu of %zu stimuli; '%s' is kept: rerun with --resume to continue",
+                               start + n, N, partial);
+                break;
+            }
+        }
+        ncmp_progress_finish(bar);
+        ncmp_tensor_release(&input);
+        ncmp_cnnf_free(engine);
+    }
+    if (st)
+        goto fail;
+    free_state(&s);
+    return ncmp_h5_output_commit(&out, err);
+fail:
+    free_state(&s);
+    /* Keep what was written for --resume, unless nothing useful exists yet. */
+    ncmp_h5_output_abort(&out, st == NCMP_ERR_INTERRUPTED || st == NCMP_ERR_IO);
+    return st;
+}

@@ -22,6 +22,7 @@ packages=(
   libopenblas-dev          # CBLAS for convolutions and regression
   nettle-dev               # SHA-256 for provenance
   libpng-dev libjpeg-dev libzip-dev zlib1g-dev   # stimuli: PNG, JPEG, ZIP, gzipped IDX
+  libnetcdf-dev            # BrainIO neural assemblies (netCDF-4)
   libcunit1-dev            # unit tests (built with the library)
 )
 if [ "$want_tests" -eq 1 ]; then
@@ -29,6 +30,8 @@ if [ "$want_tests" -eq 1 ]; then
     python3 python3-numpy python3-h5py   # independent cross-checks and fixture generators
     python3-torch python3-torchvision    # CNN-F / VGG-16 reference (full-size checks at test time)
     python3-pil                          # reference image resizing for the preprocessing fixtures
+    python3-xarray python3-netcdf4 python3-scipy   # BrainIO round trips (xarray reads/writes netCDF-4)
+    python3-sklearn                      # cross-validation splits, PLS and ridge references
   )
 fi
 

@@ -1,6 +1,8 @@
 /* Inference engine: allocation of every buffer up front, the CNN-F
  * iteration loop (Huang et al., NeurIPS 2020) and precision dispatch. */
 #include "model/cnnf_internal.h"
+#include "core/parallel.h"
+#include "core/provenance.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -54,7 +56,8 @@ void ncmp_cnnf_free(ncmp_cnnf *e)
     free(e->fwd_used_h);
     free(e->near_ties);
     free(e->input);
-    free(e->cols);
+    for (int t = 0; t < NCMP_ENGINE_MAX_THREADS; t++)
+        free(e->cols[t]);
     free(e->g[0]);
     free(e->g[1]);
     free(e);
@@ -160,8 +163,15 @@ ncmp_status ncmp_cnnf_create(const ncmp_net *net, const ncmp_cnnf_options *opts,
     }
     e->cols_elems = cols;
     e->g_elems = g * B;
-    if (!(e->cols = engine_alloc(e, cols * rs)))
-        goto oom;
+    /* Batches are split across threads by sample; each needs its own im2col buffer. */
+    e->threads = ncmp_parallel_threads();
+    if (e->threads > NCMP_ENGINE_MAX_THREADS)
+        e->threads = NCMP_ENGINE_MAX_THREADS;
+    if ((size_t)e->threads > B)
+        e->threads = (int)B;
+    for (int t = 0; t < e->threads; t++)
+        if (!(e->cols[t] = engine_alloc(e, cols * rs)))
+            goto oom;
     if (a->cnnf && (!(e->g[0] = engine_alloc(e, e->g_elems * rs)) || !(e->g[1] = engine_alloc(e, e->g_elems * rs))))
         goto oom;
     *out = e;
@@ -173,14 +183,111 @@ oom:
                      opts->precision == NCMP_FLOAT64 ? "float64" : "float32", a->name, B, (double)e->bytes / 1e9);
 }
 
+/* ---- sample-parallel execution -----------------------------------------------
+ * With more than one sample, every layer but the batched linear GEMMs runs on
+ * disjoint sample ranges in parallel, each thread calling single-threaded
+ * BLAS; with one sample, BLAS uses its own threads.  Per-sample results do
+ * not depend on the split. */
+
+typedef enum job_kind { JOB_FORWARD, JOB_TOPDOWN, JOB_UPDATE } job_kind;
+
+typedef struct job {
+    ncmp_cnnf *e;
+    job_kind kind;
+    int index; /* layer (forward) or plan step (top-down) */
+    const void *src;
+    void *dst;
+    size_t ties[NCMP_ENGINE_MAX_THREADS];
+} job;
+
+static void run_job_task(void *ctx, int task, int n_tasks)
+{
+    job *j = ctx;
+    ncmp_cnnf *e = j->e;
+    ncmp_span sp = {0, 0, e->cols[task]};
+    ncmp_parallel_split(e->n, task, n_tasks, &sp.n0, &sp.n1);
+    bool f64 = e->dtype == NCMP_FLOAT64;
+    switch (j->kind) {
+    case JOB_FORWARD:
+        j->ties[task] = f64 ? ncmp_cnnf_forward_span_f64(e, j->index, &sp) : ncmp_cnnf_forward_span_f32(e, j->index, &sp);
+        break;
+    case JOB_TOPDOWN:
+        if (f64)
+            ncmp_cnnf_topdown_span_f64(e, j->index, j->src, j->dst, &sp);
+        else
+            ncmp_cnnf_topdown_span_f32(e, j->index, j->src, j->dst, &sp);
+        break;
+    case JOB_UPDATE:
+        if (f64)
+            ncmp_cnnf_update_span_f64(e, j->src, &sp);
+        else
+            ncmp_cnnf_update_span_f32(e, j->src, &sp);
+        break;
+    }
+}
+
+static size_t run_job(ncmp_cnnf *e, job *j, bool batched_gemm)
+{
+    int tasks = batched_gemm || e->n < 2 ? 1 : (e->threads < (int)e->n ? e->threads : (int)e->n);
+    memset(j->ties, 0, sizeof j->ties);
+    if (tasks > 1) {
+        int blas = ncmp_blas_threads();
+        ncmp_blas_set_threads(1);
+        ncmp_parallel_run(tasks, run_job_task, j);
+        ncmp_blas_set_threads(blas);
+    } else {
+        run_job_task(j, 0, 1);
+    }
+    size_t ties = 0;
+    for (int t = 0; t < tasks; t++)
+        ties += j->ties[t];
+    return ties;
+}
+
 static void forward_range(ncmp_cnnf *e, int from, int to)
 {
     for (int i = from; i < to; i++) {
-        if (e->dtype == NCMP_FLOAT64)
-            ncmp_cnnf_forward_layer_f64(e, i);
-        else
-            ncmp_cnnf_forward_layer_f32(e, i);
+        const ncmp_layer_desc *L = &e->arch->layers[i];
+        job j = {e, JOB_FORWARD, i, NULL, NULL, {0}};
+        bool used_h = e->has_h[i];
+        e->near_ties[i] = run_job(e, &j, L->type == NCMP_LAYER_LINEAR);
+        if (L->type == NCMP_LAYER_ADAPOOL)
+            e->fwd_used_h[i] = used_h;
     }
+}
+
+/* Feedback from the last layer down to the update layer, then the update. */
+static void feedback(ncmp_cnnf *e)
+{
+    const ncmp_arch *a = e->arch;
+    const size_t rs = ncmp_dtype_size(e->dtype);
+    void *cur = e->g[0], *next = e->g[1];
+    memcpy(cur, e->out[a->n_layers - 1], rs * ncmp_shape_size(a->layers[a->n_layers - 1].out) * e->n);
+    for (int s = 0; s < a->n_topdown; s++) {
+        const ncmp_topdown_step *st = &a->topdown[s];
+        const ncmp_layer_type t = a->layers[st->layer].type;
+        job j = {e, JOB_TOPDOWN, s, cur, next, {0}};
+        run_job(e, &j, st->op == NCMP_TD_LAYER && t == NCMP_LAYER_LINEAR);
+        if (st->op == NCMP_TD_INSNORM)
+            continue; /* in place */
+        if (t == NCMP_LAYER_ADARELU || t == NCMP_LAYER_ADAPOOL)
+            e->has_h[st->layer] = true;
+        void *tmp = cur;
+        cur = next;
+        next = tmp;
+    }
+    job j = {e, JOB_UPDATE, 0, cur, NULL, {0}};
+    run_job(e, &j, false);
+}
+
+void ncmp_cnnf_forward_layers(ncmp_cnnf *e, int from, int to) { forward_range(e, from, to); }
+void ncmp_cnnf_feedback_pass(ncmp_cnnf *e) { feedback(e); }
+
+void ncmp_cnnf_topdown_step(ncmp_cnnf *e, int s, const void *g, void *gin)
+{
+    const ncmp_topdown_step *st = &e->arch->topdown[s];
+    job j = {e, JOB_TOPDOWN, s, g, gin, {0}};
+    run_job(e, &j, st->op == NCMP_TD_LAYER && e->arch->layers[st->layer].type == NCMP_LAYER_LINEAR);
 }
 
 ncmp_status ncmp_cnnf_run(ncmp_cnnf *e, const ncmp_tensor *input, int iterations, ncmp_cnnf_observer observer,
@@ -223,10 +330,7 @@ ncmp_status ncmp_cnnf_run(ncmp_cnnf *e, const ncmp_tensor *input, int iterations
     if (observer && (st = observer(ctx, e, 0, err)))
         return st;
     for (int t = 1; t <= iterations; t++) {
-        if (e->dtype == NCMP_FLOAT64)
-            ncmp_cnnf_feedback_f64(e);
-        else
-            ncmp_cnnf_feedback_f32(e);
+        feedback(e);
         for (int i = 0; i <= a->update_layer; i++)
             e->near_ties[i] = 0;
         forward_range(e, a->update_layer + 1, a->n_layers);

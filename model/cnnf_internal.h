@@ -7,6 +7,14 @@
 
 #include "model/cnnf.h"
 
+#define NCMP_ENGINE_MAX_THREADS 16
+
+/* The samples [n0, n1) of the batch one thread works on, with its im2col buffer. */
+typedef struct ncmp_span {
+    size_t n0, n1;
+    void *cols;
+} ncmp_span;
+
 struct ncmp_cnnf {
     const ncmp_net *net;
     const ncmp_arch *arch;
@@ -24,19 +32,28 @@ struct ncmp_cnnf {
     bool *has_h;                 /* layer holds an h from a feedback pass */
     bool *fwd_used_h;            /* adapool: latest forward used pos/neg masks from h */
     size_t *near_ties;
-    void *cols;
+    void *cols[NCMP_ENGINE_MAX_THREADS]; /* one im2col buffer per thread */
+    int threads;                         /* sample-parallel threads (1: BLAS threads only) */
     size_t cols_elems;
     void *g[2];
     size_t g_elems;
     size_t bytes;
 };
 
-/* Precision-specific kernels (model/cnnf_f32.c, model/cnnf_f64.c). */
-void ncmp_cnnf_forward_layer_f32(ncmp_cnnf *e, int layer);
-void ncmp_cnnf_forward_layer_f64(ncmp_cnnf *e, int layer);
-/* Feedback pass from the last layer down to the update layer, then the update. */
-void ncmp_cnnf_feedback_f32(ncmp_cnnf *e);
-void ncmp_cnnf_feedback_f64(ncmp_cnnf *e);
+/* Precision-specific kernels (model/cnnf_f32.c, model/cnnf_f64.c), each on a span of samples. */
+size_t ncmp_cnnf_forward_span_f32(ncmp_cnnf *e, int layer, const ncmp_span *sp);
+size_t ncmp_cnnf_forward_span_f64(ncmp_cnnf *e, int layer, const ncmp_span *sp);
+void ncmp_cnnf_topdown_span_f32(ncmp_cnnf *e, int step, const void *g, void *gin, const ncmp_span *sp);
+void ncmp_cnnf_topdown_span_f64(ncmp_cnnf *e, int step, const void *g, void *gin, const ncmp_span *sp);
+void ncmp_cnnf_update_span_f32(ncmp_cnnf *e, const void *r, const ncmp_span *sp);
+void ncmp_cnnf_update_span_f64(ncmp_cnnf *e, const void *r, const ncmp_span *sp);
+
+/* Engine steps as ncmp_cnnf_run executes them (sample-parallel), for the
+ * benchmark's per-layer timings: forward of layers [from, to); the whole
+ * feedback pass plus update; one top-down plan step from g to gin. */
+void ncmp_cnnf_forward_layers(ncmp_cnnf *e, int from, int to);
+void ncmp_cnnf_feedback_pass(ncmp_cnnf *e);
+void ncmp_cnnf_topdown_step(ncmp_cnnf *e, int step, const void *g, void *gin);
 
 /* Single-layer application, for tests of the adjoint identities. */
 void ncmp_cnnf_apply_forward_f32(ncmp_cnnf *e, int layer, const void *in, void *out);

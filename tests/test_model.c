@@ -340,6 +340,10 @@ static void test_adjoint_identities(void)
     check_adjoint("arch a\ninput 3 9 7\ncnnf update=in\nbias in param=b0\nconv c out=3 k=1 weight=w\n"
                   "adapool p\nconv top out=2 k=1 weight=t\n",
                   "p", 1e-6);
+    /* The general (non 2x2) pooling path, with overlapping windows. */
+    check_adjoint("arch a\ninput 3 9 9\ncnnf update=in\nbias in param=b0\nconv c out=3 k=1 weight=w\n"
+                  "adapool p k=3 stride=2\nconv top out=2 k=1 weight=t\n",
+                  "p", 1e-6);
     /* Adaptive average pooling, shrinking with overlapping windows and growing. */
     for (int s = 1; s <= 15; s += 2) {
         snprintf(spec, sizeof spec,

@@ -133,7 +133,9 @@ ncmp_status ncmp_h5_output_begin(ncmp_h5_output *out, const char *path, unsigned
         }
         out->file = H5Fopen(out->partial_path, H5F_ACC_RDWR, H5P_DEFAULT);
         if (out->file < 0) {
-            ncmp_h5_fail(err, NCMP_ERR_IO, "cannot reopen '%s' to resume", out->partial_path);
+            ncmp_h5_fail(err, NCMP_ERR_IO,
+                         "cannot reopen '%s' to resume: it was damaged when the run stopped; delete it to start over",
+                         out->partial_path);
             output_reset(out);
             return err ? err->status : NCMP_ERR_IO;
         }

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 volatile int ncmp_export_interrupted = 0;
 
@@ -82,7 +83,7 @@ static ncmp_status make_plain_dimension(hid_t loc, const char *name, hsize_t siz
     if (st)
         return st;
     char text[96];
-    snprintf(text, sizeof text, "This is a netCDF dimension but not a netCDF variable%10llu", (unsigned long long)size);
+    snprintf(text, sizeof text, "This is a netCDF dimension but not a netCDF variable.%10llu", (unsigned long long)size);
     if ((st = ncmp_h5_make_scale(d, text, err))) {
         H5Dclose(d);
         return st;
@@ -111,6 +112,23 @@ static ncmp_status attach_scales(export_state *s, hid_t d, int n_axes, ncmp_erro
     H5Dclose(it);
     H5Dclose(st_id);
     return st;
+}
+
+/* netCDF/xarray open one group at a time and do not inherit the root's
+ * coordinate variables: hard-link /stimulus_id and /iteration into the group
+ * (the same HDF5 objects, no copy) so that xr.open_dataset(group=...) has them. */
+static ncmp_status link_coordinates(export_state *s, const char *group, bool with_iteration, ncmp_error *err)
+{
+    const char *names[2] = {"stimulus_id", "iteration"};
+    for (int i = 0; i < (with_iteration ? 2 : 1); i++) {
+        char path[256];
+        snprintf(path, sizeof path, "%s/%s", group, names[i]);
+        if (H5Lexists(s->file, path, H5P_DEFAULT) > 0)
+            continue;
+        if (H5Lcreate_hard(s->file, names[i], s->file, path, H5P_DEFAULT, H5P_DEFAULT) < 0)
+            return ncmp_h5_fail(err, NCMP_ERR_IO, "cannot link '%s'", path);
+    }
+    return NCMP_OK;
 }
 
 static ncmp_status create_layout(export_state *s, bool fresh, ncmp_error *err)
@@ -166,7 +184,7 @@ static ncmp_status create_layout(export_state *s, bool fresh, ncmp_error *err)
             }
             free(vals);
             H5Gclose(grp);
-            if (st)
+            if (st || (st = link_coordinates(s, "stimulus_metadata", false, err)))
                 return st;
         }
     }
@@ -176,6 +194,9 @@ static ncmp_status create_layout(export_state *s, bool fresh, ncmp_error *err)
     if ((st = ncmp_h5_ensure_group(s->file, "diagnostics/relative_change", &grp, err)))
         return st;
     H5Gclose(grp);
+    if ((st = link_coordinates(s, "activations", true, err)) || (st = link_coordinates(s, "diagnostics", true, err)) ||
+        (st = link_coordinates(s, "diagnostics/relative_change", true, err)))
+        return st;
     const hid_t ftype = o->precision == NCMP_FLOAT64 ? H5T_IEEE_F64LE : H5T_IEEE_F32LE;
     for (int k = 0; k < s->n_outs; k++) {
         layer_out *L = &s->outs[k];
@@ -230,6 +251,15 @@ static ncmp_status create_layout(export_state *s, bool fresh, ncmp_error *err)
     if ((st = open_or_create(s, "diagnostics/near_ties", H5T_STD_I64LE, 2, td, NULL, 0, &s->ties_dset, err)))
         return st;
     if (!existed) {
+        hid_t it = H5Dopen2(s->file, "iteration", H5P_DEFAULT), dim;
+        st = ncmp_h5_attach_scale(s->ties_dset, it, 0, err);
+        H5Dclose(it);
+        if (st || (st = make_plain_dimension(s->file, "diagnostics/routing_layer", td[1], &dim, err)))
+            return st;
+        st = ncmp_h5_attach_scale(s->ties_dset, dim, 1, err);
+        H5Dclose(dim);
+        if (st)
+            return st;
         char names[4096] = "";
         size_t used = 0;
         for (int r = 0; r < s->n_routing && used < sizeof names - 80; r++)
@@ -480,12 +510,18 @@ static ncmp_status stability_first_batch(export_state *s, ncmp_error *err)
     st = ncmp_h5_write_array(s->file, "diagnostics/stability_divergence", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 2, dims,
                              rep->divergence, err);
     if (!st) {
-        hid_t d = H5Dopen2(s->file, "diagnostics/stability_divergence", H5P_DEFAULT);
+        hid_t d = H5Dopen2(s->file, "diagnostics/stability_divergence", H5P_DEFAULT), dim = H5I_INVALID_HID;
+        if (!(st = attach_scales(s, d, 1, err)) &&
+            !(st = make_plain_dimension(s->file, "diagnostics/stability_layer", dims[1], &dim, err))) {
+            st = ncmp_h5_attach_scale(d, dim, 1, err);
+            H5Dclose(dim);
+        }
         char names[4096] = "";
         size_t used = 0;
         for (int k = 0; k < o->n_layers && used < sizeof names - 80; k++)
             used += (size_t)snprintf(names + used, sizeof names - used, "%s%s", k ? "," : "", s->outs[k].label);
-        st = ncmp_h5_attr_set_string(d, "layers", names, err);
+        if (!st)
+            st = ncmp_h5_attr_set_string(d, "layers", names, err);
         if (!st)
             st = ncmp_h5_attr_set_string(d, "description",
                                          "float32, first batch: max |a - b| / max |a| between the stimuli and the "
@@ -693,10 +729,10 @@ ncmp_status ncmp_export_run(const ncmp_net *net, ncmp_stimulus_set *stimuli, con
             if ((st = ncmp_cnnf_run(engine, &batch, o->iterations, observe, &s, err)))
                 break;
             hsize_t T1 = (hsize_t)o->iterations + 1, td[2] = {T1, (hsize_t)(s.n_routing ? s.n_routing : 1)}, z[2] = {0, 0};
-            if ((st = ncmp_h5_write_block(s.ties_dset, H5T_NATIVE_LLONG, z, td, s.ties, err)))
-                break;
-            /* Data first, then the count that says it is there. */
+            /* Data first, then the count that says it is there, with the near-tie
+             * sums that include this batch (a resume reads both back). */
             if (H5Fflush(s.file, H5F_SCOPE_GLOBAL) < 0 ||
+                ncmp_h5_write_block(s.ties_dset, H5T_NATIVE_LLONG, z, td, s.ties, err) ||
                 ncmp_h5_attr_set_int64(s.file, "n_done", (long long)(start + n), err) ||
                 H5Fflush(s.file, H5F_SCOPE_GLOBAL) < 0) {
                 st = ncmp_h5_fail(err, NCMP_ERR_IO, "cannot write '%s' (disk full?)", partial);
@@ -722,5 +758,21 @@ fail:
     free_state(&s);
     /* Keep what was written for --resume, unless nothing useful exists yet. */
     ncmp_h5_output_abort(&out, st == NCMP_ERR_INTERRUPTED || st == NCMP_ERR_IO);
+    /* A write that failed (disk full) can leave the file unopenable: then it is of no use to --resume. */
+    if (st == NCMP_ERR_IO && ncmp_file_exists(partial)) {
+        hid_t f = H5Fopen(partial, H5F_ACC_RDONLY, H5P_DEFAULT);
+        size_t used = err ? strlen(err->message) : 0;
+        if (f < 0) {
+            H5Eclear2(H5E_DEFAULT);
+            unlink(partial);
+            if (err)
+                snprintf(err->message + used, sizeof err->message - used, "; it was left unreadable and is removed");
+        } else {
+            H5Fclose(f);
+            if (err)
+                snprintf(err->message + used, sizeof err->message - used,
+                         "; it is kept: free some space and rerun with --resume");
+        }
+    }
     return st;
 }

@@ -258,8 +258,13 @@ static ncmp_status open_directory(ncmp_stimulus_set *set, ncmp_error *err)
         if (st == NCMP_OK) {
             char *full = join3(set->path, sep, list[i]->d_name);
             struct stat sb;
-            if (full && (stat(full, &sb) != 0 || !S_ISREG(sb.st_mode))) {
-                free(full); /* a folder named like an image, or a dangling link */
+            if (full && stat(full, &sb) != 0) {
+                /* An image name that cannot be opened (a dangling link, say) is
+                 * an error: silently exporting one stimulus fewer would misalign data. */
+                st = ncmp_fail(err, NCMP_ERR_IO, "stimulus image '%s' cannot be read: %s", full, strerror(errno));
+                free(full);
+            } else if (full && !S_ISREG(sb.st_mode)) {
+                free(full); /* a folder named like an image */
             } else {
                 char *source = full ? copy_string(full) : NULL;
                 st = set_add(set, stem_of(list[i]->d_name), source, full, 0, err);

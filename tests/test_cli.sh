@@ -91,6 +91,11 @@ contains "layer 'block9' is not in vgg16-cnnf"
 expect 2 "export iterations on a CNN" -- "$bin" export --arch vgg16 --input-size 32 --stimuli "$tmp/imgs" -T 1 --out "$tmp/x.h5"
 contains "feed-forward"
 
+mkdir -p "$tmp/dangling" && cp "$tmp/imgs/image0001.jpg" "$tmp/dangling/" && ln -s "$tmp/nowhere.png" "$tmp/dangling/zz.png"
+expect 1 "dangling image link" -- "$bin" export --arch vgg16 --width 0.125 --input-size 32 --classes 10 --stimuli "$tmp/dangling" --out "$tmp/y.h5"
+contains "zz.png' cannot be read"
+[ ! -e "$tmp/y.h5" ] && ok || bad "failed export left a file"
+
 # Independent reader: h5py sees the strings, the dimension scale and the values.
 py=${NCMP_PYTHON3:-python3}
 if "$py" -c "import h5py, numpy" 2>/dev/null; then

@@ -354,6 +354,61 @@ static void test_adjoint_identities(void)
     }
 }
 
+/* Pooling with many exact ties: the first maximum / minimum in row-major
+ * window order wins (PyTorch's rule), checked against a brute-force scan. */
+static void test_pool_ties_first_extreme(void)
+{
+    ncmp_arch *a = parse_ok("arch a\ninput 2 6 8\ncnnf update=in\nbias in param=b0\nconv c out=2 k=1 weight=w\n"
+                            "adapool p\nconv top out=2 k=1 weight=t\n",
+                            NULL);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(a);
+    ncmp_net *net;
+    ncmp_error err;
+    CU_ASSERT_EQUAL_FATAL(ncmp_net_create(a, &net, &err), NCMP_OK);
+    int li = ncmp_arch_find_layer(net->arch, "p");
+    ncmp_cnnf_options o = {NCMP_FLOAT32, 3, NULL, 0, true};
+    ncmp_cnnf *e;
+    CU_ASSERT_EQUAL_FATAL(ncmp_cnnf_create(net, &o, &e, &err), NCMP_OK);
+    e->n = 3;
+    enum { C = 2, H = 6, W = 8, HO = 3, WO = 4 };
+    float x[3 * C * H * W], y[3 * C * HO * WO], h[3 * C * HO * WO];
+    ncmp_rng rng;
+    ncmp_rng_seed(&rng, 17);
+    for (size_t j = 0; j < sizeof x / sizeof x[0]; j++)
+        x[j] = (float)ncmp_rng_below(&rng, 3) - 1.0f; /* values in {-1, 0, 1}: ties everywhere */
+    for (size_t j = 0; j < sizeof h / sizeof h[0]; j++)
+        h[j] = (float)ncmp_rng_below(&rng, 3) - 1.0f;
+    for (int pass = 0; pass < 2; pass++) {
+        e->has_h[li] = pass == 1; /* second pass: AdaPool routes by the sign of h */
+        if (pass)
+            memcpy(e->h[li], h, sizeof h);
+        ncmp_cnnf_apply_forward_f32(e, li, x, y);
+        int bad = 0;
+        for (int n = 0; n < 3; n++)
+            for (int c = 0; c < C; c++)
+                for (int oy = 0; oy < HO; oy++)
+                    for (int ox = 0; ox < WO; ox++) {
+                        const float *pl = x + (n * C + c) * H * W;
+                        int best = -1, worst = -1;
+                        for (int ky = 0; ky < 2; ky++)
+                            for (int kx = 0; kx < 2; kx++) {
+                                int idx = (2 * oy + ky) * W + 2 * ox + kx;
+                                if (best < 0 || pl[idx] > pl[best])
+                                    best = idx;
+                                if (worst < 0 || pl[idx] < pl[worst])
+                                    worst = idx;
+                            }
+                        int o_ = ((n * C + c) * HO + oy) * WO + ox;
+                        float hv = pass ? h[o_] : 1.0f;
+                        float want = hv > 0 ? pl[best] : (hv < 0 ? pl[worst] : 0.0f);
+                        bad += e->imax[li][o_] != best || e->imin[li][o_] != worst || y[o_] != want;
+                    }
+        CU_ASSERT_EQUAL(bad, 0);
+    }
+    ncmp_cnnf_free(e);
+    ncmp_net_free(net);
+}
+
 /* ---- engine against the PyTorch reference --------------------------------------------- */
 
 typedef struct ref_case {
@@ -510,10 +565,11 @@ int main(int argc, char **argv)
     static const test_case spec_cases[] = {{"built-in architectures", test_builtin_architectures},
                                            {"errors name the line", test_spec_errors_name_the_line}};
     static const test_case weight_cases[] = {{"errors name the tensor", test_weights_errors_name_the_tensor}};
-    static const test_case adjoint_cases[] = {{"conv, linear, pool, avgpool", test_adjoint_identities}};
+    static const test_case adjoint_cases[] = {{"conv, linear, pool, avgpool", test_adjoint_identities},
+                                              {"pool ties go to the first extreme", test_pool_ties_first_extreme}};
     static const test_case ref_cases[] = {{"float64 within 1e-9", test_reference_float64},
                                           {"float32 within 1e-4", test_reference_float32}};
     static const test_suite suites[] = {
-        {"spec", spec_cases, 2}, {"weights", weight_cases, 1}, {"adjoint", adjoint_cases, 1}, {"reference", ref_cases, 2}};
+        {"spec", spec_cases, 2}, {"weights", weight_cases, 1}, {"adjoint", adjoint_cases, 2}, {"reference", ref_cases, 2}};
     return test_run("model", suites, sizeof suites / sizeof suites[0]);
 }

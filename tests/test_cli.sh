@@ -39,13 +39,14 @@ expect 1 "inspect non-HDF5" -- "$bin" inspect "$tmp/text.h5"
 contains "not an HDF5 file"
 
 # The demo runs end to end, says what it did, and can be run again.
-expect 0 "demo" -- "$bin" demo --out "$tmp/demo"
-contains "sha256"; contains "smoke.h5"; contains "status: complete"; contains "stimulus_id"
-[ -f "$tmp/demo/smoke.h5" ] && ok || bad "demo wrote no smoke.h5"
-[ ! -e "$tmp/demo/smoke.h5.partial" ] && ok || bad "demo left a .partial file"
-expect 0 "demo runs again, replacing its own files" -- "$bin" -q demo --out "$tmp/demo"
-expect 0 "inspect demo output" -- "$bin" inspect "$tmp/demo/smoke.h5"
-contains "neurocmp_version"; contains "command_line"; contains "input0_sha256"; contains "deflate(4)"
+expect 0 "demo" -- "$bin" demo --out "$tmp/demo" --iterations 2
+contains "sha256"; contains "activations.h5"; contains "export: done, 640 images"; contains "top-1 prob."
+[ -f "$tmp/demo/activations.h5" ] && ok || bad "demo wrote no activations.h5"
+[ ! -e "$tmp/demo/activations.h5.partial" ] && ok || bad "demo left a .partial file"
+expect 0 "demo runs again, replacing its own files" -- "$bin" -q demo --out "$tmp/demo" --iterations 1
+expect 0 "inspect demo output" -- "$bin" inspect "$tmp/demo/activations.h5"
+contains "status: complete"; contains "neurocmp_version"; contains "command_line"; contains "stimuli_sha256"
+contains "/activations/block3           float32 [2, 640, 64, 8, 8]"
 expect 1 "demo into unwritable place" -- "$bin" demo --out /proc/self/nope
 contains "/proc/self/nope"
 
@@ -99,16 +100,17 @@ contains "zz.png' cannot be read"
 # Independent reader: h5py sees the strings, the dimension scale and the values.
 py=${NCMP_PYTHON3:-python3}
 if "$py" -c "import h5py, numpy" 2>/dev/null; then
-  expect 0 "h5py reads the demo file" -- "$py" - "$tmp/demo/smoke.h5" <<'PY'
+  expect 0 "h5py reads the demo file" -- "$py" - "$tmp/demo/activations.h5" <<'PY'
 import sys, h5py, numpy as np
 with h5py.File(sys.argv[1], "r") as f:
     assert f.attrs["complete"] == 1
     ids = [s.decode() if isinstance(s, bytes) else s for s in f["stimulus_id"][()]]
     assert ids[0] == "image0001" and ids[-1] == "image0640" and len(ids) == 640, ids[:3]
-    x = f["features"][()]
-    assert x.shape == (640, 256) and x.dtype == np.float32
-    assert abs(float(x.mean())) < 0.01 and abs(float(x.std()) - 1) < 0.01, (x.mean(), x.std())
-    assert f["features"].dims[0][0].name == "/stimulus_id"
+    x = f["activations/block5"][()]
+    assert x.shape == (2, 640, 128, 2, 2) and x.dtype == np.float32, x.shape
+    assert np.isfinite(x).all() and (x[0] >= 0).all()  # t = 0 is a plain ReLU network
+    assert list(f["iteration"][()]) == [0, 1]
+    assert f["activations/block5"].dims[1][0].name == "/stimulus_id"
 print("ok")
 PY
 else

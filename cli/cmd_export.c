@@ -68,7 +68,7 @@ int cmd_export(int argc, char **argv)
         {"layers", 'l', CLI_STRING, &layers_text, "L1,L2|all", "layers to export (all = every observation point)"},
         {"out", 'o', CLI_STRING, &out, "FILE.h5", "output activations file"},
         {"batch", 'b', CLI_INT, &batch, "B", "stimuli per batch (memory grows with it, not with the set)"},
-        {"threads", 'j', CLI_INT, &threads, "N", "threads for BLAS and OpenMP (0: all cores)"},
+        {"threads", 'j', CLI_INT, &threads, "N", "threads for BLAS and the engine (0: all cores)"},
         {"precision", 0, CLI_STRING, &precision, "float|double", "float32, or float64 for reproducible iterates"},
         {"reduce", 0, CLI_STRING, &reduce_text, "none|avgpool|project:K", "store layers whole, channel means, or K random projections"},
         {"project-seed", 0, CLI_INT, &project_seed, "S", "seed of the random projection (stored in the file)"},

@@ -1,6 +1,7 @@
 /* Provenance stamps and linked library versions (see provenance.h). */
 #include "core/provenance.h"
 #include "core/h5.h"
+#include "core/parallel.h"
 #include "core/sha256.h"
 #include "core/version.h"
 
@@ -92,6 +93,7 @@ void ncmp_set_threads(int n)
 {
     if (n > 0) {
         openblas_set_num_threads(n);
+        ncmp_parallel_set_threads(n);
         omp_set_num_threads(n);
     }
 }
@@ -100,8 +102,10 @@ int ncmp_openmp_threads(void) { return omp_get_max_threads(); }
 int ncmp_openmp_enabled(void) { return 0; }
 void ncmp_set_threads(int n)
 {
-    if (n > 0)
+    if (n > 0) {
         openblas_set_num_threads(n);
+        ncmp_parallel_set_threads(n);
+    }
 }
 int ncmp_openmp_threads(void) { return 1; }
 #endif

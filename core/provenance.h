@@ -44,7 +44,7 @@ void ncmp_blas_set_threads(int n);
 int ncmp_openmp_enabled(void);
 /* Threads OpenMP loops will use (1 without OpenMP). */
 int ncmp_openmp_threads(void);
-/* Use n threads for BLAS and OpenMP loops (n <= 0: leave the defaults). */
+/* Use n threads for BLAS and the engine thread pool (n <= 0: leave the defaults). */
 void ncmp_set_threads(int n);
 
 #endif

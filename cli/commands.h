@@ -16,6 +16,9 @@ int cmd_inspect(int argc, char **argv);
 int cmd_demo(int argc, char **argv);
 int cmd_arch(int argc, char **argv);
 int cmd_export(int argc, char **argv);
+int cmd_ceiling(int argc, char **argv);
+int cmd_neural(int argc, char **argv);
+int cmd_simulate_neural(int argc, char **argv);
 
 /* Parse, print help or the error; returns -1 to continue, else an exit code. */
 int cli_begin(const cli_command *cmd, int argc, char **argv, cli_parsed *parsed);

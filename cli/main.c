@@ -13,6 +13,10 @@ static const cli_entry commands[] = {
     {"inspect", "summarise a neurocmp HDF5 file: datasets, shapes, provenance", cmd_inspect},
     {"arch", "show a network's layers, shapes and cost; check weights and CNN-F routing stability", cmd_arch},
     {"export", "run stimuli through a network; write every layer at every iteration to HDF5", cmd_export},
+    {"neural", "import recordings (NumPy + stimulus ids) into BrainIO netCDF; summarise an assembly", cmd_neural},
+    {"ceiling", "split-half noise ceiling of neural recordings, per region and time bin", cmd_ceiling},
+    {"simulate-neural", "simulate recordings from activations, with a known best layer/iteration and ceiling",
+     cmd_simulate_neural},
     {"demo", "run the end-to-end demonstration on the bundled data", cmd_demo},
 };
 enum { N_COMMANDS = sizeof commands / sizeof commands[0] };
@@ -23,7 +27,7 @@ static void print_main_help(FILE *s)
                "Compare deep networks (CNN and CNN-F, across feedback iterations) with neural recordings.\n\n"
                "commands:\n");
     for (int i = 0; i < N_COMMANDS; i++)
-        fprintf(s, "  %-10s %s\n", commands[i].name, commands[i].summary);
+        fprintf(s, "  %-15s %s\n", commands[i].name, commands[i].summary);
     fprintf(s, "\nglobal options:\n"
                "  -q, --quiet    only print errors (no progress, no info)\n"
                "  -v, --verbose  print debugging detail\n"

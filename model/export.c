@@ -55,6 +55,8 @@ typedef struct layer_out {
     double *prev;      /* previous iteration's features for the batch [batch * features] */
     void *buffer;      /* reduced features of the batch, in the file's precision */
     float *projection; /* cached R [K x F] when small enough, else NULL (regenerated per batch) */
+    double *reduced;   /* scratch [batch * features] */
+    float *row;        /* scratch: one regenerated row of R */
 } layer_out;
 
 typedef struct export_state {
@@ -71,6 +73,9 @@ typedef struct export_state {
     size_t start;    /* first stimulus of the current batch */
     double *act64;   /* scratch: one stimulus' layer in double */
     size_t act64_size;
+    double *change;  /* scratch [batch] */
+    int *cls;        /* scratch [batch] */
+    double *prob;    /* scratch [batch] */
 } export_state;
 
 static const char *dim_names[3] = {"channel", "y", "x"};
@@ -330,13 +335,8 @@ static ncmp_status observe(void *p, const ncmp_cnnf *e, int t, ncmp_error *err)
             return st;
         const ncmp_shape shape = s->net->arch->layers[L->layer].out;
         const size_t fin = ncmp_shape_size(shape);
-        double *reduced = malloc(sizeof(double) * L->features * n);
-        double *change = malloc(sizeof(double) * n);
-        float *row = o->reduce == NCMP_REDUCE_PROJECT && !L->projection ? malloc(sizeof(float) * fin) : NULL;
-        if (!reduced || !change || (o->reduce == NCMP_REDUCE_PROJECT && !L->projection && !row)) {
-            free(reduced), free(change), free(row);
-            return ncmp_fail(err, NCMP_ERR_NOMEM, "out of memory while exporting '%s'", L->label);
-        }
+        double *reduced = L->reduced, *change = s->change;
+        float *row = L->row;
         for (size_t b = 0; b < n; b++) {
             double *x = s->act64;
             for (size_t j = 0; j < fin; j++)
@@ -352,7 +352,6 @@ static ncmp_status observe(void *p, const ncmp_cnnf *e, int t, ncmp_error *err)
             change[b] = t == 0 ? 0.0 : (den > 0 ? sqrt(num / den) : (num > 0 ? INFINITY : 0.0));
             reduce_one(s, L, x, fin, &shape, reduced + b * L->features, row);
         }
-        free(row);
         /* Write [t, start:start+n, features...] in the file's precision. */
         hsize_t start[5] = {(hsize_t)t, s->start, 0, 0, 0}, count[5] = {1, n, L->dims[0], L->dims[1], L->dims[2]};
         if (o->precision == NCMP_FLOAT64 || o->reduce != NCMP_REDUCE_NONE) {
@@ -365,8 +364,6 @@ static ncmp_status observe(void *p, const ncmp_cnnf *e, int t, ncmp_error *err)
             hsize_t cs[2] = {(hsize_t)t, s->start}, cc[2] = {1, n};
             st = ncmp_h5_write_block(L->change_dset, H5T_NATIVE_DOUBLE, cs, cc, change, err);
         }
-        free(reduced);
-        free(change);
         if (st)
             return ncmp_error_context(err, "writing activations of '%s' at iteration %d", L->label, t);
     }
@@ -375,12 +372,8 @@ static ncmp_status observe(void *p, const ncmp_cnnf *e, int t, ncmp_error *err)
     if ((st = ncmp_cnnf_output(e, top, &logits, err)))
         return st;
     const size_t nc = ncmp_shape_size(s->net->arch->layers[top].out);
-    int *cls = malloc(sizeof(int) * n);
-    double *prob = malloc(sizeof(double) * n);
-    if (!cls || !prob) {
-        free(cls), free(prob);
-        return ncmp_fail(err, NCMP_ERR_NOMEM, "out of memory");
-    }
+    int *cls = s->cls;
+    double *prob = s->prob;
     for (size_t b = 0; b < n; b++) {
         size_t best = 0;
         double vmax = -INFINITY;
@@ -405,8 +398,6 @@ static ncmp_status observe(void *p, const ncmp_cnnf *e, int t, ncmp_error *err)
     st = ncmp_h5_write_block(s->class_dset, H5T_NATIVE_INT, cs, cc, cls, err);
     if (!st)
         st = ncmp_h5_write_block(s->prob_dset, H5T_NATIVE_DOUBLE, cs, cc, prob, err);
-    free(cls);
-    free(prob);
     for (int r = 0; r < s->n_routing; r++)
         s->ties[(size_t)t * s->n_routing + r] += (long long)ncmp_cnnf_near_ties(e, s->routing[r]);
     return st;
@@ -554,6 +545,8 @@ static void free_state(export_state *s)
             H5Dclose(L->change_dset);
         free(L->prev);
         free(L->projection);
+        free(L->reduced);
+        free(L->row);
     }
     if (s->class_dset > 0)
         H5Dclose(s->class_dset);
@@ -565,6 +558,9 @@ static void free_state(export_state *s)
     free(s->routing);
     free(s->ties);
     free(s->act64);
+    free(s->change);
+    free(s->cls);
+    free(s->prob);
 }
 
 ncmp_status ncmp_export_run(const ncmp_net *net, ncmp_stimulus_set *stimuli, const ncmp_export_options *o,
@@ -616,7 +612,10 @@ ncmp_status ncmp_export_run(const ncmp_net *net, ncmp_stimulus_set *stimuli, con
         if (fin > max_features)
             max_features = fin;
         L->prev = calloc(o->batch * fin, sizeof(double));
-        if (!L->prev) {
+        L->reduced = malloc(sizeof(double) * o->batch * L->features);
+        if (o->reduce == NCMP_REDUCE_PROJECT)
+            L->row = malloc(sizeof(float) * fin);
+        if (!L->prev || !L->reduced || (o->reduce == NCMP_REDUCE_PROJECT && !L->row)) {
             free_state(&s);
             return ncmp_fail(err, NCMP_ERR_NOMEM, "out of memory for layer '%s' at batch %zu", L->label, o->batch);
         }
@@ -629,11 +628,14 @@ ncmp_status ncmp_export_run(const ncmp_net *net, ncmp_stimulus_set *stimuli, con
         }
     }
     s.act64 = malloc(sizeof(double) * (max_features ? max_features : 1));
+    s.change = malloc(sizeof(double) * o->batch);
+    s.cls = malloc(sizeof(int) * o->batch);
+    s.prob = malloc(sizeof(double) * o->batch);
     for (int i = 0; i < a->n_layers; i++)
         if (a->layers[i].type == NCMP_LAYER_ADAPOOL || a->layers[i].type == NCMP_LAYER_ADARELU)
             s.routing[s.n_routing++] = i;
     s.ties = calloc((size_t)(o->iterations + 1) * (size_t)(s.n_routing ? s.n_routing : 1), sizeof(long long));
-    if (!s.act64 || !s.ties) {
+    if (!s.act64 || !s.ties || !s.change || !s.cls || !s.prob) {
         free_state(&s);
         return ncmp_fail(err, NCMP_ERR_NOMEM, "out of memory");
     }

@@ -418,17 +418,12 @@ void ncmp_strings_free(char **strings, size_t n)
 
 ncmp_status ncmp_h5_read_strings(hid_t loc, const char *name, char ***strings, size_t *n, ncmp_error *err)
 {
-    ncmp_h5_quiet();
     *strings = NULL;
     *n = 0;
-    htri_t exists = H5Lexists(loc, name, H5P_DEFAULT);
-    if (exists <= 0) {
-        H5Eclear2(H5E_DEFAULT);
-        return ncmp_fail(err, NCMP_ERR_NOT_FOUND, "dataset '%s' is missing", name);
-    }
-    hid_t d = H5Dopen2(loc, name, H5P_DEFAULT);
-    if (d < 0)
-        return ncmp_h5_fail(err, NCMP_ERR_FORMAT, "cannot open dataset '%s'", name);
+    hid_t d;
+    ncmp_status opened = ncmp_h5_open_dataset(loc, name, &d, err);
+    if (opened)
+        return opened;
     hid_t ft = H5Dget_type(d);
     hid_t space = H5Dget_space(d);
     ncmp_status st = NCMP_OK;
@@ -600,9 +595,10 @@ ncmp_status ncmp_h5_read_block(hid_t dset, hid_t mem_type, const hsize_t *start,
     return st;
 }
 
-ncmp_status ncmp_h5_dataset_shape(hid_t loc, const char *name, int *rank, hsize_t *dims, ncmp_error *err)
+ncmp_status ncmp_h5_open_dataset(hid_t loc, const char *name, hid_t *dset, ncmp_error *err)
 {
     ncmp_h5_quiet();
+    *dset = H5I_INVALID_HID;
     if (H5Lexists(loc, name, H5P_DEFAULT) <= 0) {
         H5Eclear2(H5E_DEFAULT);
         return ncmp_fail(err, NCMP_ERR_NOT_FOUND, "dataset '%s' is missing", name);
@@ -610,6 +606,16 @@ ncmp_status ncmp_h5_dataset_shape(hid_t loc, const char *name, int *rank, hsize_
     hid_t d = H5Dopen2(loc, name, H5P_DEFAULT);
     if (d < 0)
         return ncmp_h5_fail(err, NCMP_ERR_FORMAT, "'%s' is not a dataset", name);
+    *dset = d;
+    return NCMP_OK;
+}
+
+ncmp_status ncmp_h5_dataset_shape(hid_t loc, const char *name, int *rank, hsize_t *dims, ncmp_error *err)
+{
+    hid_t d;
+    ncmp_status opened = ncmp_h5_open_dataset(loc, name, &d, err);
+    if (opened)
+        return opened;
     hid_t s = H5Dget_space(d);
     int r = H5Sget_simple_extent_ndims(s);
     ncmp_status st = NCMP_OK;

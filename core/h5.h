@@ -92,6 +92,9 @@ ncmp_status ncmp_h5_write_block(hid_t dset, hid_t mem_type, const hsize_t *start
                                 const void *buf, ncmp_error *err);
 ncmp_status ncmp_h5_read_block(hid_t dset, hid_t mem_type, const hsize_t *start, const hsize_t *count, void *buf,
                                ncmp_error *err);
+/* Open a dataset by path: NCMP_ERR_NOT_FOUND if it is missing, NCMP_ERR_FORMAT
+ * if the path is not a dataset.  Close with H5Dclose. */
+ncmp_status ncmp_h5_open_dataset(hid_t loc, const char *name, hid_t *dset, ncmp_error *err);
 /* Shape of a dataset by path (rank and dims filled; dims must hold NCMP_H5_MAX_RANK). */
 ncmp_status ncmp_h5_dataset_shape(hid_t loc, const char *name, int *rank, hsize_t *dims, ncmp_error *err);
 /* Write a whole small 1-D/ N-D contiguous dataset in one call. */

@@ -32,6 +32,7 @@ if [ "$want_tests" -eq 1 ]; then
     python3-pil                          # reference image resizing for the preprocessing fixtures
     python3-xarray python3-netcdf4 python3-scipy   # BrainIO round trips (xarray reads/writes netCDF-4)
     python3-sklearn                      # cross-validation splits, PLS and ridge references
+    dataset-fashion-mnist                # Fashion-MNIST IDX files (stimulus-set and export tests)
   )
 fi
 

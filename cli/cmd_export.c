@@ -51,7 +51,7 @@ int cmd_export(int argc, char **argv)
 {
     const char *arch_name = NULL, *weights = NULL, *stimuli_path = NULL, *layers_text = "all", *out = NULL;
     const char *update = NULL, *precision = "float", *reduce_text = "none";
-    long seed = 0, iterations = 0, batch = 16, threads = 0, compress = 0, input_size = 0, classes = 0,
+    long seed = 0, iterations = 0, batch = 8, threads = 0, compress = 0, input_size = 0, classes = 0,
          project_seed = 0;
     double width = 0;
     bool force = false, resume = false, crop = false, stability = false;

@@ -700,6 +700,8 @@ ncmp_status ncmp_export_run(const ncmp_net *net, ncmp_stimulus_set *stimuli, con
         free(keep);
         if (st)
             goto fail;
+        ncmp_log_info("engine: %.2f GB of buffers for batches of %zu (%s); weights %.2f GB", ncmp_cnnf_memory_bytes(engine) / 1e9,
+                      o->batch, ncmp_dtype_name(o->precision), (double)ncmp_net_param_count(net) * 4 / 1e9);
         ncmp_preprocess_options po = ncmp_arch_preprocess(a, o->center_crop);
         const size_t per = ncmp_shape_size(a->input);
         size_t shape[4] = {o->batch, (size_t)a->input.c, (size_t)a->input.h, (size_t)a->input.w};

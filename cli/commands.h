@@ -17,6 +17,7 @@ int cmd_demo(int argc, char **argv);
 int cmd_arch(int argc, char **argv);
 int cmd_export(int argc, char **argv);
 int cmd_ceiling(int argc, char **argv);
+int cmd_score(int argc, char **argv);
 int cmd_neural(int argc, char **argv);
 int cmd_simulate_neural(int argc, char **argv);
 

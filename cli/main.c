@@ -17,6 +17,7 @@ static const cli_entry commands[] = {
     {"ceiling", "split-half noise ceiling of neural recordings, per region and time bin", cmd_ceiling},
     {"simulate-neural", "simulate recordings from activations, with a known best layer/iteration and ceiling",
      cmd_simulate_neural},
+    {"score", "predictivity of a layer's activations for neural recordings (PLS, Brain-Score protocol)", cmd_score},
     {"demo", "run the end-to-end demonstration on the bundled data", cmd_demo},
 };
 enum { N_COMMANDS = sizeof commands / sizeof commands[0] };

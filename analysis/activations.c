@@ -1,0 +1,325 @@
+/* Activations file reader for analysis (SPEC §5), HDF5 only. */
+#include "analysis/activations.h"
+
+#include "core/h5.h"
+
+#include <cblas.h>
+
+#include <math.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void ncmp_activations_close(ncmp_activations *a)
+{
+    if (!a)
+        return;
+    if (a->file >= 0)
+        H5Fclose(a->file);
+    ncmp_strings_free(a->stimulus_ids, a->n_stimuli);
+    for (size_t i = 0; i < a->n_layers; i++)
+        free(a->layers[i]);
+    free(a->layers);
+    free(a->iterations);
+    free(a->path);
+    free(a);
+}
+
+typedef struct name_list {
+    char **names;
+    size_t n, cap;
+} name_list;
+
+static herr_t collect_name(hid_t group, const char *name, const H5L_info_t *info, void *data)
+{
+    (void)group;
+    (void)info;
+    name_list *l = data;
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? 2 * l->cap : 8;
+        char **t = realloc(l->names, cap * sizeof *t);
+        if (!t)
+            return -1;
+        l->names = t;
+        l->cap = cap;
+    }
+    l->names[l->n] = strdup(name);
+    if (!l->names[l->n])
+        return -1;
+    l->n++;
+    return 0;
+}
+
+static int cmp_str(const void *x, const void *y)
+{
+    return strcmp(*(char *const *)x, *(char *const *)y);
+}
+
+ncmp_status ncmp_activations_open(const char *path, ncmp_activations **out, ncmp_error *err)
+{
+    *out = NULL;
+    ncmp_activations *a = calloc(1, sizeof *a);
+    if (!a)
+        return ncmp_fail(err, NCMP_ERR_NOMEM, "out of memory");
+    a->file = -1;
+    a->path = strdup(path);
+    ncmp_status st = ncmp_h5_open_read(path, true, &a->file, err);
+    if (st) {
+        if (st == NCMP_ERR_INCOMPLETE)
+            ncmp_error_context(err,
+                               "activations file '%s' is incomplete (no complete = 1; an export was interrupted "
+                               "or is still running): ",
+                               path);
+        goto fail;
+    }
+    if ((st = ncmp_h5_read_strings(a->file, "stimulus_id", &a->stimulus_ids, &a->n_stimuli, err))) {
+        ncmp_error_context(err, "%s: ", path);
+        goto fail;
+    }
+    int rank;
+    hsize_t dims[NCMP_H5_MAX_RANK];
+    if ((st = ncmp_h5_dataset_shape(a->file, "iteration", &rank, dims, err))) {
+        ncmp_error_context(err, "%s: ", path);
+        goto fail;
+    }
+    if (rank != 1 || dims[0] == 0) {
+        st = ncmp_fail(err, NCMP_ERR_FORMAT, "%s: /iteration must be a non-empty 1-D dataset", path);
+        goto fail;
+    }
+    a->n_iterations = dims[0];
+    a->iterations = malloc(a->n_iterations * sizeof *a->iterations);
+    hid_t d = H5Dopen2(a->file, "iteration", H5P_DEFAULT);
+    if (!a->iterations || d < 0 || H5Dread(d, H5T_NATIVE_LLONG, H5S_ALL, H5S_ALL, H5P_DEFAULT, a->iterations) < 0) {
+        if (d >= 0)
+            H5Dclose(d);
+        st = ncmp_h5_fail(err, NCMP_ERR_FORMAT, "%s: cannot read /iteration", path);
+        goto fail;
+    }
+    H5Dclose(d);
+    if (H5Lexists(a->file, "activations", H5P_DEFAULT) <= 0) {
+        st = ncmp_fail(err, NCMP_ERR_FORMAT, "%s: no /activations group; not an activations file (SPEC §5)", path);
+        goto fail;
+    }
+    hid_t g = H5Gopen2(a->file, "activations", H5P_DEFAULT);
+    name_list l = {0};
+    herr_t rc = g >= 0 ? H5Literate(g, H5_INDEX_NAME, H5_ITER_INC, NULL, collect_name, &l) : -1;
+    if (g >= 0)
+        H5Gclose(g);
+    a->layers = l.names;
+    a->n_layers = l.n;
+    if (rc < 0) {
+        st = ncmp_h5_fail(err, NCMP_ERR_FORMAT, "%s: cannot list /activations", path);
+        goto fail;
+    }
+    qsort(a->layers, a->n_layers, sizeof *a->layers, cmp_str);
+    *out = a;
+    return NCMP_OK;
+fail:
+    ncmp_activations_close(a);
+    return st;
+}
+
+static void list_layers(const ncmp_activations *a, char *buf, size_t size)
+{
+    buf[0] = 0;
+    size_t len = 0;
+    for (size_t i = 0; i < a->n_layers && len + 4 < size; i++)
+        len += (size_t)snprintf(buf + len, size - len, "%s%s", i ? ", " : "", a->layers[i]);
+    if (!a->n_layers)
+        snprintf(buf, size, "none");
+}
+
+static ncmp_status layer_shape(const ncmp_activations *a, const char *layer, int *rank, hsize_t *dims, ncmp_error *err)
+{
+    bool found = false;
+    for (size_t i = 0; i < a->n_layers; i++)
+        found |= !strcmp(a->layers[i], layer);
+    if (!found) {
+        char names[512];
+        list_layers(a, names, sizeof names);
+        return ncmp_fail(err, NCMP_ERR_NOT_FOUND, "%s: no layer '%s'; the file has: %s", a->path, layer, names);
+    }
+    char path[1024];
+    snprintf(path, sizeof path, "activations/%s", layer);
+    ncmp_status st = ncmp_h5_dataset_shape(a->file, path, rank, dims, err);
+    if (st)
+        return ncmp_error_context(err, "%s: ", a->path);
+    if (*rank < 2 || dims[0] != a->n_iterations || dims[1] != a->n_stimuli)
+        return ncmp_fail(err, NCMP_ERR_SHAPE,
+                         "%s: /activations/%s has rank %d and first axes %llu x %llu; expected [%zu iterations, %zu "
+                         "stimuli, ...]",
+                         a->path, layer, *rank, *rank > 0 ? (unsigned long long)dims[0] : 0ULL,
+                         *rank > 1 ? (unsigned long long)dims[1] : 0ULL, a->n_iterations, a->n_stimuli);
+    return NCMP_OK;
+}
+
+ncmp_status ncmp_activations_layer_features(const ncmp_activations *a, const char *layer, size_t *n_features,
+                                            ncmp_error *err)
+{
+    int rank;
+    hsize_t dims[NCMP_H5_MAX_RANK];
+    ncmp_status st = layer_shape(a, layer, &rank, dims, err);
+    if (st)
+        return st;
+    size_t f = 1;
+    for (int i = 2; i < rank; i++)
+        f *= (size_t)dims[i];
+    *n_features = f;
+    return NCMP_OK;
+}
+
+ncmp_status ncmp_activations_iteration_index(const ncmp_activations *a, long long t, size_t *index, ncmp_error *err)
+{
+    for (size_t i = 0; i < a->n_iterations; i++)
+        if (a->iterations[i] == t) {
+            *index = i;
+            return NCMP_OK;
+        }
+    return ncmp_fail(err, NCMP_ERR_NOT_FOUND, "%s: no iteration %lld; the file has iterations %lld..%lld", a->path, t,
+                     a->iterations[0], a->iterations[a->n_iterations - 1]);
+}
+
+static const char *const *match_keys;
+static int cmp_index(const void *x, const void *y)
+{
+    return strcmp(match_keys[*(const size_t *)x], match_keys[*(const size_t *)y]);
+}
+
+ncmp_status ncmp_activations_match(const ncmp_activations *a, const char *const *ids, size_t n, size_t *rows,
+                                   ncmp_error *err)
+{
+    size_t S = a->n_stimuli;
+    size_t *order = malloc((S ? S : 1) * sizeof *order);
+    if (!order)
+        return ncmp_fail(err, NCMP_ERR_NOMEM, "out of memory");
+    for (size_t i = 0; i < S; i++)
+        order[i] = i;
+    match_keys = (const char *const *)a->stimulus_ids;
+    qsort(order, S, sizeof *order, cmp_index);
+    match_keys = NULL;
+    size_t missing = 0;
+    char list[600] = "";
+    size_t len = 0;
+    for (size_t i = 0; i < n; i++) {
+        size_t lo = 0, hi = S;
+        while (lo < hi) {
+            size_t mid = (lo + hi) / 2;
+            if (strcmp(a->stimulus_ids[order[mid]], ids[i]) < 0)
+                lo = mid + 1;
+            else
+                hi = mid;
+        }
+        if (lo < S && !strcmp(a->stimulus_ids[order[lo]], ids[i]))
+            rows[i] = order[lo];
+        else {
+            if (missing < 10 && len + 4 < sizeof list)
+                len += (size_t)snprintf(list + len, sizeof list - len, "%s'%s'", missing ? ", " : "", ids[i]);
+            missing++;
+        }
+    }
+    free(order);
+    if (missing)
+        return ncmp_fail(err, NCMP_ERR_NOT_FOUND,
+                         "%zu of the %zu neural stimuli have no activations in %s (which has %zu stimuli): %s%s",
+                         missing, n, a->path, S, list, missing > 10 ? ", ..." : "");
+    return NCMP_OK;
+}
+
+ncmp_status ncmp_activations_read_features(const ncmp_activations *a, const char *layer, size_t iteration_index,
+                                           const size_t *rows, size_t n, double *out, ncmp_error *err)
+{
+    int rank;
+    hsize_t dims[NCMP_H5_MAX_RANK];
+    ncmp_status st = layer_shape(a, layer, &rank, dims, err);
+    if (st)
+        return st;
+    if (iteration_index >= a->n_iterations)
+        return ncmp_fail(err, NCMP_ERR_USAGE, "iteration index %zu out of range (%zu iterations)", iteration_index,
+                         a->n_iterations);
+    size_t f = 1;
+    for (int i = 2; i < rank; i++)
+        f *= (size_t)dims[i];
+    char path[1024];
+    snprintf(path, sizeof path, "activations/%s", layer);
+    hid_t d = H5Dopen2(a->file, path, H5P_DEFAULT);
+    if (d < 0)
+        return ncmp_h5_fail(err, NCMP_ERR_FORMAT, "%s: cannot open /%s", a->path, path);
+    /* One stimulus at a time: the datasets are chunked by stimulus, and
+     * memory stays at the features being assembled. */
+    hsize_t start[NCMP_H5_MAX_RANK] = {0}, count[NCMP_H5_MAX_RANK];
+    count[0] = count[1] = 1;
+    for (int i = 2; i < rank; i++)
+        count[i] = dims[i];
+    start[0] = iteration_index;
+    for (size_t i = 0; i < n && !st; i++) {
+        if (rows[i] >= a->n_stimuli) {
+            st = ncmp_fail(err, NCMP_ERR_USAGE, "stimulus row %zu out of range (%zu stimuli)", rows[i], a->n_stimuli);
+            break;
+        }
+        start[1] = rows[i];
+        if ((st = ncmp_h5_read_block(d, H5T_NATIVE_DOUBLE, start, count, out + i * f, err))) {
+            ncmp_error_context(err, "%s: /%s: ", a->path, path);
+            break;
+        }
+        for (size_t j = 0; j < f; j++)
+            if (!isfinite(out[i * f + j])) {
+                st = ncmp_fail(err, NCMP_ERR_VALUE,
+                               "%s: layer '%s' iteration %lld has a %s feature (index %zu, C order) for stimulus "
+                               "'%s'; features must be finite",
+                               a->path, layer, a->iterations[iteration_index],
+                               isnan(out[i * f + j]) ? "NaN" : "infinite", j, a->stimulus_ids[rows[i]]);
+                break;
+            }
+    }
+    H5Dclose(d);
+    return st;
+}
+
+ncmp_status ncmp_activations_gram(const ncmp_activations *a, const char *layer, size_t iteration_index,
+                                  const size_t *rows, size_t n, size_t block_bytes, double *G, ncmp_error *err)
+{
+    size_t p;
+    ncmp_status st = ncmp_activations_layer_features(a, layer, &p, err);
+    if (st)
+        return st;
+    if (!n || !p)
+        return ncmp_fail(err, NCMP_ERR_SHAPE, "Gram matrix of %zu stimuli x %zu features", n, p);
+    size_t B = block_bytes / (2 * p * sizeof(double));
+    B = B < 1 ? 1 : B > n ? n : B;
+    double *shift = malloc(p * sizeof *shift), *bi = malloc(B * p * sizeof *bi), *bj = malloc(B * p * sizeof *bj);
+    if (!shift || !bi || !bj) {
+        st = ncmp_fail(err, NCMP_ERR_NOMEM, "Gram matrix: out of memory for blocks of %zu x %zu", B, p);
+        goto done;
+    }
+    if ((st = ncmp_activations_read_features(a, layer, iteration_index, rows, 1, shift, err)))
+        goto done;
+    for (size_t i0 = 0; i0 < n; i0 += B) {
+        size_t ni = n - i0 < B ? n - i0 : B;
+        if ((st = ncmp_activations_read_features(a, layer, iteration_index, rows + i0, ni, bi, err)))
+            goto done;
+        for (size_t k = 0; k < ni * p; k++)
+            bi[k] -= shift[k % p];
+        for (size_t j0 = 0; j0 <= i0; j0 += B) {
+            size_t nj = n - j0 < B ? n - j0 : B;
+            const double *bjp = bi;
+            if (j0 != i0) {
+                if ((st = ncmp_activations_read_features(a, layer, iteration_index, rows + j0, nj, bj, err)))
+                    goto done;
+                for (size_t k = 0; k < nj * p; k++)
+                    bj[k] -= shift[k % p];
+                bjp = bj;
+            }
+            cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)ni, (int)nj, (int)p, 1.0, bi, (int)p, bjp, (int)p,
+                        0.0, G + i0 * n + j0, (int)n);
+            for (size_t i = 0; i < ni; i++)
+                for (size_t j = 0; j < nj; j++)
+                    G[(j0 + j) * n + i0 + i] = G[(i0 + i) * n + j0 + j];
+        }
+    }
+done:
+    free(shift);
+    free(bi);
+    free(bj);
+    return st;
+}

@@ -1,0 +1,51 @@
+/* Small JSON helpers for analysis outputs: atomic writing (PATH.partial,
+ * then rename), string and number formatting (non-finite numbers as null),
+ * and a strict reader for small files such as split lists (RFC 8259;
+ * \uXXXX escapes outside ASCII are kept as '?').  Parsed values are owned
+ * by the root: free it with ncmp_json_free.
+ */
+#ifndef NCMP_ANALYSIS_JSON_H
+#define NCMP_ANALYSIS_JSON_H
+
+#include <stdio.h>
+
+#include "core/status.h"
+
+typedef struct ncmp_json_file {
+    FILE *stream;
+    char *path, *partial_path;
+} ncmp_json_file;
+
+ncmp_status ncmp_json_file_begin(ncmp_json_file *f, const char *path, ncmp_error *err);
+/* Close and rename; on failure the partial file is removed. */
+ncmp_status ncmp_json_file_commit(ncmp_json_file *f, ncmp_error *err);
+void ncmp_json_file_abort(ncmp_json_file *f);
+
+void ncmp_json_string(FILE *f, const char *s);
+void ncmp_json_number(FILE *f, double x); /* %.17g; NaN/Inf as null */
+
+typedef enum ncmp_json_type {
+    NCMP_JSON_NULL,
+    NCMP_JSON_BOOL,
+    NCMP_JSON_NUMBER,
+    NCMP_JSON_STRING,
+    NCMP_JSON_ARRAY,
+    NCMP_JSON_OBJECT
+} ncmp_json_type;
+
+typedef struct ncmp_json_value {
+    ncmp_json_type type;
+    double number; /* NUMBER, BOOL (0/1) */
+    char *string;  /* STRING */
+    size_t n;      /* ARRAY/OBJECT: number of items */
+    struct ncmp_json_value *items;
+    char **keys; /* OBJECT: keys[n] */
+} ncmp_json_value;
+
+ncmp_status ncmp_json_parse(const char *text, const char *source, ncmp_json_value **out, ncmp_error *err);
+ncmp_status ncmp_json_parse_file(const char *path, ncmp_json_value **out, ncmp_error *err);
+/* Member of an object by key, or NULL. */
+const ncmp_json_value *ncmp_json_get(const ncmp_json_value *object, const char *key);
+void ncmp_json_free(ncmp_json_value *v);
+
+#endif

@@ -1,0 +1,273 @@
+/* Cross-validated PLS predictivity: Pearson per neuroid, median, mean and standard error over splits (Brain-Score, SPEC
+ * §7.5). */
+#include "analysis/metrics.h"
+
+#include "analysis/pls_kernel.h"
+#include "neural/ceiling.h"
+
+#include <cblas.h>
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+double ncmp_pearson(const double *x, size_t sx, const double *y, size_t sy, size_t n)
+{
+    if (n < 2)
+        return NAN;
+    double mx = 0, my = 0;
+    for (size_t i = 0; i < n; i++) {
+        mx += x[i * sx];
+        my += y[i * sy];
+    }
+    mx /= (double)n;
+    my /= (double)n;
+    double sxy = 0, sxx = 0, syy = 0;
+    for (size_t i = 0; i < n; i++) {
+        double dx = x[i * sx] - mx, dy = y[i * sy] - my;
+        sxy += dx * dy;
+        sxx += dx * dx;
+        syy += dy * dy;
+    }
+    if (!(sxx > 0 && syy > 0))
+        return NAN;
+    double r = sxy / sqrt(sxx * syy);
+    return r > 1 ? 1 : r < -1 ? -1 : r;
+}
+
+void ncmp_score_aggregate(const double *per_neuroid, size_t n_splits, size_t n_neuroids, double *split_median,
+                          double *raw, double *error)
+{
+    double *work = malloc((n_neuroids ? n_neuroids : 1) * sizeof *work);
+    double mean = 0, var = 0;
+    size_t k = 0;
+    for (size_t s = 0; s < n_splits; s++) {
+        split_median[s] = work ? ncmp_nan_median(per_neuroid + s * n_neuroids, n_neuroids, work) : NAN;
+        if (!isnan(split_median[s])) {
+            mean += split_median[s];
+            k++;
+        }
+    }
+    free(work);
+    mean = k ? mean / (double)k : NAN;
+    for (size_t s = 0; s < n_splits; s++)
+        if (!isnan(split_median[s]))
+            var += (split_median[s] - mean) * (split_median[s] - mean);
+    *raw = mean;
+    *error = k ? sqrt(var / (double)k) / sqrt((double)k) : NAN;
+}
+
+ncmp_status ncmp_gram_matrix(const double *features, size_t n, size_t p, double *G, ncmp_error *err)
+{
+    /* Shift by the column means first (centred kernels do not depend on a common
+     * shift) so that large feature offsets do not cost precision, then accumulate
+     * G += Fb Fb' over blocks of columns: extra memory n x block. */
+    enum { BLOCK = 256 };
+    double *mean = calloc(p ? p : 1, sizeof *mean), *blk = malloc(n * BLOCK * sizeof *blk);
+    if (!mean || !blk) {
+        free(mean);
+        free(blk);
+        return ncmp_fail(err, NCMP_ERR_NOMEM, "Gram matrix: out of memory for %zu stimuli", n);
+    }
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = 0; j < p; j++)
+            mean[j] += features[i * p + j];
+    for (size_t j = 0; j < p; j++)
+        mean[j] /= (double)n;
+    memset(G, 0, n * n * sizeof *G);
+    for (size_t j0 = 0; j0 < p; j0 += BLOCK) {
+        size_t b = p - j0 < BLOCK ? p - j0 : BLOCK;
+        for (size_t i = 0; i < n; i++)
+            for (size_t j = 0; j < b; j++)
+                blk[i * b + j] = features[i * p + j0 + j] - mean[j0 + j];
+        cblas_dsyrk(CblasRowMajor, CblasUpper, CblasNoTrans, (int)n, (int)b, 1.0, blk, (int)b, 1.0, G, (int)n);
+    }
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = 0; j < i; j++)
+            G[i * n + j] = G[j * n + i];
+    free(mean);
+    free(blk);
+    return NCMP_OK;
+}
+
+void ncmp_score_free(ncmp_score *s)
+{
+    if (!s)
+        return;
+    free(s->split_median);
+    free(s->per_neuroid);
+    free(s);
+}
+
+/* Checks shared by both paths; fills the largest train and test sizes. */
+static ncmp_status check_inputs(size_t n, size_t p, const double *responses, size_t q, const ncmp_splits *splits,
+                                size_t *max_train, size_t *max_test, ncmp_error *err)
+{
+    if (splits->n_samples != n)
+        return ncmp_fail(err, NCMP_ERR_SHAPE, "score: splits are over %zu samples but there are %zu stimuli",
+                         splits->n_samples, n);
+    if (!q || !p)
+        return ncmp_fail(err, NCMP_ERR_SHAPE, "score: %zu features and %zu neuroids; need at least one of each", p, q);
+    for (size_t i = 0; i < n * q; i++)
+        if (!isfinite(responses[i]))
+            return ncmp_fail(err, NCMP_ERR_VALUE,
+                             "score: the response of neuroid %zu to stimulus %zu is %g after averaging repetitions "
+                             "(every repetition missing?); drop that neuroid or stimulus",
+                             i % q, i / q, responses[i]);
+    ncmp_status st = ncmp_splits_validate(splits, err);
+    if (st)
+        return st;
+    *max_train = *max_test = 0;
+    for (size_t s = 0; s < splits->n_splits; s++) {
+        if (ncmp_splits_n_train(splits, s) > *max_train)
+            *max_train = ncmp_splits_n_train(splits, s);
+        if (ncmp_splits_n_test(splits, s) > *max_test)
+            *max_test = ncmp_splits_n_test(splits, s);
+    }
+    return NCMP_OK;
+}
+
+static ncmp_score *score_alloc(size_t K, size_t n, size_t q, const ncmp_pls_options *options)
+{
+    ncmp_score *r = calloc(1, sizeof *r);
+    if (!r)
+        return NULL;
+    r->split_median = malloc(K * sizeof(double));
+    r->per_neuroid = malloc(K * q * sizeof(double));
+    if (!r->split_median || !r->per_neuroid) {
+        ncmp_score_free(r);
+        return NULL;
+    }
+    r->n_splits = K;
+    r->n_neuroids = q;
+    r->n_stimuli = n;
+    r->min_components_used = options ? options->n_components : 25;
+    return r;
+}
+
+ncmp_status ncmp_score_pls_gram(const double *G, size_t n, size_t p, const double *responses, size_t q,
+                                const ncmp_splits *splits, const ncmp_pls_options *options, ncmp_score **out,
+                                ncmp_error *err)
+{
+    *out = NULL;
+    size_t max_train, max_test;
+    ncmp_status st = check_inputs(n, p, responses, q, splits, &max_train, &max_test, err);
+    if (st)
+        return st;
+    size_t K = splits->n_splits;
+    ncmp_score *r = score_alloc(K, n, q, options);
+    double *Ktr = malloc(max_train * max_train * sizeof *Ktr), *Kte = malloc(max_test * max_train * sizeof *Kte);
+    double *Ytr = malloc(max_train * q * sizeof *Ytr), *Yte = malloc(max_test * q * sizeof *Yte);
+    double *pred = malloc(max_test * q * sizeof *pred);
+    if (!r || !Ktr || !Kte || !Ytr || !Yte || !pred) {
+        st = ncmp_fail(err, NCMP_ERR_NOMEM, "score: out of memory for %zu stimuli", n);
+        goto done;
+    }
+    for (size_t s = 0; s < K; s++) {
+        size_t ntr = ncmp_splits_n_train(splits, s), nte = ncmp_splits_n_test(splits, s);
+        const size_t *tr = splits->train + splits->train_offset[s], *te = splits->test + splits->test_offset[s];
+        for (size_t i = 0; i < ntr; i++)
+            memcpy(Ytr + i * q, responses + tr[i] * q, q * sizeof *Ytr);
+        for (size_t i = 0; i < nte; i++)
+            memcpy(Yte + i * q, responses + te[i] * q, q * sizeof *Yte);
+        ncmp_pls_kernel_center(G, n, tr, ntr, te, nte, Ktr, Kte);
+        ncmp_pls_kernel *km = NULL;
+        if ((st = ncmp_pls_kernel_fit(Ktr, ntr, p, Ytr, q, options, &km, err))) {
+            ncmp_error_context(err, "split %zu: ", s);
+            goto done;
+        }
+        if (km->n_components_used < r->min_components_used)
+            r->min_components_used = km->n_components_used;
+        ncmp_pls_kernel_predict(km, Kte, nte, pred, err);
+        ncmp_pls_kernel_free(km);
+        for (size_t j = 0; j < q; j++)
+            r->per_neuroid[s * q + j] = ncmp_pearson(pred + j, q, Yte + j, q, nte);
+    }
+    ncmp_score_aggregate(r->per_neuroid, K, q, r->split_median, &r->raw, &r->error);
+done:
+    free(Ktr);
+    free(Kte);
+    free(Ytr);
+    free(Yte);
+    free(pred);
+    if (st) {
+        ncmp_score_free(r);
+        return st;
+    }
+    *out = r;
+    return NCMP_OK;
+}
+
+ncmp_status ncmp_score_pls(const double *features, size_t n, size_t p, const double *responses, size_t q,
+                           const ncmp_splits *splits, const ncmp_pls_options *options, ncmp_score **out,
+                           ncmp_error *err)
+{
+    *out = NULL;
+    size_t max_train, max_test;
+    ncmp_status st = check_inputs(n, p, responses, q, splits, &max_train, &max_test, err);
+    if (st)
+        return st;
+    for (size_t i = 0; i < n * p; i++)
+        if (!isfinite(features[i]))
+            return ncmp_fail(err, NCMP_ERR_VALUE, "score: feature %zu of stimulus %zu is %g; features must be finite",
+                             i % p, i / p, features[i]);
+    ncmp_pls_solver solver = options ? options->solver : NCMP_PLS_AUTO;
+    if (solver == NCMP_PLS_AUTO)
+        solver = p > max_train ? NCMP_PLS_KERNEL : NCMP_PLS_NIPALS;
+    if (solver == NCMP_PLS_KERNEL) {
+        double *G = malloc(n * n * sizeof *G);
+        if (!G)
+            return ncmp_fail(err, NCMP_ERR_NOMEM, "score: out of memory for the %zu x %zu Gram matrix", n, n);
+        if (!(st = ncmp_gram_matrix(features, n, p, G, err)))
+            st = ncmp_score_pls_gram(G, n, p, responses, q, splits, options, out, err);
+        free(G);
+        return st;
+    }
+    size_t K = splits->n_splits;
+    ncmp_score *r = score_alloc(K, n, q, options);
+    double *Xtr = malloc(max_train * p * sizeof *Xtr), *Ytr = malloc(max_train * q * sizeof *Ytr);
+    double *Xte = malloc(max_test * p * sizeof *Xte), *Yte = malloc(max_test * q * sizeof *Yte);
+    double *pred = malloc(max_test * q * sizeof *pred);
+    if (!r || !Xtr || !Ytr || !Xte || !Yte || !pred) {
+        st = ncmp_fail(err, NCMP_ERR_NOMEM, "score: out of memory for %zu stimuli x %zu features", n, p);
+        goto done;
+    }
+    for (size_t s = 0; s < K; s++) {
+        size_t ntr = ncmp_splits_n_train(splits, s), nte = ncmp_splits_n_test(splits, s);
+        const size_t *tr = splits->train + splits->train_offset[s], *te = splits->test + splits->test_offset[s];
+        for (size_t i = 0; i < ntr; i++) {
+            memcpy(Xtr + i * p, features + tr[i] * p, p * sizeof *Xtr);
+            memcpy(Ytr + i * q, responses + tr[i] * q, q * sizeof *Ytr);
+        }
+        for (size_t i = 0; i < nte; i++) {
+            memcpy(Xte + i * p, features + te[i] * p, p * sizeof *Xte);
+            memcpy(Yte + i * q, responses + te[i] * q, q * sizeof *Yte);
+        }
+        ncmp_pls *model = NULL;
+        if ((st = ncmp_pls_fit(Xtr, ntr, p, Ytr, q, options, &model, err))) {
+            ncmp_error_context(err, "split %zu: ", s);
+            goto done;
+        }
+        if (model->n_components_used < r->min_components_used)
+            r->min_components_used = model->n_components_used;
+        st = ncmp_pls_predict(model, Xte, nte, p, pred, err);
+        ncmp_pls_free(model);
+        if (st)
+            goto done;
+        for (size_t j = 0; j < q; j++)
+            r->per_neuroid[s * q + j] = ncmp_pearson(pred + j, q, Yte + j, q, nte);
+    }
+    ncmp_score_aggregate(r->per_neuroid, K, q, r->split_median, &r->raw, &r->error);
+done:
+    free(Xtr);
+    free(Ytr);
+    free(Xte);
+    free(Yte);
+    free(pred);
+    if (st) {
+        ncmp_score_free(r);
+        return st;
+    }
+    *out = r;
+    return NCMP_OK;
+}

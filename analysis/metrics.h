@@ -1,0 +1,54 @@
+/* Predictivity metrics and their aggregation (SPEC §7.4-7.5; Brain-Score
+ * CrossRegressedCorrelation with pls_regression and pearsonr_correlation).
+ *
+ * Per split: fit the regression on the train stimuli, predict the test
+ * stimuli, Pearson r per neuroid between prediction and response (NaN when
+ * either is constant), median over neuroids (NaN skipped).  raw = mean of
+ * the split medians, error = std (ddof 0) of the split medians / sqrt(n_splits).
+ * A ncmp_score is owned by the caller: free it with ncmp_score_free.
+ */
+#ifndef NCMP_ANALYSIS_METRICS_H
+#define NCMP_ANALYSIS_METRICS_H
+
+#include <stddef.h>
+
+#include "analysis/pls.h"
+#include "analysis/splits.h"
+#include "core/status.h"
+
+/* Pearson r of x[i*sx] and y[i*sy], i < n (two-pass); NaN if n < 2 or either is constant. */
+double ncmp_pearson(const double *x, size_t sx, const double *y, size_t sy, size_t n);
+
+/* split_median[s] = median over neuroids of per_neuroid[s][.] (NaN skipped);
+ * raw = mean of the non-NaN split medians; error = their std (ddof 0) / sqrt(count). */
+void ncmp_score_aggregate(const double *per_neuroid, size_t n_splits, size_t n_neuroids, double *split_median,
+                          double *raw, double *error);
+
+typedef struct ncmp_score {
+    size_t n_splits, n_neuroids, n_stimuli;
+    double raw, error;
+    double *split_median;    /* [n_splits] */
+    double *per_neuroid;     /* [n_splits][n_neuroids] Pearson r on the test stimuli */
+    int min_components_used; /* fewest PLS components fitted in any split */
+} ncmp_score;
+
+/* G[n][n] = Fs Fs' with Fs = features[n][p] minus their column means,
+ * accumulated over blocks of 256 columns. */
+ncmp_status ncmp_gram_matrix(const double *features, size_t n, size_t p, double *G, ncmp_error *err);
+
+/* PLS protocol over features[n][p] and responses[n][q] (rows = stimuli in
+ * the order the splits index).  Shapes and NaNs are checked first.
+ * options->solver AUTO uses the kernel replay (one Gram matrix for all splits)
+ * when features outnumber training stimuli, NIPALS otherwise. */
+ncmp_status ncmp_score_pls(const double *features, size_t n, size_t p, const double *responses, size_t q,
+                           const ncmp_splits *splits, const ncmp_pls_options *options, ncmp_score **out,
+                           ncmp_error *err);
+/* The kernel path of ncmp_score_pls from a precomputed Gram matrix G[n][n]
+ * of all stimuli (ncmp_gram_matrix or ncmp_activations_gram: any common
+ * shift of the features); p is the number of features. */
+ncmp_status ncmp_score_pls_gram(const double *G, size_t n, size_t p, const double *responses, size_t q,
+                                const ncmp_splits *splits, const ncmp_pls_options *options, ncmp_score **out,
+                                ncmp_error *err);
+void ncmp_score_free(ncmp_score *s);
+
+#endif

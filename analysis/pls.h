@@ -1,0 +1,65 @@
+/* Partial least squares regression exactly as scikit-learn 1.2
+ * PLSRegression(n_components, scale=False) (SPEC §7.4).
+ *
+ * NIPALS: X and Y are centred; per component, the power method of
+ * _get_first_singular_vectors_power_method (mode A, max_iter, tol,
+ * norm_y_weights false) starting from the first Y column with a value above
+ * machine epsilon, the sign flip of _svd_flip_1d, then regression deflation
+ * of X and Y on the X score.  Y columns whose residual is below 10 eps are
+ * zeroed first; when every Y column is, the remaining components are skipped
+ * (scikit-learn warns "Y residual is constant at iteration k") and count as
+ * zero.  coef = W pinv(P'W) Q' with scipy's pinv cut-off
+ * (max(K, K) eps times the largest singular value); predict X -> (X - x_mean) coef + y_mean.
+ *
+ * This NIPALS works on a dense float64 copy of X (n x p): memory O(n p).
+ * analysis/pls_kernel.h replays the same iterations on the Gram matrix.
+ * A ncmp_pls is owned by the caller: free it with ncmp_pls_free.
+ */
+#ifndef NCMP_ANALYSIS_PLS_H
+#define NCMP_ANALYSIS_PLS_H
+
+#include <stddef.h>
+
+#include "core/status.h"
+
+/* Which implementation ncmp_score_pls uses (both give scikit-learn's predictions). */
+typedef enum ncmp_pls_solver {
+    NCMP_PLS_AUTO = 0, /* kernel when features outnumber training stimuli, else NIPALS */
+    NCMP_PLS_NIPALS,   /* this file: O(n p) per power iteration */
+    NCMP_PLS_KERNEL    /* analysis/pls_kernel.h: O(n^2) per power iteration */
+} ncmp_pls_solver;
+
+typedef struct ncmp_pls_options {
+    int n_components; /* 25 */
+    int max_iter;     /* 500 */
+    double tol;       /* 1e-6 */
+    ncmp_pls_solver solver;
+} ncmp_pls_options;
+
+#define NCMP_PLS_DEFAULTS                                                                                              \
+    {                                                                                                                  \
+        25, 500, 1e-6, NCMP_PLS_AUTO                                                                                   \
+    }
+
+typedef struct ncmp_pls {
+    size_t n_features, n_targets;
+    int n_components;         /* requested */
+    int n_components_used;    /* fitted before the Y residual became constant */
+    int max_power_iterations; /* most power-method iterations any component needed */
+    double *x_mean;           /* [n_features] */
+    double *y_mean;           /* [n_targets] */
+    double *coef;             /* [n_features][n_targets] */
+} ncmp_pls;
+
+/* Fit on X[n][p] (row-major, row stride p) and Y[n][q].  Errors: fewer than 2
+ * samples, n_components > p (as scikit-learn), fewer samples than
+ * components, non-finite values (naming row and column). */
+ncmp_status ncmp_pls_fit(const double *X, size_t n, size_t p, const double *Y, size_t q,
+                         const ncmp_pls_options *options, ncmp_pls **out, ncmp_error *err);
+
+/* Y_out[m][q] = (X[m][p] - x_mean) coef + y_mean. */
+ncmp_status ncmp_pls_predict(const ncmp_pls *pls, const double *X, size_t m, size_t p, double *Y_out, ncmp_error *err);
+
+void ncmp_pls_free(ncmp_pls *pls);
+
+#endif

@@ -1,0 +1,115 @@
+/* Neural inputs of the Brain-Score predictivity protocol (SPEC §7.1-7.3, §7.6). */
+#include "analysis/protocol.h"
+
+#include "core/log.h"
+#include "neural/ceiling.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+void ncmp_score_inputs_free(ncmp_score_inputs *in)
+{
+    if (!in)
+        return;
+    for (size_t i = 0; in->stimulus_ids && i < in->n_stimuli; i++)
+        free(in->stimulus_ids[i]);
+    for (size_t i = 0; in->labels && i < in->n_stimuli; i++)
+        free(in->labels[i]);
+    free(in->stimulus_ids);
+    free(in->labels);
+    free(in->responses);
+    free(in->rows);
+    free(in);
+}
+
+ncmp_status ncmp_score_inputs_prepare(const ncmp_assembly *neural, const char *region, double w0, double w1,
+                                      const ncmp_activations *acts, ncmp_score_inputs **out, ncmp_error *err)
+{
+    *out = NULL;
+    ncmp_assembly *sel = NULL, *win = NULL, *avg = NULL;
+    ncmp_ceiling *ceil = NULL;
+    ncmp_status st = NCMP_OK;
+    ncmp_score_inputs *in = calloc(1, sizeof *in);
+    if (!in)
+        return ncmp_fail(err, NCMP_ERR_NOMEM, "out of memory");
+    in->ceiling = in->ceiling_error = NAN;
+    in->window_start_ms = in->window_end_ms = NAN;
+    const ncmp_assembly *src = neural;
+    if (region) {
+        if ((st = ncmp_assembly_select_regions(src, &region, 1, &sel, err)))
+            goto done;
+        src = sel;
+    }
+    if (src->has_time_bins) {
+        if ((st = ncmp_assembly_time_window(src, w0, w1, &win, err)))
+            goto done;
+        src = win;
+        in->window_start_ms = w0;
+        in->window_end_ms = w1;
+    }
+    if (ncmp_coord_find(&src->presentation, "repetition")) {
+        ncmp_ceiling_options co = NCMP_CEILING_DEFAULTS;
+        if ((st = ncmp_ceiling_split_half(src, &co, &ceil, err))) {
+            ncmp_error_context(err, "ceiling: ");
+            goto done;
+        }
+        in->ceiling = ceil->ceiling[0];
+        in->ceiling_error = ceil->error[0];
+    } else
+        ncmp_log_warn("%s has no 'repetition' coordinate (already averaged): no ceiling; ceiling and ceiled are null",
+                      neural->source && neural->source[0] ? neural->source : "the recordings");
+    if ((st = ncmp_assembly_average_repetitions(src, &avg, err)))
+        goto done;
+    size_t S = avg->n_presentations, N = avg->n_neuroids;
+    const ncmp_coord *sid = ncmp_coord_find(&avg->presentation, "stimulus_id");
+    if (!sid || sid->kind != NCMP_COORD_STRING) {
+        st = ncmp_fail(err, NCMP_ERR_FORMAT, "recordings: no string stimulus_id after averaging repetitions");
+        goto done;
+    }
+    in->n_stimuli = S;
+    in->n_neuroids = N;
+    in->stimulus_ids = calloc(S, sizeof(char *));
+    in->responses = malloc(S * N * sizeof(double));
+    in->rows = malloc(S * sizeof(size_t));
+    if (!in->stimulus_ids || !in->responses || !in->rows) {
+        st = ncmp_fail(err, NCMP_ERR_NOMEM, "out of memory for %zu stimuli x %zu neuroids", S, N);
+        goto done;
+    }
+    for (size_t s = 0; s < S; s++) {
+        if (!(in->stimulus_ids[s] = strdup(sid->strings[s]))) {
+            st = ncmp_fail(err, NCMP_ERR_NOMEM, "out of memory");
+            goto done;
+        }
+        for (size_t n = 0; n < N; n++)
+            in->responses[s * N + n] = *ncmp_assembly_at(avg, s, n, 0);
+    }
+    const ncmp_coord *obj = ncmp_coord_find(&avg->presentation, "object_name");
+    if (obj && obj->kind == NCMP_COORD_STRING) {
+        in->labels = calloc(S, sizeof(char *));
+        if (!in->labels) {
+            st = ncmp_fail(err, NCMP_ERR_NOMEM, "out of memory");
+            goto done;
+        }
+        for (size_t s = 0; s < S; s++)
+            if (!(in->labels[s] = strdup(obj->strings[s]))) {
+                st = ncmp_fail(err, NCMP_ERR_NOMEM, "out of memory");
+                goto done;
+            }
+    } else if (ncmp_coord_find(&src->presentation, "object_name"))
+        ncmp_log_warn("object_name is not constant within every stimulus; splits are not stratified");
+    if ((st = ncmp_activations_match(acts, (const char *const *)in->stimulus_ids, S, in->rows, err)))
+        goto done;
+    in->n_unused_activations = acts->n_stimuli > S ? acts->n_stimuli - S : 0;
+done:
+    ncmp_ceiling_free(ceil);
+    ncmp_assembly_free(sel);
+    ncmp_assembly_free(win);
+    ncmp_assembly_free(avg);
+    if (st) {
+        ncmp_score_inputs_free(in);
+        return st;
+    }
+    *out = in;
+    return NCMP_OK;
+}

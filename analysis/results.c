@@ -1,0 +1,151 @@
+/* SPEC §9 JSON for predictivity scores, with provenance. */
+#include "analysis/results.h"
+
+#include "analysis/json.h"
+#include "core/provenance.h"
+#include "core/sha256.h"
+#include "core/version.h"
+
+#include <math.h>
+#include <stdio.h>
+
+typedef double (*score_field)(const ncmp_score *s, double ceiling);
+static double field_raw(const ncmp_score *s, double c)
+{
+    (void)c;
+    return s->raw;
+}
+static double field_error(const ncmp_score *s, double c)
+{
+    (void)c;
+    return s->error;
+}
+static double field_ceiled(const ncmp_score *s, double c)
+{
+    return isnan(c) ? NAN : s->raw / c;
+}
+
+static void write_field(FILE *f, const char *key, const ncmp_score *const *scores, size_t n, double ceiling,
+                        score_field get)
+{
+    fprintf(f, ",\n  \"%s\": ", key);
+    if (n == 1) {
+        ncmp_json_number(f, get(scores[0], ceiling));
+        return;
+    }
+    fputc('[', f);
+    for (size_t i = 0; i < n; i++) {
+        if (i)
+            fputs(", ", f);
+        ncmp_json_number(f, get(scores[i], ceiling));
+    }
+    fputc(']', f);
+}
+
+static void write_opt_string(FILE *f, const char *s)
+{
+    if (s)
+        ncmp_json_string(f, s);
+    else
+        fputs("null", f);
+}
+
+ncmp_status ncmp_score_write_json(const ncmp_score *const *scores, const long long *iterations, size_t n,
+                                  const ncmp_score_report *r, const char *path, ncmp_error *err)
+{
+    if (!n)
+        return ncmp_fail(err, NCMP_ERR_USAGE, "no scores to write");
+    char act_hex[NCMP_SHA256_HEX_LEN] = "", neu_hex[NCMP_SHA256_HEX_LEN] = "", spl_hex[NCMP_SHA256_HEX_LEN] = "";
+    ncmp_status st;
+    if ((st = ncmp_sha256_file(r->activations_path, act_hex, err)) ||
+        (st = ncmp_sha256_file(r->neural_path, neu_hex, err)))
+        return st;
+    if (r->splits_path && (st = ncmp_sha256_file(r->splits_path, spl_hex, err)))
+        return st;
+    ncmp_json_file jf;
+    if ((st = ncmp_json_file_begin(&jf, path, err)))
+        return st;
+    FILE *f = jf.stream;
+    fputs("{\n  \"benchmark\": ", f);
+    ncmp_json_string(f, r->benchmark ? r->benchmark : "");
+    fputs(",\n  \"metric\": ", f);
+    ncmp_json_string(f, r->metric);
+    fputs(",\n  \"layer\": ", f);
+    ncmp_json_string(f, r->layer);
+    fputs(",\n  \"iteration\": ", f);
+    if (n == 1)
+        fprintf(f, "%lld", iterations[0]);
+    else {
+        fputc('[', f);
+        for (size_t i = 0; i < n; i++)
+            fprintf(f, i ? ", %lld" : "%lld", iterations[i]);
+        fputc(']', f);
+    }
+    fputs(",\n  \"region\": ", f);
+    write_opt_string(f, r->region);
+    write_field(f, "raw", scores, n, r->ceiling, field_raw);
+    write_field(f, "error", scores, n, r->ceiling, field_error);
+    fputs(",\n  \"ceiling\": ", f);
+    ncmp_json_number(f, r->ceiling);
+    fputs(",\n  \"ceiling_error\": ", f);
+    ncmp_json_number(f, r->ceiling_error);
+    write_field(f, "ceiled", scores, n, r->ceiling, field_ceiled);
+    fprintf(f, ",\n  \"n_stimuli\": %zu,\n  \"n_neuroids\": %zu", scores[0]->n_stimuli, scores[0]->n_neuroids);
+    fputs(",\n  \"splits\": ", f);
+    ncmp_json_string(f, r->splits_description ? r->splits_description : "");
+    fprintf(f, ",\n  \"n_splits\": %zu,\n  \"n_components\": %zu", scores[0]->n_splits, r->n_components);
+    fputs(",\n  \"time_window_ms\": ", f);
+    if (isnan(r->window_start_ms))
+        fputs("null", f);
+    else {
+        fputc('[', f);
+        ncmp_json_number(f, r->window_start_ms);
+        fputs(", ", f);
+        ncmp_json_number(f, r->window_end_ms);
+        fputc(']', f);
+    }
+    fputs(",\n  \"split_medians\": [", f);
+    for (size_t i = 0; i < n; i++) {
+        fputs(i ? ", [" : "[", f);
+        for (size_t s = 0; s < scores[i]->n_splits; s++) {
+            if (s)
+                fputs(", ", f);
+            ncmp_json_number(f, scores[i]->split_median[s]);
+        }
+        fputc(']', f);
+    }
+    fputs("]", f);
+    char stamp[64], h5v[32];
+    ncmp_utc_timestamp(stamp, sizeof stamp);
+    ncmp_hdf5_version(h5v, sizeof h5v);
+    fprintf(f, ",\n  \"seed\": %u,\n  \"provenance\": {\n    \"neurocmp_version\": ", (unsigned)r->seed);
+    ncmp_json_string(f, NCMP_VERSION);
+    fputs(",\n    \"neurocmp_revision\": ", f);
+    ncmp_json_string(f, NCMP_GIT_REVISION);
+    fputs(",\n    \"hdf5_version\": ", f);
+    ncmp_json_string(f, h5v);
+    fputs(",\n    \"gsl_version\": ", f);
+    ncmp_json_string(f, ncmp_gsl_version());
+    fputs(",\n    \"blas\": ", f);
+    ncmp_json_string(f, ncmp_blas_config());
+    fputs(",\n    \"created_utc\": ", f);
+    ncmp_json_string(f, stamp);
+    fputs(",\n    \"command_line\": ", f);
+    ncmp_json_string(f, ncmp_provenance_command_line());
+    fputs(",\n    \"activations_path\": ", f);
+    ncmp_json_string(f, r->activations_path);
+    fputs(",\n    \"activations_sha256\": ", f);
+    ncmp_json_string(f, act_hex);
+    fputs(",\n    \"neural_path\": ", f);
+    ncmp_json_string(f, r->neural_path);
+    fputs(",\n    \"neural_sha256\": ", f);
+    ncmp_json_string(f, neu_hex);
+    if (r->splits_path) {
+        fputs(",\n    \"splits_path\": ", f);
+        ncmp_json_string(f, r->splits_path);
+        fputs(",\n    \"splits_sha256\": ", f);
+        ncmp_json_string(f, spl_hex);
+    }
+    fputs("\n  }\n}\n", f);
+    return ncmp_json_file_commit(&jf, err);
+}

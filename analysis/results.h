@@ -1,0 +1,33 @@
+/* Score results as SPEC §9 JSON: benchmark, metric, layer, iteration,
+ * region, raw, error, ceiling, ceiled, n_stimuli, n_neuroids, splits, and
+ * provenance (neurocmp version and revision, linked HDF5/GSL/BLAS, input
+ * paths and SHA-256, seed, command line, time).  One iteration: numbers;
+ * several: arrays in iteration order.  Written to PATH.partial and renamed.
+ */
+#ifndef NCMP_ANALYSIS_RESULTS_H
+#define NCMP_ANALYSIS_RESULTS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "analysis/metrics.h"
+#include "core/status.h"
+
+typedef struct ncmp_score_report {
+    const char *benchmark; /* e.g. "file.nc:V4-pls" */
+    const char *metric;    /* "pls" */
+    const char *layer;
+    const char *region; /* NULL: all neuroids */
+    const char *activations_path, *neural_path;
+    const char *splits_path; /* --splits-from file or NULL */
+    const char *splits_description;
+    uint32_t seed;
+    double window_start_ms, window_end_ms; /* NaN: not windowed */
+    double ceiling, ceiling_error;         /* NaN: no ceiling (no repetitions) -> null */
+    size_t n_components;
+} ncmp_score_report;
+
+ncmp_status ncmp_score_write_json(const ncmp_score *const *scores, const long long *iterations, size_t n,
+                                  const ncmp_score_report *report, const char *path, ncmp_error *err);
+
+#endif

@@ -1,0 +1,352 @@
+/* neurocmp score: predictivity of a layer's activations for neural recordings (SPEC §7, §9). */
+#include "analysis/activations.h"
+#include "analysis/metrics.h"
+#include "analysis/pls.h"
+#include "analysis/protocol.h"
+#include "analysis/results.h"
+#include "analysis/splits.h"
+#include "cli/commands.h"
+#include "core/log.h"
+#include "neural/assembly.h"
+#include "neural/io.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+static ncmp_status parse_window(const char *text, double *a, double *b, ncmp_error *err)
+{
+    char *end;
+    *a = strtod(text, &end);
+    if (end == text || *end != ':')
+        return ncmp_fail(err, NCMP_ERR_USAGE, "--time-window '%s': expected START:END in ms, e.g. 70:170", text);
+    const char *second = end + 1;
+    *b = strtod(second, &end);
+    if (end == second || *end || !isfinite(*a) || !isfinite(*b) || *b <= *a)
+        return ncmp_fail(err, NCMP_ERR_USAGE, "--time-window '%s': expected START:END in ms with START < END", text);
+    return NCMP_OK;
+}
+
+static double now_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+int cmd_score(int argc, char **argv)
+{
+    const char *activations = NULL, *layer = NULL, *iteration = "all", *neural = NULL, *region = NULL;
+    const char *metric = "pls", *window = "70:170", *out = NULL, *splits_from = NULL, *splits_to = NULL;
+    const char *solver_name = "auto";
+    long block_mb = 256;
+    bool force = false;
+    long components = 25;
+    const cli_option options[] = {
+        {.name = "activations",
+         .kind = CLI_STRING,
+         .target = &activations,
+         .metavar = "FILE.h5",
+         .help = "activations file written by 'neurocmp export' or any tool following SPEC §5 (required)"},
+        {.name = "layer", .kind = CLI_STRING, .target = &layer, .metavar = "L", .help = "layer to score (required)"},
+        {.name = "iteration",
+         .kind = CLI_STRING,
+         .target = &iteration,
+         .metavar = "t|all",
+         .help = "model iteration to score, or all of them (one row each)"},
+        {.name = "neural",
+         .kind = CLI_STRING,
+         .target = &neural,
+         .metavar = "FILE.nc",
+         .help = "recordings: a BrainIO NeuroidAssembly netCDF-4 file (required)"},
+        {.name = "region",
+         .kind = CLI_STRING,
+         .target = &region,
+         .metavar = "R",
+         .help = "only the neuroids of this region (default: all)"},
+        {.name = "metric",
+         .kind = CLI_STRING,
+         .target = &metric,
+         .metavar = "M",
+         .help = "pls (ridge, ols, rsa and cka are not implemented yet)"},
+        {.name = "time-window",
+         .kind = CLI_STRING,
+         .target = &window,
+         .metavar = "A:B",
+         .help = "average the time bins inside A..B ms"},
+        {.name = "components",
+         .kind = CLI_INT,
+         .target = &components,
+         .metavar = "K",
+         .help = "PLS components (Brain-Score: 25)"},
+        {.name = "solver",
+         .kind = CLI_STRING,
+         .target = &solver_name,
+         .metavar = "S",
+         .help = "auto (kernel when features outnumber training stimuli), nipals or kernel: same predictions"},
+        {.name = "block-mb",
+         .kind = CLI_INT,
+         .target = &block_mb,
+         .metavar = "MB",
+         .help = "kernel solver: memory for streaming feature blocks into the Gram matrix"},
+        {.name = "splits-from",
+         .kind = CLI_STRING,
+         .target = &splits_from,
+         .metavar = "FILE.json",
+         .help = "use these train/test splits instead of drawing them"},
+        {.name = "splits-to",
+         .kind = CLI_STRING,
+         .target = &splits_to,
+         .metavar = "FILE.json",
+         .help = "write the splits used (indices into the sorted stimulus ids) as JSON"},
+        {.name = "out",
+         .short_name = 'o',
+         .kind = CLI_STRING,
+         .target = &out,
+         .metavar = "FILE.json",
+         .help = "write the result as JSON (SPEC §9)"},
+        {.name = "force",
+         .short_name = 'f',
+         .kind = CLI_FLAG,
+         .target = &force,
+         .help = "replace existing --out / --splits-to files"},
+    };
+    const cli_command cmd = {
+        .name = "score",
+        .usage = "",
+        .summary = "Predictivity of a layer's activations for neural recordings.",
+        .description =
+            "Brain-Score's public neural predictivity protocol (SPEC §7): the region's neuroids, time bins inside\n"
+            "the window averaged, repetitions averaged, stimuli sorted by stimulus_id and matched to the\n"
+            "activations; 10 x StratifiedShuffleSplit(train_size=0.9, random_state=1) by object_name (ShuffleSplit\n"
+            "without it), bit-identical to scikit-learn 1.2; PLSRegression(25, scale=False) fit on train,\n"
+            "Pearson r per neuroid on test, median over neuroids, mean over splits (raw) with its standard error,\n"
+            "divided by the split-half ceiling (ceiled; null for data without repetitions).",
+        .options = options,
+        .n_options = sizeof options / sizeof options[0],
+        .min_positional = 0,
+        .max_positional = 0,
+    };
+    cli_parsed p;
+    int rc = cli_begin(&cmd, argc, argv, &p);
+    if (rc >= 0)
+        return rc;
+    cli_parsed_free(&p);
+    ncmp_error err;
+    ncmp_error_clear(&err);
+    if (!activations || !layer || !neural) {
+        ncmp_fail(&err, NCMP_ERR_USAGE,
+                  "score needs --activations FILE.h5, --layer L and --neural FILE.nc (see "
+                  "'neurocmp score --help')");
+        return cli_report(&err);
+    }
+    if (strcmp(metric, "pls")) {
+        if (!strcmp(metric, "ridge") || !strcmp(metric, "ols") || !strcmp(metric, "rsa") || !strcmp(metric, "cka"))
+            ncmp_fail(&err, NCMP_ERR_USAGE, "--metric %s is not implemented yet; only pls is available", metric);
+        else
+            ncmp_fail(&err, NCMP_ERR_USAGE, "--metric '%s' is unknown; expected pls", metric);
+        return cli_report(&err);
+    }
+    if (components < 1 || components > 10000) {
+        ncmp_fail(&err, NCMP_ERR_USAGE, "--components must be in 1..10000, got %ld", components);
+        return cli_report(&err);
+    }
+    ncmp_pls_solver solver;
+    if (!strcmp(solver_name, "auto"))
+        solver = NCMP_PLS_AUTO;
+    else if (!strcmp(solver_name, "nipals"))
+        solver = NCMP_PLS_NIPALS;
+    else if (!strcmp(solver_name, "kernel"))
+        solver = NCMP_PLS_KERNEL;
+    else {
+        ncmp_fail(&err, NCMP_ERR_USAGE, "--solver '%s': expected auto, nipals or kernel", solver_name);
+        return cli_report(&err);
+    }
+    if (block_mb < 1 || block_mb > 1 << 20) {
+        ncmp_fail(&err, NCMP_ERR_USAGE, "--block-mb must be in 1..1048576, got %ld", block_mb);
+        return cli_report(&err);
+    }
+    bool all = !strcmp(iteration, "all");
+    long long it_value = 0;
+    if (!all) {
+        char *end;
+        errno = 0;
+        it_value = strtoll(iteration, &end, 10);
+        if (end == iteration || *end || errno) {
+            ncmp_fail(&err, NCMP_ERR_USAGE, "--iteration '%s': expected an integer or 'all'", iteration);
+            return cli_report(&err);
+        }
+    }
+    double w0 = NAN, w1 = NAN;
+    if (parse_window(window, &w0, &w1, &err))
+        return cli_report(&err);
+    struct stat sb;
+    if (!force && out && stat(out, &sb) == 0) {
+        ncmp_fail(&err, NCMP_ERR_EXISTS, "'%s' exists; use --force to replace it", out);
+        return cli_report(&err);
+    }
+    if (!force && splits_to && stat(splits_to, &sb) == 0) {
+        ncmp_fail(&err, NCMP_ERR_EXISTS, "'%s' exists; use --force to replace it", splits_to);
+        return cli_report(&err);
+    }
+
+    ncmp_activations *acts = NULL;
+    ncmp_assembly *a = NULL;
+    ncmp_score_inputs *in = NULL;
+    ncmp_splits *splits = NULL;
+    ncmp_score **scores = NULL;
+    long long *its = NULL;
+    size_t *it_index = NULL, n_its = 0;
+    double *features = NULL;
+    size_t n_features = 0;
+    if (ncmp_activations_open(activations, &acts, &err) ||
+        ncmp_activations_layer_features(acts, layer, &n_features, &err))
+        goto fail;
+    n_its = all ? acts->n_iterations : 1;
+    its = malloc(n_its * sizeof *its);
+    it_index = malloc(n_its * sizeof *it_index);
+    scores = calloc(n_its, sizeof *scores);
+    if (!its || !it_index || !scores) {
+        ncmp_fail(&err, NCMP_ERR_NOMEM, "out of memory");
+        goto fail;
+    }
+    for (size_t i = 0; i < n_its; i++) {
+        its[i] = all ? acts->iterations[i] : it_value;
+        if (ncmp_activations_iteration_index(acts, its[i], &it_index[i], &err))
+            goto fail;
+    }
+    if (ncmp_assembly_read_netcdf(neural, &a, &err))
+        goto fail;
+    if (ncmp_score_inputs_prepare(a, region, w0, w1, acts, &in, &err))
+        goto fail;
+    if (isnan(in->window_start_ms) && strcmp(window, "70:170"))
+        ncmp_log_warn("%s has no time bins; --time-window does not apply", neural);
+    if (in->n_unused_activations)
+        ncmp_log_info("%zu stimuli of %s are not in the recordings and are not used", in->n_unused_activations,
+                      activations);
+    if (splits_from) {
+        if (ncmp_splits_read_json(splits_from, in->n_stimuli, (const char *const *)in->stimulus_ids, &splits, &err))
+            goto fail;
+    } else if (in->labels) {
+        if (ncmp_splits_stratified((const char *const *)in->labels, in->n_stimuli, 0.9, 10, 1, &splits, &err)) {
+            ncmp_error_context(&err, "splitting %zu stimuli by object_name: ", in->n_stimuli);
+            goto fail;
+        }
+    } else if (ncmp_splits_shuffle(in->n_stimuli, 0.9, 10, 1, &splits, &err)) {
+        ncmp_error_context(&err, "splitting %zu stimuli: ", in->n_stimuli);
+        goto fail;
+    }
+    for (size_t s = 0; s < splits->n_splits; s++)
+        if (ncmp_splits_n_train(splits, s) < (size_t)components) {
+            ncmp_fail(&err, NCMP_ERR_VALUE,
+                      "split %zu trains on %zu stimuli, fewer than the %ld PLS components; need more stimuli (or "
+                      "--components)",
+                      s, ncmp_splits_n_train(splits, s), components);
+            goto fail;
+        }
+    if (n_features < (size_t)components) {
+        ncmp_fail(&err, NCMP_ERR_VALUE, "layer '%s' has %zu features, fewer than the %ld PLS components", layer,
+                  n_features, components);
+        goto fail;
+    }
+    if (splits_to && ncmp_splits_write_json(splits, (const char *const *)in->stimulus_ids, splits_to, &err))
+        goto fail;
+    size_t max_train = 0;
+    for (size_t s = 0; s < splits->n_splits; s++)
+        if (ncmp_splits_n_train(splits, s) > max_train)
+            max_train = ncmp_splits_n_train(splits, s);
+    if (solver == NCMP_PLS_AUTO)
+        solver = n_features > max_train ? NCMP_PLS_KERNEL : NCMP_PLS_NIPALS;
+    /* Kernel: only the n x n Gram matrix, fed by streamed blocks of stimuli.
+     * NIPALS: the dense features (n x p, small when auto picks it: p <= n). */
+    size_t n_buf = solver == NCMP_PLS_KERNEL ? in->n_stimuli * in->n_stimuli : in->n_stimuli * n_features;
+    features = malloc(n_buf * sizeof *features);
+    if (!features) {
+        ncmp_fail(&err, NCMP_ERR_NOMEM, "out of memory for %zu doubles (%.1f GB)", n_buf, (double)n_buf * 8e-9);
+        goto fail;
+    }
+    printf("score: layer %s of %s vs %s%s%s\n", layer, activations, neural, region ? ", region " : "",
+           region ? region : "");
+    printf("%zu stimuli x %zu features, %zu neuroids; %s; PLS(%ld), %s solver\n", in->n_stimuli, n_features,
+           in->n_neuroids, splits->description, components, solver == NCMP_PLS_KERNEL ? "kernel" : "NIPALS");
+    if (!isnan(in->ceiling))
+        printf("ceiling %.4f +- %.4f (split-half, Spearman-Brown)\n", in->ceiling, in->ceiling_error);
+    printf("\n  %9s %10s %10s %10s %8s\n", "iteration", "raw", "error", "ceiled", "seconds");
+    ncmp_pls_options po = NCMP_PLS_DEFAULTS;
+    po.n_components = (int)components;
+    po.solver = solver;
+    for (size_t i = 0; i < n_its; i++) {
+        double t0 = now_seconds();
+        ncmp_status st;
+        if (solver == NCMP_PLS_KERNEL) {
+            if (ncmp_activations_gram(acts, layer, it_index[i], in->rows, in->n_stimuli, (size_t)block_mb << 20,
+                                      features, &err))
+                goto fail;
+            st = ncmp_score_pls_gram(features, in->n_stimuli, n_features, in->responses, in->n_neuroids, splits, &po,
+                                     &scores[i], &err);
+        } else {
+            if (ncmp_activations_read_features(acts, layer, it_index[i], in->rows, in->n_stimuli, features, &err))
+                goto fail;
+            st = ncmp_score_pls(features, in->n_stimuli, n_features, in->responses, in->n_neuroids, splits, &po,
+                                &scores[i], &err);
+        }
+        if (st) {
+            ncmp_error_context(&err, "iteration %lld: ", its[i]);
+            goto fail;
+        }
+        if (scores[i]->min_components_used < po.n_components)
+            ncmp_log_warn("iteration %lld: the responses were fully explained after %d components in some split",
+                          its[i], scores[i]->min_components_used);
+        printf("  %9lld %10.4f %10.4f ", its[i], scores[i]->raw, scores[i]->error);
+        if (isnan(in->ceiling))
+            printf("%10s", "-");
+        else
+            printf("%10.4f", scores[i]->raw / in->ceiling);
+        printf(" %8.2f\n", now_seconds() - t0);
+        fflush(stdout);
+    }
+    if (out) {
+        char bench[512];
+        const char *base = strrchr(neural, '/');
+        snprintf(bench, sizeof bench, "%s:%s-%s", base ? base + 1 : neural, region ? region : "all", metric);
+        ncmp_score_report rep = {
+            .benchmark = bench,
+            .metric = metric,
+            .layer = layer,
+            .region = region,
+            .activations_path = activations,
+            .neural_path = neural,
+            .splits_path = splits_from,
+            .splits_description = splits->description,
+            .seed = splits_from ? splits->seed : 1,
+            .window_start_ms = in->window_start_ms,
+            .window_end_ms = in->window_end_ms,
+            .ceiling = in->ceiling,
+            .ceiling_error = in->ceiling_error,
+            .n_components = (size_t)components,
+        };
+        if (ncmp_score_write_json((const ncmp_score *const *)scores, its, n_its, &rep, out, &err))
+            goto fail;
+        printf("\nwrote %s\n", out);
+    }
+    rc = 0;
+    goto cleanup;
+fail:
+    rc = cli_report(&err);
+cleanup:
+    for (size_t i = 0; scores && i < n_its; i++)
+        ncmp_score_free(scores[i]);
+    free(scores);
+    free(its);
+    free(it_index);
+    free(features);
+    ncmp_splits_free(splits);
+    ncmp_score_inputs_free(in);
+    ncmp_assembly_free(a);
+    ncmp_activations_close(acts);
+    return rc;
+}

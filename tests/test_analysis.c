@@ -1,0 +1,675 @@
+/* Tests for analysis/ (splits, PLS, metrics, activations reader, protocol) against scikit-learn 1.2, NumPy and
+ * SciPy through the fixtures tests/gen_analysis_fixtures.py writes. */
+#include "test_util.h"
+
+#include "analysis/activations.h"
+#include "analysis/json.h"
+#include "analysis/metrics.h"
+#include "analysis/pls.h"
+#include "analysis/pls_kernel.h"
+#include "analysis/protocol.h"
+#include "analysis/results.h"
+#include "analysis/splits.h"
+#include "core/h5.h"
+#include "neural/io.h"
+#include "neural/simulate.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static char *read_line(FILE *f)
+{
+    char *line = NULL;
+    size_t cap = 0;
+    if (getline(&line, &cap, f) < 0) {
+        free(line);
+        return NULL;
+    }
+    size_t n = strlen(line);
+    if (n && line[n - 1] == '\n')
+        line[n - 1] = 0;
+    return line;
+}
+
+/* Split on one character in place (empty fields kept). */
+static size_t split_on(char *s, char sep, char **fields, size_t max)
+{
+    size_t n = 0;
+    fields[n++] = s;
+    for (char *p = s; *p && n < max; p++)
+        if (*p == sep) {
+            *p = 0;
+            fields[n++] = p + 1;
+        }
+    return n;
+}
+
+/* ---- splits ---------------------------------------------------------------------------------- */
+
+static void test_splits_match_sklearn(void)
+{
+    FILE *f = fopen(test_fixture_path("analysis/splits.txt"), "r");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+    char *line;
+    size_t cases = 0, compared = 0, bad = 0;
+    ncmp_splits *s = NULL;
+    size_t split = 0;
+    char **labels = NULL;
+    while ((line = read_line(f))) {
+        if (line[0] == 'S') {
+            char *fld[8];
+            CU_ASSERT_EQUAL_FATAL(split_on(line, '\t', fld, 8), 7);
+            int seed = atoi(fld[2]), k = atoi(fld[3]);
+            double frac = strtod(fld[4], NULL);
+            size_t n = strtoul(fld[5], NULL, 10);
+            ncmp_splits_free(s);
+            s = NULL;
+            ncmp_error err;
+            if (!strcmp(fld[1], "stratified")) {
+                free(labels);
+                labels = malloc(n * sizeof *labels);
+                CU_ASSERT_EQUAL_FATAL(split_on(fld[6], ' ', labels, n), n);
+                CU_ASSERT_EQUAL(
+                    ncmp_splits_stratified((const char *const *)labels, n, frac, k, (uint32_t)seed, &s, &err), NCMP_OK);
+            } else
+                CU_ASSERT_EQUAL(ncmp_splits_shuffle(n, frac, k, (uint32_t)seed, &s, &err), NCMP_OK);
+            CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+            split = 0;
+            cases++;
+        } else if (line[0] == 'T') {
+            CU_ASSERT_FATAL(s && split < s->n_splits);
+            char *fld[3];
+            CU_ASSERT_EQUAL_FATAL(split_on(line, '\t', fld, 3), 3);
+            for (int set = 0; set < 2; set++) {
+                char *tok = fld[1 + set], *end;
+                const size_t *idx = set ? s->test + s->test_offset[split] : s->train + s->train_offset[split];
+                size_t m = set ? ncmp_splits_n_test(s, split) : ncmp_splits_n_train(s, split), i = 0;
+                for (;; i++) {
+                    unsigned long v = strtoul(tok, &end, 10);
+                    if (end == tok)
+                        break;
+                    bad += i >= m || idx[i] != v;
+                    tok = end;
+                }
+                bad += i != m;
+            }
+            split++;
+            compared++;
+        }
+        free(line);
+    }
+    fclose(f);
+    ncmp_splits_free(s);
+    free(labels);
+    CU_ASSERT(cases >= 15);
+    CU_ASSERT(compared >= 140);
+    CU_ASSERT_EQUAL(bad, 0);
+    printf("\n    %zu split sets, %zu splits compared with scikit-learn: %zu indices differ ", cases, compared, bad);
+}
+
+static void test_splits_errors_and_json(void)
+{
+    ncmp_error err;
+    ncmp_splits *s = NULL;
+    const char *one[] = {"a", "a", "b", "c", "c", "b", "a"};
+    CU_ASSERT_EQUAL(ncmp_splits_stratified(one, 4, 0.5, 10, 1, &s, &err), NCMP_ERR_VALUE); /* 'b' has 1 member */
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "class 'b' has only 1 member"));
+    CU_ASSERT_EQUAL(ncmp_splits_stratified(one, 7, 0.9, 10, 1, &s, &err), NCMP_ERR_VALUE);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "3 classes"));
+    CU_ASSERT_EQUAL(ncmp_splits_shuffle(5, 0.1, 10, 1, &s, &err), NCMP_ERR_VALUE);
+    CU_ASSERT_PTR_NULL(s);
+
+    /* Round trip through JSON with sample ids. */
+    const char *ids[12];
+    char names[12][8];
+    for (int i = 0; i < 12; i++) {
+        snprintf(names[i], sizeof names[i], "s%02d", i);
+        ids[i] = names[i];
+    }
+    CU_ASSERT_EQUAL_FATAL(ncmp_splits_shuffle(12, 0.75, 4, 3, &s, &err), NCMP_OK);
+    const char *path = test_tmp_path("splits.json");
+    CU_ASSERT_EQUAL_FATAL(ncmp_splits_write_json(s, ids, path, &err), NCMP_OK);
+    ncmp_splits *back = NULL;
+    CU_ASSERT_EQUAL_FATAL(ncmp_splits_read_json(path, 12, ids, &back, &err), NCMP_OK);
+    CU_ASSERT_EQUAL(back->n_splits, 4);
+    CU_ASSERT_EQUAL(memcmp(back->train, s->train, 4 * 9 * sizeof(size_t)), 0);
+    CU_ASSERT_EQUAL(memcmp(back->test, s->test, 4 * 3 * sizeof(size_t)), 0);
+    ncmp_splits_free(back);
+    CU_ASSERT_EQUAL(ncmp_splits_read_json(path, 13, NULL, &back, &err), NCMP_ERR_VALUE);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "splits are for 12 samples, but there are 13 stimuli"));
+    const char *other[12];
+    memcpy(other, ids, sizeof other);
+    other[5] = "zzz";
+    CU_ASSERT_EQUAL(ncmp_splits_read_json(path, 12, other, &back, &err), NCMP_ERR_VALUE);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "sample 5 is 's05' in the splits file but 'zzz' here"));
+    ncmp_splits_free(s);
+
+    /* Hand-written files: overlap, out of range, bad syntax. */
+    struct {
+        const char *text, *message;
+    } bad[] = {
+        {"{\"train\": [[0, 1, 2]], \"test\": [[2, 3]]}", "sample 2 appears twice"},
+        {"{\"train\": [[0, 1, 9]], \"test\": [[3]]}", "index 9 is out of range for 5 samples"},
+        {"{\"train\": [[0, 1]], \"test\": []}", "1 train sets and 0 test sets"},
+        {"{\"train\": [[0, 1.5]], \"test\": [[3]]}", "is not a non-negative integer"},
+        {"{\"train\": [[0, 1], \"test\": [[3]]}", "line 1: expected ',' or ']'"},
+        {"[1, 2]", "expected a JSON object"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        FILE *f = fopen(path, "w");
+        fputs(bad[i].text, f);
+        fclose(f);
+        back = NULL;
+        CU_ASSERT_NOT_EQUAL(ncmp_splits_read_json(path, 5, NULL, &back, &err), NCMP_OK);
+        CU_ASSERT_PTR_NULL(back);
+        if (!strstr(err.message, bad[i].message))
+            fprintf(stderr, "\n  case %zu: got '%s'\n", i, err.message);
+        CU_ASSERT_PTR_NOT_NULL(strstr(err.message, bad[i].message));
+    }
+    FILE *f = fopen(path, "w");
+    fputs("{\"train\": [[0, 1, 2], [4, 3]], \"test\": [[3, 4], [0]], \"extra\": {\"x\": [true, null, \"\\u0041\"]}}",
+          f);
+    fclose(f);
+    CU_ASSERT_EQUAL_FATAL(ncmp_splits_read_json(path, 5, NULL, &back, &err), NCMP_OK);
+    CU_ASSERT_EQUAL(back->n_splits, 2);
+    CU_ASSERT_EQUAL(ncmp_splits_n_train(back, 1), 2);
+    CU_ASSERT_EQUAL(ncmp_splits_n_test(back, 1), 1);
+    CU_ASSERT_EQUAL(back->train[3], 4);
+    ncmp_splits_free(back);
+    CU_ASSERT_EQUAL(ncmp_splits_read_json(test_tmp_path("does-not-exist.json"), 5, NULL, &back, &err), NCMP_ERR_IO);
+    test_remove(path);
+}
+
+/* ---- PLS ----------------------------------------------------------------------------------------- */
+
+static ncmp_npy_array load_npy(const char *name, const char *part)
+{
+    char rel[256];
+    snprintf(rel, sizeof rel, "analysis/pls_%s_%s.npy", name, part);
+    ncmp_npy_array a = {0};
+    ncmp_error err;
+    if (ncmp_npy_read(test_fixture_path(rel), &a, &err))
+        fprintf(stderr, "\n  %s\n", err.message);
+    return a;
+}
+
+static void test_pls_matches_sklearn(void)
+{
+    ncmp_json_value *cases = NULL;
+    ncmp_error err;
+    CU_ASSERT_EQUAL_FATAL(ncmp_json_parse_file(test_fixture_path("analysis/pls_cases.json"), &cases, &err), NCMP_OK);
+    const ncmp_json_value *list = ncmp_json_get(cases, "cases");
+    CU_ASSERT_FATAL(list && list->n >= 8);
+    printf("\n");
+    for (size_t c = 0; c < list->n; c++) {
+        const char *name = ncmp_json_get(&list->items[c], "name")->string;
+        int k = (int)ncmp_json_get(&list->items[c], "n_components")->number;
+        int fitted = (int)ncmp_json_get(&list->items[c], "n_components_fitted")->number;
+        ncmp_npy_array X = load_npy(name, "Xtrain"), Y = load_npy(name, "Ytrain"), T = load_npy(name, "Xtest"),
+                       P = load_npy(name, "pred");
+        CU_ASSERT_FATAL(X.data && Y.data && T.data && P.data);
+        size_t n = X.shape[0], p = X.shape[1], q = Y.shape[1], m = T.shape[0];
+        ncmp_pls_options o = {k, 500, 1e-6, NCMP_PLS_NIPALS};
+        ncmp_pls *pls = NULL;
+        CU_ASSERT_EQUAL_FATAL(ncmp_pls_fit(X.data, n, p, Y.data, q, &o, &pls, &err), NCMP_OK);
+        CU_ASSERT_EQUAL(pls->n_components_used, fitted);
+        double *pred = malloc(m * q * sizeof *pred);
+        CU_ASSERT_EQUAL(ncmp_pls_predict(pls, T.data, m, p, pred, &err), NCMP_OK);
+        /* Normalised error max|a-b|/max|b|: the power method stops at tol 1e-6 on the squared
+         * change of unit weights, so both implementations stop at the same iteration and differ
+         * only by rounding (BLAS summation order), amplified a little by 25 deflations. */
+        double e = test_normalised_error_f64(pred, P.data, m * q);
+        printf("    %-22s X %zux%zu Y %zu, %d components: normalised error %.2e\n", name, n, p, q, fitted, e);
+        CU_ASSERT(e <= 1e-6);
+        /* The kernel replay on Xc Xc' (and on centred kernels cut from one Gram matrix of all rows). */
+        double *mean = calloc(p, sizeof *mean), *Xc = malloc(n * p * sizeof *Xc), *Tc = malloc(m * p * sizeof *Tc);
+        double *K = malloc(n * n * sizeof *K), *Kt = malloc(m * n * sizeof *Kt);
+        for (size_t i = 0; i < n; i++)
+            for (size_t j = 0; j < p; j++)
+                mean[j] += X.data[i * p + j] / (double)n;
+        for (size_t i = 0; i < n * p; i++)
+            Xc[i] = X.data[i] - mean[i % p];
+        for (size_t i = 0; i < m * p; i++)
+            Tc[i] = T.data[i] - mean[i % p];
+        for (size_t i = 0; i < n; i++)
+            for (size_t j = 0; j < n; j++) {
+                double acc = 0;
+                for (size_t f = 0; f < p; f++)
+                    acc += Xc[i * p + f] * Xc[j * p + f];
+                K[i * n + j] = acc;
+            }
+        for (size_t i = 0; i < m; i++)
+            for (size_t j = 0; j < n; j++) {
+                double acc = 0;
+                for (size_t f = 0; f < p; f++)
+                    acc += Tc[i * p + f] * Xc[j * p + f];
+                Kt[i * n + j] = acc;
+            }
+        ncmp_pls_kernel *km = NULL;
+        CU_ASSERT_EQUAL_FATAL(ncmp_pls_kernel_fit(K, n, p, Y.data, q, &o, &km, &err), NCMP_OK);
+        CU_ASSERT_EQUAL(km->n_components_used, fitted);
+        CU_ASSERT_EQUAL(ncmp_pls_kernel_predict(km, Kt, m, pred, &err), NCMP_OK);
+        double ek = test_normalised_error_f64(pred, P.data, m * q);
+        /* From one Gram matrix of train + test rows, centred per split. */
+        size_t N = n + m, *tr = malloc(n * sizeof *tr), *te = malloc(m * sizeof *te);
+        double *all = malloc(N * p * sizeof *all), *G = malloc(N * N * sizeof *G);
+        memcpy(all, X.data, n * p * sizeof *all);
+        memcpy(all + n * p, T.data, m * p * sizeof *all);
+        for (size_t i = 0; i < n; i++)
+            tr[i] = i;
+        for (size_t i = 0; i < m; i++)
+            te[i] = n + i;
+        CU_ASSERT_EQUAL(ncmp_gram_matrix(all, N, p, G, &err), NCMP_OK);
+        ncmp_pls_kernel_center(G, N, tr, n, te, m, K, Kt);
+        ncmp_pls_kernel_free(km);
+        km = NULL;
+        CU_ASSERT_EQUAL_FATAL(ncmp_pls_kernel_fit(K, n, p, Y.data, q, &o, &km, &err), NCMP_OK);
+        CU_ASSERT_EQUAL(ncmp_pls_kernel_predict(km, Kt, m, pred, &err), NCMP_OK);
+        double eg = test_normalised_error_f64(pred, P.data, m * q);
+        printf("    %-22s kernel: normalised error %.2e; from the Gram matrix: %.2e\n", "", ek, eg);
+        CU_ASSERT(ek <= 1e-6);
+        CU_ASSERT(eg <= 1e-6);
+        ncmp_pls_kernel_free(km);
+        free(mean);
+        free(Xc);
+        free(Tc);
+        free(K);
+        free(Kt);
+        free(tr);
+        free(te);
+        free(all);
+        free(G);
+        free(pred);
+        ncmp_pls_free(pls);
+        ncmp_npy_release(&X);
+        ncmp_npy_release(&Y);
+        ncmp_npy_release(&T);
+        ncmp_npy_release(&P);
+    }
+    ncmp_json_free(cases);
+}
+
+static void test_pls_bad_input(void)
+{
+    ncmp_error err;
+    ncmp_pls *pls = NULL;
+    double X[30 * 4], Y[30];
+    for (int i = 0; i < 120; i++)
+        X[i] = sin(i * 0.7);
+    for (int i = 0; i < 30; i++)
+        Y[i] = cos(i * 1.3);
+    ncmp_pls_options o = {25, 500, 1e-6, NCMP_PLS_NIPALS};
+    CU_ASSERT_EQUAL(ncmp_pls_fit(X, 30, 4, Y, 1, &o, &pls, &err), NCMP_ERR_VALUE);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "25 components requested but the features have only 4 columns"));
+    CU_ASSERT_EQUAL(ncmp_pls_fit(X, 3, 40, Y, 1, &o, &pls, &err), NCMP_ERR_VALUE);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "only 3 training stimuli"));
+    o.n_components = 2;
+    X[4 * 7 + 2] = NAN;
+    CU_ASSERT_EQUAL(ncmp_pls_fit(X, 30, 4, Y, 1, &o, &pls, &err), NCMP_ERR_VALUE);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "stimulus 7, feature 2 is nan"));
+    X[4 * 7 + 2] = 0;
+    CU_ASSERT_EQUAL(ncmp_pls_fit(X, 1, 4, Y, 1, &o, &pls, &err), NCMP_ERR_SHAPE);
+    CU_ASSERT_PTR_NULL(pls);
+    CU_ASSERT_EQUAL_FATAL(ncmp_pls_fit(X, 30, 4, Y, 1, &o, &pls, &err), NCMP_OK);
+    double out[2];
+    CU_ASSERT_EQUAL(ncmp_pls_predict(pls, X, 1, 3, out, &err), NCMP_ERR_SHAPE);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "X has 3 features, the model was fitted on 4"));
+    ncmp_pls_free(pls);
+}
+
+/* ---- metrics ------------------------------------------------------------------------------------ */
+
+static void test_pearson_and_aggregate(void)
+{
+    /* r of (1,2,3,4) and (2,4,5,9): by hand, sxy = 11, sxx = 5, syy = 26. */
+    double x[] = {1, 2, 3, 4}, y[] = {2, 4, 5, 9}, c[] = {3, 3, 3, 3};
+    TEST_ASSERT_CLOSE(ncmp_pearson(x, 1, y, 1, 4), 11 / sqrt(5.0 * 26.0), 1e-15);
+    CU_ASSERT(isnan(ncmp_pearson(x, 1, c, 1, 4)));
+    CU_ASSERT(isnan(ncmp_pearson(x, 1, y, 1, 1)));
+    TEST_ASSERT_CLOSE(ncmp_pearson(x, 2, y, 2, 2), 1.0, 1e-15); /* (1,3) vs (2,5) */
+    /* 3 splits x 4 neuroids; NaN neuroids are skipped by the median (xarray skipna). */
+    double r[] = {0.1, 0.5, 0.3, NAN, 0.2, 0.4, 0.6, 0.8, NAN, NAN, NAN, NAN};
+    double med[3], raw, error;
+    ncmp_score_aggregate(r, 3, 4, med, &raw, &error);
+    TEST_ASSERT_CLOSE(med[0], 0.3, 1e-15);
+    TEST_ASSERT_CLOSE(med[1], 0.5, 1e-15);
+    CU_ASSERT(isnan(med[2]));
+    TEST_ASSERT_CLOSE(raw, 0.4, 1e-15);
+    TEST_ASSERT_CLOSE(error, 0.1 / sqrt(2.0), 1e-15); /* std ddof 0 of (0.3, 0.5) = 0.1 */
+}
+
+/* ---- activations file, protocol, end to end ------------------------------------------------------- */
+
+/* Copy a fixture to a temporary path. */
+static const char *copy_fixture(const char *rel, const char *name)
+{
+    const char *dst = test_tmp_path(name);
+    FILE *in = fopen(test_fixture_path(rel), "rb"), *out = fopen(dst, "wb");
+    CU_ASSERT_FATAL(in && out);
+    char buf[65536];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof buf, in)) > 0)
+        fwrite(buf, 1, n, out);
+    fclose(in);
+    fclose(out);
+    return dst;
+}
+
+static void test_activations_reader(void)
+{
+    ncmp_error err;
+    ncmp_activations *a = NULL;
+    CU_ASSERT_EQUAL_FATAL(ncmp_activations_open(test_fixture_path("analysis/e2e_activations.h5"), &a, &err), NCMP_OK);
+    CU_ASSERT_EQUAL(a->n_stimuli, 125);
+    CU_ASSERT_EQUAL(a->n_iterations, 3);
+    CU_ASSERT_EQUAL(a->n_layers, 2);
+    size_t f = 0, idx = 0;
+    CU_ASSERT_EQUAL(ncmp_activations_layer_features(a, "conv", &f, &err), NCMP_OK);
+    CU_ASSERT_EQUAL(f, 72);
+    CU_ASSERT_EQUAL(ncmp_activations_layer_features(a, "block9", &f, &err), NCMP_ERR_NOT_FOUND);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "no layer 'block9'; the file has: conv, fc"));
+    CU_ASSERT_EQUAL(ncmp_activations_iteration_index(a, 2, &idx, &err), NCMP_OK);
+    CU_ASSERT_EQUAL(idx, 2);
+    CU_ASSERT_EQUAL(ncmp_activations_iteration_index(a, 5, &idx, &err), NCMP_ERR_NOT_FOUND);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "no iteration 5; the file has iterations 0..2"));
+    const char *ids[] = {"img0003", "nope1", "img0001", "nope2"};
+    size_t rows[4];
+    CU_ASSERT_EQUAL(ncmp_activations_match(a, ids, 4, rows, &err), NCMP_ERR_NOT_FOUND);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "2 of the 4 neural stimuli have no activations"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "'nope1', 'nope2'"));
+    CU_ASSERT_EQUAL_FATAL(ncmp_activations_match(a, ids, 1, rows, &err), NCMP_OK);
+    CU_ASSERT_STRING_EQUAL(a->stimulus_ids[rows[0]], "img0003");
+    /* C-order flattening: feature (c, h, w) = c*9 + h*3 + w, read back through HDF5 directly. */
+    double feat[72];
+    CU_ASSERT_EQUAL_FATAL(ncmp_activations_read_features(a, "conv", 1, rows, 1, feat, &err), NCMP_OK);
+    float direct[8 * 3 * 3];
+    hid_t d = H5Dopen2(a->file, "activations/conv", H5P_DEFAULT);
+    hsize_t start[5] = {1, rows[0], 0, 0, 0}, count[5] = {1, 1, 8, 3, 3};
+    CU_ASSERT_EQUAL(ncmp_h5_read_block(d, H5T_NATIVE_FLOAT, start, count, direct, &err), NCMP_OK);
+    H5Dclose(d);
+    size_t bad = 0;
+    for (int i = 0; i < 72; i++)
+        bad += feat[i] != (double)direct[i];
+    CU_ASSERT_EQUAL(bad, 0);
+    /* Streamed Gram matrix in blocks of 3 stimuli (last block partial) = the dense one, once centred. */
+    size_t rows20[20];
+    for (size_t i = 0; i < 20; i++)
+        rows20[i] = (i * 7) % 125;
+    double *F = malloc(20 * 72 * sizeof *F), *G1 = malloc(400 * sizeof *G1), *G2 = malloc(400 * sizeof *G2);
+    double *K1 = malloc(400 * sizeof *K1), *K2 = malloc(400 * sizeof *K2);
+    CU_ASSERT_EQUAL_FATAL(ncmp_activations_read_features(a, "conv", 2, rows20, 20, F, &err), NCMP_OK);
+    CU_ASSERT_EQUAL(ncmp_gram_matrix(F, 20, 72, G1, &err), NCMP_OK);
+    CU_ASSERT_EQUAL(ncmp_activations_gram(a, "conv", 2, rows20, 20, 3 * 2 * 72 * sizeof(double), G2, &err), NCMP_OK);
+    size_t all20[20];
+    for (size_t i = 0; i < 20; i++)
+        all20[i] = i;
+    ncmp_pls_kernel_center(G1, 20, all20, 20, all20, 0, K1, NULL);
+    ncmp_pls_kernel_center(G2, 20, all20, 20, all20, 0, K2, NULL);
+    double sym = 0;
+    for (size_t i = 0; i < 20; i++)
+        for (size_t j = 0; j < 20; j++)
+            sym = fmax(sym, fabs(G2[i * 20 + j] - G2[j * 20 + i]));
+    CU_ASSERT_EQUAL(sym, 0);
+    CU_ASSERT(test_normalised_error_f64(K2, K1, 400) < 1e-13);
+    free(F);
+    free(G1);
+    free(G2);
+    free(K1);
+    free(K2);
+    ncmp_activations_close(a);
+
+    /* A NaN feature and an incomplete file, made from copies. */
+    const char *nan_path = copy_fixture("analysis/e2e_activations.h5", "nan.h5");
+    hid_t file = H5Fopen(nan_path, H5F_ACC_RDWR, H5P_DEFAULT);
+    CU_ASSERT_FATAL(file >= 0);
+    d = H5Dopen2(file, "activations/conv", H5P_DEFAULT);
+    float nanv = NAN;
+    hsize_t s1[5] = {2, 7, 1, 2, 0}, c1[5] = {1, 1, 1, 1, 1};
+    CU_ASSERT_EQUAL(ncmp_h5_write_block(d, H5T_NATIVE_FLOAT, s1, c1, &nanv, &err), NCMP_OK);
+    H5Dclose(d);
+    H5Fclose(file);
+    CU_ASSERT_EQUAL_FATAL(ncmp_activations_open(nan_path, &a, &err), NCMP_OK);
+    size_t row7 = 7;
+    double feat7[72];
+    CU_ASSERT_EQUAL(ncmp_activations_read_features(a, "conv", 1, &row7, 1, feat7, &err), NCMP_OK);
+    CU_ASSERT_EQUAL(ncmp_activations_read_features(a, "conv", 2, &row7, 1, feat7, &err), NCMP_ERR_VALUE);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "iteration 2 has a NaN feature (index 15, C order)"));
+    ncmp_activations_close(a);
+    const char *inc_path = copy_fixture("analysis/e2e_activations.h5", "incomplete.h5");
+    file = H5Fopen(inc_path, H5F_ACC_RDWR, H5P_DEFAULT);
+    CU_ASSERT_EQUAL(ncmp_h5_attr_set_int64(file, "complete", 0, &err), NCMP_OK);
+    H5Fclose(file);
+    a = NULL;
+    CU_ASSERT_EQUAL(ncmp_activations_open(inc_path, &a, &err), NCMP_ERR_INCOMPLETE);
+    CU_ASSERT_PTR_NULL(a);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "is incomplete"));
+    test_remove(nan_path);
+    test_remove(inc_path);
+}
+
+/* The whole protocol through the library against scikit-learn + SciPy (e2e_expected.json). */
+static void test_end_to_end_matches_sklearn(void)
+{
+    ncmp_error err;
+    ncmp_json_value *exp = NULL;
+    CU_ASSERT_EQUAL_FATAL(ncmp_json_parse_file(test_fixture_path("analysis/e2e_expected.json"), &exp, &err), NCMP_OK);
+    ncmp_activations *a = NULL;
+    ncmp_assembly *neural = NULL;
+    ncmp_score_inputs *in = NULL;
+    ncmp_splits *s = NULL;
+    CU_ASSERT_EQUAL_FATAL(ncmp_activations_open(test_fixture_path("analysis/e2e_activations.h5"), &a, &err), NCMP_OK);
+    CU_ASSERT_EQUAL_FATAL(ncmp_assembly_read_netcdf(test_fixture_path("analysis/e2e_neural.nc"), &neural, &err),
+                          NCMP_OK);
+    CU_ASSERT_EQUAL_FATAL(ncmp_score_inputs_prepare(neural, "V4", 70, 170, a, &in, &err), NCMP_OK);
+    CU_ASSERT_EQUAL(in->n_stimuli, 120);
+    CU_ASSERT_EQUAL(in->n_neuroids, 12);
+    CU_ASSERT_EQUAL(in->n_unused_activations, 5);
+    CU_ASSERT_PTR_NOT_NULL(in->labels);
+    CU_ASSERT(in->ceiling > 0.5 && in->ceiling < 1);
+    CU_ASSERT_EQUAL_FATAL(ncmp_splits_stratified((const char *const *)in->labels, 120, 0.9, 10, 1, &s, &err), NCMP_OK);
+    double *feat = malloc(120 * 72 * sizeof *feat);
+    const ncmp_json_value *its = ncmp_json_get(exp, "iterations");
+    double worst = 0;
+    for (size_t t = 0; t < its->n; t++) {
+        CU_ASSERT_EQUAL_FATAL(ncmp_activations_read_features(a, "conv", t, in->rows, 120, feat, &err), NCMP_OK);
+        ncmp_score *sc = NULL, *sk = NULL;
+        CU_ASSERT_EQUAL_FATAL(ncmp_score_pls(feat, 120, 72, in->responses, 12, s, NULL, &sc, &err), NCMP_OK);
+        ncmp_pls_options ko = {25, 500, 1e-6, NCMP_PLS_KERNEL};
+        CU_ASSERT_EQUAL_FATAL(ncmp_score_pls(feat, 120, 72, in->responses, 12, s, &ko, &sk, &err), NCMP_OK);
+        double raw = ncmp_json_get(&its->items[t], "raw")->number;
+        TEST_ASSERT_CLOSE(sk->raw, raw, 1e-4);
+        worst = fmax(worst, fabs(sk->raw - raw));
+        for (size_t k = 0; k < 10; k++)
+            worst = fmax(worst,
+                         fabs(sk->split_median[k] - ncmp_json_get(&its->items[t], "split_medians")->items[k].number));
+        ncmp_score_free(sk);
+        double error = ncmp_json_get(&its->items[t], "error")->number;
+        const ncmp_json_value *med = ncmp_json_get(&its->items[t], "split_medians");
+        /* Scores within 1e-4 absolute (the bar); in practice they agree to ~1e-12. */
+        TEST_ASSERT_CLOSE(sc->raw, raw, 1e-4);
+        TEST_ASSERT_CLOSE(sc->error, error, 1e-4);
+        worst = fmax(worst, fabs(sc->raw - raw));
+        for (size_t k = 0; k < 10; k++) {
+            TEST_ASSERT_CLOSE(sc->split_median[k], med->items[k].number, 1e-4);
+            worst = fmax(worst, fabs(sc->split_median[k] - med->items[k].number));
+        }
+        ncmp_score_free(sc);
+    }
+    printf("\n    largest |difference| from scikit-learn over raw and split medians (NIPALS and kernel): %.2e ", worst);
+    CU_ASSERT(worst < 1e-9);
+    /* NaN responses and mismatched splits are refused. */
+    ncmp_score *sc = NULL;
+    double keep = in->responses[5];
+    in->responses[5] = NAN;
+    CU_ASSERT_EQUAL(ncmp_score_pls(feat, 120, 72, in->responses, 12, s, NULL, &sc, &err), NCMP_ERR_VALUE);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "neuroid 5 to stimulus 0 is nan"));
+    in->responses[5] = keep;
+    CU_ASSERT_EQUAL(ncmp_score_pls(feat, 119, 72, in->responses, 12, s, NULL, &sc, &err), NCMP_ERR_SHAPE);
+    CU_ASSERT_PTR_NULL(sc);
+    /* Missing stimuli: recordings of stimuli the activations file lacks. */
+    ncmp_score_inputs_free(in);
+    in = NULL;
+    ncmp_activations_close(a);
+    a = NULL;
+    free(feat);
+    ncmp_splits_free(s);
+    ncmp_assembly_free(neural);
+    ncmp_json_free(exp);
+}
+
+static void test_missing_stimuli_and_no_repetitions(void)
+{
+    ncmp_error err;
+    ncmp_activations *a = NULL;
+    ncmp_assembly *neural = NULL, *renamed = NULL, *avg = NULL;
+    ncmp_score_inputs *in = NULL;
+    CU_ASSERT_EQUAL_FATAL(ncmp_activations_open(test_fixture_path("analysis/e2e_activations.h5"), &a, &err), NCMP_OK);
+    CU_ASSERT_EQUAL_FATAL(ncmp_assembly_read_netcdf(test_fixture_path("analysis/e2e_neural.nc"), &neural, &err),
+                          NCMP_OK);
+    /* Rename three stimuli so the activations lack them. */
+    CU_ASSERT_EQUAL_FATAL(ncmp_assembly_copy(neural, &renamed, &err), NCMP_OK);
+    ncmp_coord *sid = (ncmp_coord *)ncmp_coord_find(&renamed->presentation, "stimulus_id");
+    for (size_t p = 0; p < renamed->n_presentations; p++)
+        if (!strcmp(sid->strings[p], "img0010") || !strcmp(sid->strings[p], "img0020") ||
+            !strcmp(sid->strings[p], "img0030")) {
+            sid->strings[p][0] = 'X';
+        }
+    CU_ASSERT_EQUAL(ncmp_score_inputs_prepare(renamed, "V4", 70, 170, a, &in, &err), NCMP_ERR_NOT_FOUND);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "3 of the 120 neural stimuli have no activations"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "'Xmg0010', 'Xmg0020', 'Xmg0030'"));
+    CU_ASSERT_PTR_NULL(in);
+    /* Already averaged data (no repetition coordinate): scores, ceiling NaN (null in JSON). */
+    CU_ASSERT_EQUAL_FATAL(ncmp_assembly_average_repetitions(neural, &avg, &err), NCMP_OK);
+    CU_ASSERT_EQUAL_FATAL(ncmp_score_inputs_prepare(avg, NULL, 70, 170, a, &in, &err), NCMP_OK);
+    CU_ASSERT(isnan(in->ceiling));
+    CU_ASSERT_EQUAL(in->n_neuroids, 16);
+    /* Unknown region. */
+    ncmp_score_inputs *in2 = NULL;
+    CU_ASSERT_EQUAL(ncmp_score_inputs_prepare(neural, "V1", 70, 170, a, &in2, &err), NCMP_ERR_NOT_FOUND);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "V1"));
+
+    /* JSON with a null ceiling. */
+    ncmp_splits *s = NULL;
+    CU_ASSERT_EQUAL_FATAL(ncmp_splits_shuffle(120, 0.9, 10, 1, &s, &err), NCMP_OK);
+    double *feat = malloc(120 * 72 * sizeof *feat);
+    CU_ASSERT_EQUAL_FATAL(ncmp_activations_read_features(a, "conv", 1, in->rows, 120, feat, &err), NCMP_OK);
+    ncmp_score *sc = NULL;
+    CU_ASSERT_EQUAL_FATAL(ncmp_score_pls(feat, 120, 72, in->responses, 16, s, NULL, &sc, &err), NCMP_OK);
+    CU_ASSERT(sc->raw > 0.5);
+    long long it = 1;
+    ncmp_score_report rep = {.benchmark = "test",
+                             .metric = "pls",
+                             .layer = "conv",
+                             .region = NULL,
+                             .activations_path = test_fixture_path("analysis/e2e_activations.h5"),
+                             .neural_path = test_fixture_path("analysis/e2e_neural.nc"),
+                             .splits_description = s->description,
+                             .seed = 1,
+                             .window_start_ms = NAN,
+                             .window_end_ms = NAN,
+                             .ceiling = NAN,
+                             .ceiling_error = NAN,
+                             .n_components = 25};
+    const char *out = test_tmp_path("score.json");
+    const ncmp_score *const list[] = {sc};
+    CU_ASSERT_EQUAL_FATAL(ncmp_score_write_json(list, &it, 1, &rep, out, &err), NCMP_OK);
+    ncmp_json_value *j = NULL;
+    CU_ASSERT_EQUAL_FATAL(ncmp_json_parse_file(out, &j, &err), NCMP_OK);
+    CU_ASSERT_EQUAL(ncmp_json_get(j, "ceiling")->type, NCMP_JSON_NULL);
+    CU_ASSERT_EQUAL(ncmp_json_get(j, "ceiled")->type, NCMP_JSON_NULL);
+    CU_ASSERT_EQUAL(ncmp_json_get(j, "region")->type, NCMP_JSON_NULL);
+    TEST_ASSERT_CLOSE(ncmp_json_get(j, "raw")->number, sc->raw, 1e-15);
+    CU_ASSERT_EQUAL(ncmp_json_get(j, "iteration")->number, 1);
+    CU_ASSERT_EQUAL(ncmp_json_get(j, "n_stimuli")->number, 120);
+    CU_ASSERT_EQUAL(ncmp_json_get(ncmp_json_get(j, "provenance"), "activations_sha256")->type, NCMP_JSON_STRING);
+    const char *keys[] = {"benchmark", "metric", "layer",     "iteration",  "region", "raw",        "error",
+                          "ceiling",   "ceiled", "n_stimuli", "n_neuroids", "splits", "provenance", "seed"};
+    for (size_t k = 0; k < sizeof keys / sizeof keys[0]; k++)
+        CU_ASSERT_PTR_NOT_NULL(ncmp_json_get(j, keys[k]));
+    ncmp_json_free(j);
+    test_remove(out);
+    ncmp_score_free(sc);
+    free(feat);
+    ncmp_splits_free(s);
+    ncmp_score_inputs_free(in);
+    ncmp_assembly_free(avg);
+    ncmp_assembly_free(renamed);
+    ncmp_assembly_free(neural);
+    ncmp_activations_close(a);
+}
+
+/* Recovery: recordings simulated from block1 at iteration 1 (neural/simulate.h) must score best there,
+ * with both solvers, and well below the others (the fixture's iterations are independent draws). */
+static void test_recovers_simulated_source(void)
+{
+    ncmp_error err;
+    ncmp_simulate_options so;
+    ncmp_simulate_defaults(&so);
+    so.n_bins = 1;
+    so.layer[0] = "block1";
+    so.iteration[0] = 1;
+    so.n_repetitions = 6;
+    so.units_per_neuroid = 8;
+    so.seed = 7;
+    const char *path = test_fixture_path("neural/activations_small.h5");
+    ncmp_assembly *sim = NULL;
+    CU_ASSERT_EQUAL_FATAL(ncmp_simulate_responses(path, &so, &sim, &err), NCMP_OK);
+    ncmp_activations *a = NULL;
+    CU_ASSERT_EQUAL_FATAL(ncmp_activations_open(path, &a, &err), NCMP_OK);
+    ncmp_score_inputs *in = NULL;
+    CU_ASSERT_EQUAL_FATAL(ncmp_score_inputs_prepare(sim, NULL, 70, 90, a, &in, &err), NCMP_OK);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(in->labels);
+    ncmp_splits *s = NULL;
+    CU_ASSERT_EQUAL_FATAL(ncmp_splits_stratified((const char *const *)in->labels, in->n_stimuli, 0.9, 10, 1, &s, &err),
+                          NCMP_OK);
+    size_t p = 0;
+    CU_ASSERT_EQUAL_FATAL(ncmp_activations_layer_features(a, "block1", &p, &err), NCMP_OK);
+    double *feat = malloc(in->n_stimuli * p * sizeof *feat), raw[2][3];
+    for (int solver = 0; solver < 2; solver++)
+        for (size_t t = 0; t < 3; t++) {
+            CU_ASSERT_EQUAL_FATAL(ncmp_activations_read_features(a, "block1", t, in->rows, in->n_stimuli, feat, &err),
+                                  NCMP_OK);
+            ncmp_pls_options o = {25, 500, 1e-6, solver ? NCMP_PLS_KERNEL : NCMP_PLS_NIPALS};
+            ncmp_score *sc = NULL;
+            CU_ASSERT_EQUAL_FATAL(
+                ncmp_score_pls(feat, in->n_stimuli, p, in->responses, in->n_neuroids, s, &o, &sc, &err), NCMP_OK);
+            raw[solver][t] = sc->raw;
+            ncmp_score_free(sc);
+        }
+    printf("\n    raw at iterations 0, 1 (true), 2: %.3f %.3f %.3f; ceiling %.3f (expected %.3f) ", raw[0][0],
+           raw[0][1], raw[0][2], in->ceiling, ncmp_simulate_expected_ceiling(&so));
+    CU_ASSERT(raw[0][1] > raw[0][0] + 0.3 && raw[0][1] > raw[0][2] + 0.3);
+    for (size_t t = 0; t < 3; t++)
+        TEST_ASSERT_CLOSE(raw[1][t], raw[0][t], 1e-9);
+    free(feat);
+    ncmp_splits_free(s);
+    ncmp_score_inputs_free(in);
+    ncmp_activations_close(a);
+    ncmp_assembly_free(sim);
+}
+
+int main(void)
+{
+    static const test_case split_cases[] = {
+        {"bit-identical to scikit-learn", test_splits_match_sklearn},
+        {"errors and JSON round trip", test_splits_errors_and_json},
+    };
+    static const test_case pls_cases[] = {
+        {"predictions match scikit-learn", test_pls_matches_sklearn},
+        {"bad input", test_pls_bad_input},
+    };
+    static const test_case metric_cases[] = {{"Pearson and aggregation", test_pearson_and_aggregate}};
+    static const test_case protocol_cases[] = {
+        {"activations file reader", test_activations_reader},
+        {"end to end vs scikit-learn", test_end_to_end_matches_sklearn},
+        {"missing stimuli, no repetitions, JSON", test_missing_stimuli_and_no_repetitions},
+        {"recovers the simulated source iteration", test_recovers_simulated_source},
+    };
+    static const test_suite suites[] = {{"splits", split_cases, 2},
+                                        {"pls", pls_cases, 2},
+                                        {"metrics", metric_cases, 1},
+                                        {"protocol", protocol_cases, 4}};
+    return test_run("analysis", suites, sizeof suites / sizeof suites[0]);
+}

@@ -1,0 +1,127 @@
+#!/usr/bin/env bash
+# neurocmp score as a user meets it: the synthetic end-to-end case of tests/gen_analysis_fixtures.py scored
+# from the command line and checked against scikit-learn's numbers (1e-4 absolute), splits written and
+# reused, and every kind of bad input (unknown layer/iteration/metric, incomplete file, NaN features).
+set -u
+bin=${1:?usage: test_score_cli.sh path/to/neurocmp}
+py=${NCMP_PYTHON3:-/usr/bin/python3}
+fx=${NCMP_FIXTURES:-$(dirname "$0")/fixtures}/analysis
+tmp=$(mktemp -d "${NCMP_TEST_TMPDIR:-/tmp}/score-cli.XXXXXX")
+trap 'rm -rf "$tmp"' EXIT
+pass=0 fail=0
+ok() { pass=$((pass + 1)); }
+bad() { fail=$((fail + 1)); echo "FAIL: $*" >&2; }
+expect() {
+  local code=$1 what=$2; shift 3
+  "$@" >"$tmp/out" 2>&1; local got=$?
+  if [ "$got" -eq "$code" ]; then ok; else bad "$what: exit $got, expected $code"; sed 's/^/    /' "$tmp/out" >&2; fi
+}
+contains() { if grep -qF -- "$1" "$tmp/out"; then ok; else bad "output lacks '$1'"; sed 's/^/    /' "$tmp/out" >&2; fi; }
+acts=$fx/e2e_activations.h5
+nc=$fx/e2e_neural.nc
+
+expect 0 "main help lists score" -- "$bin" --help
+contains "score"
+expect 0 "score help" -- "$bin" score --help
+contains "--splits-from"; contains "--time-window"
+
+expect 0 "score all iterations" -- "$bin" score --activations "$acts" --layer conv --neural "$nc" --region V4 \
+  --out "$tmp/all.json" --splits-to "$tmp/splits.json"
+contains "10 x StratifiedShuffleSplit(train_size=0.9, random_state=1)"; contains "iteration"
+[ ! -e "$tmp/all.json.partial" ] && ok || bad "score left a .partial file"
+expect 0 "score one iteration, fc layer" -- "$bin" score --activations "$acts" --layer fc --iteration 1 \
+  --neural "$nc" --region V4 --out "$tmp/fc.json"
+expect 0 "score with the written splits" -- "$bin" score --activations "$acts" --layer conv --iteration 1 \
+  --neural "$nc" --region V4 --splits-from "$tmp/splits.json" --out "$tmp/from.json"
+expect 2 "block-mb must be positive" -- "$bin" score --activations "$acts" --layer conv --neural "$nc" --block-mb 0
+contains "--block-mb must be in"
+expect 0 "kernel solver, streamed Gram matrix" -- "$bin" score --activations "$acts" \
+  --layer conv --neural "$nc" --region V4 --solver kernel --block-mb 1 --out "$tmp/kernel.json"
+contains "kernel solver"
+expect 2 "bad solver" -- "$bin" score --activations "$acts" --layer conv --neural "$nc" --solver svd
+contains "expected auto, nipals or kernel"
+expect 1 "refuses to overwrite" -- "$bin" score --activations "$acts" --layer conv --neural "$nc" --region V4 \
+  --out "$tmp/all.json"
+contains "use --force"
+
+if "$py" -c "import h5py, numpy" 2>/dev/null; then
+  "$py" - "$fx/e2e_expected.json" "$tmp" <<'PYEOF' >"$tmp/out" 2>&1 && ok || { bad "JSON differs from scikit-learn"; sed 's/^/    /' "$tmp/out" >&2; }
+import json, sys
+exp = json.load(open(sys.argv[1])); tmp = sys.argv[2]
+got = json.load(open(tmp + "/all.json"))
+for key in ("benchmark", "metric", "layer", "iteration", "region", "raw", "error", "ceiling", "ceiled",
+            "n_stimuli", "n_neuroids", "splits", "provenance"):
+    assert key in got, key
+assert got["iteration"] == [0, 1, 2] and got["region"] == "V4" and got["n_stimuli"] == 120 and got["n_neuroids"] == 12
+worst = 0
+for k, it in enumerate(exp["iterations"]):
+    worst = max(worst, abs(got["raw"][k] - it["raw"]), abs(got["error"][k] - it["error"]))
+    assert abs(got["ceiled"][k] - got["raw"][k] / got["ceiling"]) < 1e-12
+fc = json.load(open(tmp + "/fc.json"))
+assert fc["iteration"] == 1 and fc["layer"] == "fc"
+worst = max(worst, abs(fc["raw"] - exp["fc_iteration1"]["raw"]), abs(fc["error"] - exp["fc_iteration1"]["error"]))
+ker = json.load(open(tmp + "/kernel.json"))
+for k, it in enumerate(exp["iterations"]):
+    worst = max(worst, abs(ker["raw"][k] - it["raw"]), abs(ker["error"][k] - it["error"]))
+frm = json.load(open(tmp + "/from.json"))
+assert abs(frm["raw"] - exp["iterations"][1]["raw"]) < 1e-12, (frm["raw"], exp["iterations"][1]["raw"])
+assert len(frm["provenance"]["splits_sha256"]) == 64
+sp = json.load(open(tmp + "/splits.json"))
+assert sp["n_splits"] == 10 and len(sp["train"][0]) == 108 and len(sp["test"][0]) == 12
+assert sp["sample_ids"] == sorted(sp["sample_ids"])
+print("largest |difference| from scikit-learn: %.2e" % worst)
+assert worst < 1e-4, worst
+PYEOF
+  cat "$tmp/out"
+  # Bad files derived from the fixture.
+  "$py" - "$acts" "$tmp" <<'PYEOF'
+import shutil, sys, h5py, numpy as np
+src, tmp = sys.argv[1], sys.argv[2]
+shutil.copy(src, tmp + "/nan.h5"); shutil.copy(src, tmp + "/incomplete.h5")
+with h5py.File(tmp + "/nan.h5", "r+") as f:
+    d = f["activations/conv"]; ids = [s.decode() for s in f["stimulus_id"][:]]
+    d[2, ids.index("img0042"), 3, 1, 1] = np.nan
+with h5py.File(tmp + "/incomplete.h5", "r+") as f:
+    f.attrs["complete"] = np.int64(0)
+PYEOF
+  expect 1 "NaN features" -- "$bin" score --activations "$tmp/nan.h5" --layer conv --neural "$nc" --region V4
+  contains "NaN feature"; contains "img0042"; contains "iteration 2"
+  expect 1 "NaN features, kernel solver" -- "$bin" score --activations "$tmp/nan.h5" --layer conv --neural "$nc" \
+    --region V4 --solver kernel
+  contains "NaN feature"; contains "img0042"
+  expect 0 "NaN only in another iteration" -- "$bin" score --activations "$tmp/nan.h5" --layer conv --iteration 1 \
+    --neural "$nc" --region V4
+  expect 1 "incomplete activations" -- "$bin" score --activations "$tmp/incomplete.h5" --layer conv --neural "$nc"
+  contains "incomplete"
+  printf '{"train": [[0, 1]], "test": [[1, 2]]}' >"$tmp/overlap.json"
+  expect 1 "overlapping splits" -- "$bin" score --activations "$acts" --layer conv --neural "$nc" \
+    --splits-from "$tmp/overlap.json"
+  contains "appears twice"
+else
+  echo "SKIP: python3 with h5py/numpy not found; JSON values not compared"
+fi
+
+expect 1 "unknown layer" -- "$bin" score --activations "$acts" --layer block9 --neural "$nc"
+contains "no layer 'block9'; the file has: conv, fc"
+expect 1 "unknown iteration" -- "$bin" score --activations "$acts" --layer conv --iteration 7 --neural "$nc"
+contains "no iteration 7; the file has iterations 0..2"
+expect 2 "bad iteration" -- "$bin" score --activations "$acts" --layer conv --iteration x --neural "$nc"
+contains "expected an integer or 'all'"
+expect 2 "metric not implemented" -- "$bin" score --activations "$acts" --layer conv --neural "$nc" --metric ridge
+contains "not implemented yet"
+expect 2 "missing --neural" -- "$bin" score --activations "$acts" --layer conv
+contains "--neural"
+expect 1 "unknown region" -- "$bin" score --activations "$acts" --layer conv --neural "$nc" --region V1
+contains "V1"
+expect 1 "too few stimuli for 25 components" -- "$bin" score --activations "$acts" --layer conv --neural "$nc" \
+  --region V4 --components 200
+contains "fewer than the 200 PLS components"
+expect 1 "splits for other stimuli" -- "$bin" score --activations "$acts" --layer conv --neural "$nc" --region V4 \
+  --splits-from "$fx/pls_cases.json"
+expect 2 "bad time window" -- "$bin" score --activations "$acts" --layer conv --neural "$nc" --time-window 170:70
+contains "START < END"
+expect 1 "window without bins inside" -- "$bin" score --activations "$acts" --layer conv --neural "$nc" \
+  --time-window 10:20
+
+echo "score cli: $pass passed, $fail failed"
+[ "$fail" -eq 0 ]

@@ -96,12 +96,14 @@ void ncmp_score_free(ncmp_score *s)
         return;
     free(s->split_median);
     free(s->per_neuroid);
+    free(s->alpha);
     free(s);
 }
 
 /* Checks shared by both paths; fills the largest train and test sizes. */
-static ncmp_status check_inputs(size_t n, size_t p, const double *responses, size_t q, const ncmp_splits *splits,
-                                size_t *max_train, size_t *max_test, ncmp_error *err)
+ncmp_status ncmp_score_check_inputs(size_t n, size_t p, const double *responses, size_t q,
+                                    const ncmp_splits *splits, size_t *max_train, size_t *max_test,
+                                    ncmp_error *err)
 {
     if (splits->n_samples != n)
         return ncmp_fail(err, NCMP_ERR_SHAPE, "score: splits are over %zu samples but there are %zu stimuli",
@@ -151,7 +153,7 @@ ncmp_status ncmp_score_pls_gram(const double *G, size_t n, size_t p, const doubl
 {
     *out = NULL;
     size_t max_train, max_test;
-    ncmp_status st = check_inputs(n, p, responses, q, splits, &max_train, &max_test, err);
+    ncmp_status st = ncmp_score_check_inputs(n, p, responses, q, splits, &max_train, &max_test, err);
     if (st)
         return st;
     size_t K = splits->n_splits;
@@ -204,7 +206,7 @@ ncmp_status ncmp_score_pls(const double *features, size_t n, size_t p, const dou
 {
     *out = NULL;
     size_t max_train, max_test;
-    ncmp_status st = check_inputs(n, p, responses, q, splits, &max_train, &max_test, err);
+    ncmp_status st = ncmp_score_check_inputs(n, p, responses, q, splits, &max_train, &max_test, err);
     if (st)
         return st;
     for (size_t i = 0; i < n * p; i++)

@@ -30,6 +30,7 @@ typedef struct ncmp_score {
     double *split_median;    /* [n_splits] */
     double *per_neuroid;     /* [n_splits][n_neuroids] Pearson r on the test stimuli */
     int min_components_used; /* fewest PLS components fitted in any split */
+    double *alpha;           /* ridge: [n_splits][n_neuroids] alpha chosen by leave-one-out, else NULL */
 } ncmp_score;
 
 /* G[n][n] = Fs Fs' with Fs = features[n][p] minus their column means,
@@ -50,5 +51,11 @@ ncmp_status ncmp_score_pls_gram(const double *G, size_t n, size_t p, const doubl
                                 const ncmp_splits *splits, const ncmp_pls_options *options, ncmp_score **out,
                                 ncmp_error *err);
 void ncmp_score_free(ncmp_score *s);
+
+/* Checks of the score functions: splits over n samples and valid, p and q
+ * non-zero, finite responses; the largest train and test sizes. */
+ncmp_status ncmp_score_check_inputs(size_t n, size_t p, const double *responses, size_t q,
+                                    const ncmp_splits *splits, size_t *max_train, size_t *max_test,
+                                    ncmp_error *err);
 
 #endif

@@ -1,9 +1,11 @@
 /* neurocmp score: predictivity of a layer's activations for neural recordings (SPEC §7, §9). */
 #include "analysis/activations.h"
+#include "analysis/linear_score.h"
 #include "analysis/metrics.h"
 #include "analysis/pls.h"
 #include "analysis/protocol.h"
 #include "analysis/results.h"
+#include "analysis/similarity.h"
 #include "analysis/splits.h"
 #include "cli/commands.h"
 #include "core/log.h"
@@ -72,7 +74,7 @@ int cmd_score(int argc, char **argv)
          .kind = CLI_STRING,
          .target = &metric,
          .metavar = "M",
-         .help = "pls (ridge, ols, rsa and cka are not implemented yet)"},
+         .help = "pls, ridge (RidgeCV, alpha per neuroid by leave-one-out over 1e-3..1e3), ols, rsa or cka"},
         {.name = "time-window",
          .kind = CLI_STRING,
          .target = &window,
@@ -144,11 +146,10 @@ int cmd_score(int argc, char **argv)
                   "'neurocmp score --help')");
         return cli_report(&err);
     }
-    if (strcmp(metric, "pls")) {
-        if (!strcmp(metric, "ridge") || !strcmp(metric, "ols") || !strcmp(metric, "rsa") || !strcmp(metric, "cka"))
-            ncmp_fail(&err, NCMP_ERR_USAGE, "--metric %s is not implemented yet; only pls is available", metric);
-        else
-            ncmp_fail(&err, NCMP_ERR_USAGE, "--metric '%s' is unknown; expected pls", metric);
+    bool is_pls = !strcmp(metric, "pls"), is_rsa = !strcmp(metric, "rsa"), is_cka = !strcmp(metric, "cka");
+    bool is_linear = !strcmp(metric, "ridge") || !strcmp(metric, "ols");
+    if (!is_pls && !is_rsa && !is_cka && !is_linear) {
+        ncmp_fail(&err, NCMP_ERR_USAGE, "--metric '%s' is unknown; expected pls, ridge, ols, rsa or cka", metric);
         return cli_report(&err);
     }
     if (components < 1 || components > 10000) {
@@ -240,7 +241,7 @@ int cmd_score(int argc, char **argv)
         ncmp_error_context(&err, "splitting %zu stimuli: ", in->n_stimuli);
         goto fail;
     }
-    for (size_t s = 0; s < splits->n_splits; s++)
+    for (size_t s = 0; is_pls && s < splits->n_splits; s++)
         if (ncmp_splits_n_train(splits, s) < (size_t)components) {
             ncmp_fail(&err, NCMP_ERR_VALUE,
                       "split %zu trains on %zu stimuli, fewer than the %ld PLS components; need more stimuli (or "
@@ -248,7 +249,7 @@ int cmd_score(int argc, char **argv)
                       s, ncmp_splits_n_train(splits, s), components);
             goto fail;
         }
-    if (n_features < (size_t)components) {
+    if (is_pls && n_features < (size_t)components) {
         ncmp_fail(&err, NCMP_ERR_VALUE, "layer '%s' has %zu features, fewer than the %ld PLS components", layer,
                   n_features, components);
         goto fail;
@@ -261,6 +262,11 @@ int cmd_score(int argc, char **argv)
             max_train = ncmp_splits_n_train(splits, s);
     if (solver == NCMP_PLS_AUTO)
         solver = n_features > max_train ? NCMP_PLS_KERNEL : NCMP_PLS_NIPALS;
+    /* RSA needs the features themselves (row-wise Pearson); CKA only the Gram matrix. */
+    if (is_rsa)
+        solver = NCMP_PLS_NIPALS;
+    if (is_cka)
+        solver = NCMP_PLS_KERNEL;
     /* Kernel: only the n x n Gram matrix, fed by streamed blocks of stimuli.
      * NIPALS: the dense features (n x p, small when auto picks it: p <= n). */
     size_t n_buf = solver == NCMP_PLS_KERNEL ? in->n_stimuli * in->n_stimuli : in->n_stimuli * n_features;
@@ -271,14 +277,25 @@ int cmd_score(int argc, char **argv)
     }
     printf("score: layer %s of %s vs %s%s%s\n", layer, activations, neural, region ? ", region " : "",
            region ? region : "");
-    printf("%zu stimuli x %zu features, %zu neuroids; %s; PLS(%ld), %s solver\n", in->n_stimuli, n_features,
-           in->n_neuroids, splits->description, components, solver == NCMP_PLS_KERNEL ? "kernel" : "NIPALS");
+    char method[128];
+    if (is_pls)
+        snprintf(method, sizeof method, "PLS(%ld), %s solver", components,
+                 solver == NCMP_PLS_KERNEL ? "kernel" : "NIPALS");
+    else if (is_linear)
+        snprintf(method, sizeof method, "%s, %s", !strcmp(metric, "ridge") ? "RidgeCV (LOO per neuroid)" : "OLS",
+                 solver == NCMP_PLS_KERNEL ? "dual (streamed Gram matrix)" : "from the features");
+    else
+        snprintf(method, sizeof method, "%s on the test stimuli of each split",
+                 is_rsa ? "RSA (1 - Pearson RDMs, Spearman)" : "linear CKA");
+    printf("%zu stimuli x %zu features, %zu neuroids; %s; %s\n", in->n_stimuli, n_features, in->n_neuroids,
+           splits->description, method);
     if (!isnan(in->ceiling))
         printf("ceiling %.4f +- %.4f (split-half, Spearman-Brown)\n", in->ceiling, in->ceiling_error);
     printf("\n  %9s %10s %10s %10s %8s\n", "iteration", "raw", "error", "ceiled", "seconds");
     ncmp_pls_options po = NCMP_PLS_DEFAULTS;
     po.n_components = (int)components;
     po.solver = solver;
+    ncmp_linear_options lo = {!strcmp(metric, "ols") ? NCMP_LINEAR_OLS : NCMP_LINEAR_RIDGE, NULL, 0};
     for (size_t i = 0; i < n_its; i++) {
         double t0 = now_seconds();
         ncmp_status st;
@@ -286,19 +303,33 @@ int cmd_score(int argc, char **argv)
             if (ncmp_activations_gram(acts, layer, it_index[i], in->rows, in->n_stimuli, (size_t)block_mb << 20,
                                       features, &err))
                 goto fail;
-            st = ncmp_score_pls_gram(features, in->n_stimuli, n_features, in->responses, in->n_neuroids, splits, &po,
-                                     &scores[i], &err);
+            if (is_pls)
+                st = ncmp_score_pls_gram(features, in->n_stimuli, n_features, in->responses, in->n_neuroids, splits,
+                                         &po, &scores[i], &err);
+            else if (is_linear)
+                st = ncmp_score_linear_gram(features, in->n_stimuli, n_features, in->responses, in->n_neuroids,
+                                            splits, &lo, &scores[i], &err);
+            else
+                st = ncmp_score_cka_gram(features, in->n_stimuli, n_features, in->responses, in->n_neuroids, splits,
+                                         &scores[i], &err);
         } else {
             if (ncmp_activations_read_features(acts, layer, it_index[i], in->rows, in->n_stimuli, features, &err))
                 goto fail;
-            st = ncmp_score_pls(features, in->n_stimuli, n_features, in->responses, in->n_neuroids, splits, &po,
-                                &scores[i], &err);
+            if (is_pls)
+                st = ncmp_score_pls(features, in->n_stimuli, n_features, in->responses, in->n_neuroids, splits, &po,
+                                    &scores[i], &err);
+            else if (is_linear)
+                st = ncmp_score_linear(features, in->n_stimuli, n_features, in->responses, in->n_neuroids, splits,
+                                       &lo, &scores[i], &err);
+            else
+                st = ncmp_score_rsa(features, in->n_stimuli, n_features, in->responses, in->n_neuroids, splits,
+                                    &scores[i], &err);
         }
         if (st) {
             ncmp_error_context(&err, "iteration %lld: ", its[i]);
             goto fail;
         }
-        if (scores[i]->min_components_used < po.n_components)
+        if (is_pls && scores[i]->min_components_used < po.n_components)
             ncmp_log_warn("iteration %lld: the responses were fully explained after %d components in some split",
                           its[i], scores[i]->min_components_used);
         printf("  %9lld %10.4f %10.4f ", its[i], scores[i]->raw, scores[i]->error);
@@ -327,7 +358,7 @@ int cmd_score(int argc, char **argv)
             .window_end_ms = in->window_end_ms,
             .ceiling = in->ceiling,
             .ceiling_error = in->ceiling_error,
-            .n_components = (size_t)components,
+            .n_components = is_pls ? (size_t)components : 0,
         };
         if (ncmp_score_write_json((const ncmp_score *const *)scores, its, n_its, &rep, out, &err))
             goto fail;

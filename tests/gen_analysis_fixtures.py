@@ -211,6 +211,111 @@ def main():
     splits_fixture(rng)
     pls_fixture(rng)
     end_to_end_fixture(rng)
+    linear_fixture()
+
+
+
+# ---- Ridge (RidgeCV, efficient LOO per target), OLS (LinearRegression), RSA and CKA ----
+# Run alone with: /usr/bin/python3 -c 'import sys; sys.path.insert(0, "tests"); import gen_analysis_fixtures as g; g.linear_fixture()'
+RIDGE_ALPHAS = np.logspace(-3, 3, 7)
+
+
+def linear_case(name, kind, Xtr, Ytr, Xte, cases):
+    from sklearn.linear_model import LinearRegression, RidgeCV
+    if kind == "ridge":
+        model = RidgeCV(alphas=RIDGE_ALPHAS, alpha_per_target=True, fit_intercept=True).fit(Xtr, Ytr)
+        alphas = [float(a) for a in np.atleast_1d(model.alpha_)]
+    else:
+        model = LinearRegression(fit_intercept=True).fit(Xtr, Ytr)
+        alphas = []
+    pred = model.predict(Xte).reshape(len(Xte), -1)
+    if kind == "ols" and Xtr.shape[1] >= Xtr.shape[0]:
+        # p >= n: the centred X has rank n - 1 at most, but scipy's lstsq (rcond = eps) keeps the
+        # round-off singular value of the null direction (~1e-15 relative), so LinearRegression's
+        # predictions depend on rounding noise.  neurocmp returns the minimum-norm solution with
+        # that direction dropped: np.linalg.pinv of the centred X.
+        xm, ymean = Xtr.mean(axis=0), Ytr.mean(axis=0)
+        minnorm = ((Xte - xm) @ np.linalg.pinv(Xtr - xm) @ (Ytr - ymean) + ymean).reshape(len(Xte), -1)
+        cases.append({"name": name, "kind": kind, "alphas": [], "sklearn_vs_minnorm":
+                      float(np.abs(pred - minnorm).max() / np.abs(minnorm).max())})
+        pred = minnorm
+    else:
+        cases.append({"name": name, "kind": kind, "alphas": alphas})
+    for part, arr in (("Xtrain", Xtr), ("Ytrain", Ytr.reshape(len(Ytr), -1)), ("Xtest", Xte), ("pred", pred)):
+        np.save(os.path.join(OUT, "lin_%s_%s.npy" % (name, part)), arr)
+
+
+def e2e_inputs():
+    """X per iteration of layer conv and Y (V4, 70..170 ms, repetitions averaged, sorted ids) of the e2e files."""
+    da = xr.open_dataarray(os.path.join(OUT, "e2e_neural.nc"))
+    stim = np.array(da["stimulus_id"].values).astype(str)
+    obj = np.array(da["object_name"].values).astype(str)
+    reg = np.array(da["region"].values).astype(str)
+    b0, b1 = da["time_bin_start"].values, da["time_bin_end"].values
+    data = da.values[:, reg == "V4"][:, :, (b0 >= 70) & (b1 <= 170)]
+    ids = sorted(set(stim))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        win = np.nanmean(data, axis=2)
+        Y = np.stack([np.nanmean(win[stim == s], axis=0) for s in ids])
+    labels = np.array([obj[stim == s][0] for s in ids])
+    with h5py.File(os.path.join(OUT, "e2e_activations.h5"), "r") as f:
+        act_ids = [s.decode() if isinstance(s, bytes) else s for s in f["stimulus_id"][()]]
+        pos = {s: k for k, s in enumerate(act_ids)}
+        rows = [pos[s] for s in ids]
+        conv = f["activations/conv"][()]
+    X = [conv[t, rows].reshape(len(ids), -1).astype(np.float64) for t in range(conv.shape[0])]
+    return X, Y, labels
+
+
+def linear_protocol(X, Y, labels, metric):
+    from scipy.stats import spearmanr
+    from sklearn.linear_model import LinearRegression, RidgeCV
+    values = []
+    splitter = StratifiedShuffleSplit(n_splits=10, train_size=0.9, random_state=1)
+    for train, test in splitter.split(np.zeros(len(X)), labels):
+        if metric in ("ridge", "ols"):
+            model = (RidgeCV(alphas=RIDGE_ALPHAS, alpha_per_target=True) if metric == "ridge"
+                     else LinearRegression())
+            pred = model.fit(X[train], Y[train]).predict(X[test])
+            values.append(np.median([pearsonr(pred[:, j], Y[test, j])[0] for j in range(Y.shape[1])]))
+        elif metric == "rsa":
+            iu = np.triu_indices(len(test), k=1)
+            rdm_x = 1 - np.corrcoef(X[test])
+            rdm_y = 1 - np.corrcoef(Y[test])
+            values.append(spearmanr(rdm_x[iu], rdm_y[iu]).correlation)
+        else:  # linear CKA (Kornblith et al. 2019) of the column-centred test features and responses
+            Xc = X[test] - X[test].mean(axis=0)
+            Yc = Y[test] - Y[test].mean(axis=0)
+            values.append(np.linalg.norm(Yc.T @ Xc) ** 2
+                          / (np.linalg.norm(Xc.T @ Xc) * np.linalg.norm(Yc.T @ Yc)))
+    values = np.array(values)
+    return {"raw": float(values.mean()), "error": float(values.std() / np.sqrt(len(values))),
+            "splits": [float(v) for v in values]}
+
+
+def linear_fixture():
+    rng = np.random.RandomState(7007)
+    cases = []
+    # Targets with very different noise levels, so the chosen alphas differ per target.
+    noise = np.array([0.05, 0.3, 1.0, 3.0, 10.0, 30.0])
+    X = rng.normal(size=(95, 30)) + 5.0
+    Y = X @ rng.normal(size=(30, 6)) * 0.3 + rng.normal(size=(95, 6)) * noise + 2.0
+    linear_case("ridge_tall", "ridge", X[:80], Y[:80], X[80:], cases)
+    X = rng.normal(size=(52, 150))
+    Y = X[:, :10] @ rng.normal(size=(10, 6)) + rng.normal(size=(52, 6)) * noise
+    linear_case("ridge_wide", "ridge", X[:40], Y[:40], X[40:], cases)
+    X = rng.normal(size=(85, 25))
+    Y = X @ rng.normal(size=(25, 4)) + rng.normal(size=(85, 4)) - 1.0
+    linear_case("ols_tall", "ols", X[:70], Y[:70], X[70:], cases)
+    X = rng.normal(size=(42, 80))
+    Y = X[:, :5] @ rng.normal(size=(5, 3)) + 0.5 * rng.normal(size=(42, 3))
+    linear_case("ols_wide", "ols", X[:30], Y[:30], X[30:], cases)
+    Xs, Y, labels = e2e_inputs()
+    e2e = {metric: [linear_protocol(X, Y, labels, metric) for X in Xs] for metric in ("ridge", "ols", "rsa", "cka")}
+    with open(os.path.join(OUT, "linear_cases.json"), "w") as f:
+        json.dump({"sklearn": sklearn.__version__, "numpy": np.__version__, "alphas": list(RIDGE_ALPHAS),
+                   "cases": cases, "e2e_conv": e2e}, f, indent=1)
 
 
 if __name__ == "__main__":

@@ -4,7 +4,10 @@
 
 #include "analysis/activations.h"
 #include "analysis/json.h"
+#include "analysis/linear_score.h"
 #include "analysis/metrics.h"
+#include "analysis/ridge.h"
+#include "analysis/similarity.h"
 #include "analysis/pls.h"
 #include "analysis/pls_kernel.h"
 #include "analysis/protocol.h"
@@ -650,6 +653,228 @@ static void test_recovers_simulated_source(void)
     ncmp_assembly_free(sim);
 }
 
+/* ---- Ridge (RidgeCV per-target LOO) and OLS vs scikit-learn (linear_cases.json) ---- */
+static ncmp_npy_array load_lin(const char *name, const char *part)
+{
+    char rel[256];
+    snprintf(rel, sizeof rel, "analysis/lin_%s_%s.npy", name, part);
+    ncmp_npy_array a = {0};
+    ncmp_error err;
+    if (ncmp_npy_read(test_fixture_path(rel), &a, &err))
+        fprintf(stderr, "%s\n", err.message);
+    return a;
+}
+
+/* Centred train kernel K[n][n] and test kernel Kt[m][n] from one Gram matrix of train + test rows. */
+static void lin_kernels(const double *X, size_t n, const double *T, size_t m, size_t p, double *K, double *Kt)
+{
+    ncmp_error err;
+    size_t N = n + m, *tr = malloc(n * sizeof *tr), *te = malloc(m * sizeof *te);
+    double *all = malloc(N * p * sizeof *all), *G = malloc(N * N * sizeof *G);
+    memcpy(all, X, n * p * sizeof *all);
+    memcpy(all + n * p, T, m * p * sizeof *all);
+    for (size_t i = 0; i < N; i++)
+        (i < n ? tr : te)[i < n ? i : i - n] = i;
+    CU_ASSERT_EQUAL(ncmp_gram_matrix(all, N, p, G, &err), NCMP_OK);
+    ncmp_pls_kernel_center(G, N, tr, n, te, m, K, Kt);
+    free(tr);
+    free(te);
+    free(all);
+    free(G);
+}
+
+static void test_linear_matches_sklearn(void)
+{
+    ncmp_json_value *cases = NULL;
+    ncmp_error err;
+    CU_ASSERT_EQUAL_FATAL(ncmp_json_parse_file(test_fixture_path("analysis/linear_cases.json"), &cases, &err),
+                          NCMP_OK);
+    const ncmp_json_value *list = ncmp_json_get(cases, "cases");
+    CU_ASSERT_FATAL(list && list->n >= 4);
+    printf("\n");
+    for (size_t c = 0; c < list->n; c++) {
+        const char *name = ncmp_json_get(&list->items[c], "name")->string;
+        int ridge = !strcmp(ncmp_json_get(&list->items[c], "kind")->string, "ridge");
+        const ncmp_json_value *ea = ncmp_json_get(&list->items[c], "alphas");
+        ncmp_npy_array X = load_lin(name, "Xtrain"), Y = load_lin(name, "Ytrain"), T = load_lin(name, "Xtest"),
+                       P = load_lin(name, "pred");
+        CU_ASSERT_FATAL(X.data && Y.data && T.data && P.data);
+        size_t n = X.shape[0], p = X.shape[1], q = Y.shape[1], m = T.shape[0];
+        double *pred = malloc(m * q * sizeof *pred), *alpha = malloc(q * sizeof *alpha), *ym = malloc(q * sizeof *ym);
+        double *K = malloc(n * n * sizeof *K), *Kt = malloc(m * n * sizeof *Kt), *cf = malloc(n * q * sizeof *cf);
+        double ep = NAN, ed;
+        if (p < n) { /* primal: sklearn's own mode (svd) for these shapes */
+            double *coef = malloc(p * q * sizeof *coef), *xm = malloc(p * sizeof *xm);
+            CU_ASSERT_EQUAL_FATAL(ridge ? ncmp_ridge_fit_primal(X.data, n, p, Y.data, q, ncmp_ridge_default_alphas,
+                                                                NCMP_RIDGE_DEFAULT_N_ALPHAS, coef, xm, ym, alpha, &err)
+                                        : ncmp_ols_fit_primal(X.data, n, p, Y.data, q, coef, xm, ym, &err),
+                                  NCMP_OK);
+            for (size_t i = 0; i < m; i++)
+                for (size_t j = 0; j < q; j++) {
+                    double acc = ym[j];
+                    for (size_t f = 0; f < p; f++)
+                        acc += (T.data[i * p + f] - xm[f]) * coef[f * q + j];
+                    pred[i * q + j] = acc;
+                }
+            ep = test_normalised_error_f64(pred, P.data, m * q);
+            CU_ASSERT(ep <= 1e-6);
+            for (size_t j = 0; ridge && j < q; j++)
+                CU_ASSERT_EQUAL(alpha[j], ea->items[j].number);
+            free(coef);
+            free(xm);
+        }
+        /* dual, from the Gram matrix (sklearn's eigen mode when p > n) */
+        lin_kernels(X.data, n, T.data, m, p, K, Kt);
+        for (size_t j = 0; j < q; j++)
+            alpha[j] = NAN;
+        CU_ASSERT_EQUAL_FATAL(ridge ? ncmp_ridge_fit_dual(K, n, Y.data, q, ncmp_ridge_default_alphas,
+                                                          NCMP_RIDGE_DEFAULT_N_ALPHAS, cf, ym, alpha, &err)
+                                    : ncmp_ols_fit_dual(K, n, Y.data, q, cf, ym, &err),
+                              NCMP_OK);
+        for (size_t i = 0; i < m; i++)
+            for (size_t j = 0; j < q; j++) {
+                double acc = ym[j];
+                for (size_t k = 0; k < n; k++)
+                    acc += Kt[i * n + k] * cf[k * q + j];
+                pred[i * q + j] = acc;
+            }
+        ed = test_normalised_error_f64(pred, P.data, m * q);
+        CU_ASSERT(ed <= 1e-6);
+        for (size_t j = 0; ridge && j < q; j++)
+            CU_ASSERT_EQUAL(alpha[j], ea->items[j].number);
+        printf("    %-12s X %zux%zu Y %zu: normalised error primal %.2e, dual %.2e%s\n", name, n, p, q, ep, ed,
+               ridge ? "; alphas equal" : "");
+        free(pred);
+        free(alpha);
+        free(ym);
+        free(K);
+        free(Kt);
+        free(cf);
+        ncmp_npy_release(&X);
+        ncmp_npy_release(&Y);
+        ncmp_npy_release(&T);
+        ncmp_npy_release(&P);
+    }
+    ncmp_json_free(cases);
+}
+
+/* The ridge / OLS protocol on the end-to-end fixture (layer conv, V4) vs scikit-learn. */
+static void test_linear_end_to_end(void)
+{
+    ncmp_error err;
+    ncmp_json_value *exp = NULL;
+    CU_ASSERT_EQUAL_FATAL(ncmp_json_parse_file(test_fixture_path("analysis/linear_cases.json"), &exp, &err),
+                          NCMP_OK);
+    ncmp_activations *a = NULL;
+    ncmp_assembly *neural = NULL;
+    ncmp_score_inputs *in = NULL;
+    ncmp_splits *s = NULL;
+    CU_ASSERT_EQUAL_FATAL(ncmp_activations_open(test_fixture_path("analysis/e2e_activations.h5"), &a, &err), NCMP_OK);
+    CU_ASSERT_EQUAL_FATAL(ncmp_assembly_read_netcdf(test_fixture_path("analysis/e2e_neural.nc"), &neural, &err),
+                          NCMP_OK);
+    CU_ASSERT_EQUAL_FATAL(ncmp_score_inputs_prepare(neural, "V4", 70, 170, a, &in, &err), NCMP_OK);
+    CU_ASSERT_EQUAL_FATAL(ncmp_splits_stratified((const char *const *)in->labels, 120, 0.9, 10, 1, &s, &err), NCMP_OK);
+    double *feat = malloc(120 * 72 * sizeof *feat), *G = malloc(120 * 120 * sizeof *G);
+    const ncmp_json_value *e2e = ncmp_json_get(exp, "e2e_conv");
+    const char *metrics[] = {"ridge", "ols"};
+    double worst = 0;
+    for (size_t mi = 0; mi < 2; mi++) {
+        const ncmp_json_value *its = ncmp_json_get(e2e, metrics[mi]);
+        ncmp_linear_options o = {mi == 0 ? NCMP_LINEAR_RIDGE : NCMP_LINEAR_OLS, NULL, 0};
+        for (size_t t = 0; t < its->n; t++) {
+            CU_ASSERT_EQUAL_FATAL(ncmp_activations_read_features(a, "conv", t, in->rows, 120, feat, &err), NCMP_OK);
+            CU_ASSERT_EQUAL_FATAL(ncmp_gram_matrix(feat, 120, 72, G, &err), NCMP_OK);
+            ncmp_score *sp = NULL, *sd = NULL;
+            CU_ASSERT_EQUAL_FATAL(ncmp_score_linear(feat, 120, 72, in->responses, 12, s, &o, &sp, &err), NCMP_OK);
+            CU_ASSERT_EQUAL_FATAL(ncmp_score_linear_gram(G, 120, 72, in->responses, 12, s, &o, &sd, &err), NCMP_OK);
+            CU_ASSERT((mi == 0) == (sp->alpha != NULL));
+            const ncmp_json_value *sv = ncmp_json_get(&its->items[t], "splits");
+            double raw = ncmp_json_get(&its->items[t], "raw")->number;
+            double error = ncmp_json_get(&its->items[t], "error")->number;
+            /* 1e-4 absolute on scores, the bar. */
+            TEST_ASSERT_CLOSE(sp->raw, raw, 1e-4);
+            TEST_ASSERT_CLOSE(sd->raw, raw, 1e-4);
+            TEST_ASSERT_CLOSE(sp->error, error, 1e-4);
+            for (size_t k = 0; k < 10; k++) {
+                worst = fmax(worst, fabs(sp->split_median[k] - sv->items[k].number));
+                worst = fmax(worst, fabs(sd->split_median[k] - sv->items[k].number));
+            }
+            ncmp_score_free(sp);
+            ncmp_score_free(sd);
+        }
+    }
+    printf("\n    ridge/OLS: largest |split median difference| from scikit-learn (primal and dual): %.2e ", worst);
+    CU_ASSERT(worst < 1e-6);
+    free(feat);
+    free(G);
+    ncmp_splits_free(s);
+    ncmp_score_inputs_free(in);
+    ncmp_assembly_free(neural);
+    ncmp_activations_close(a);
+    ncmp_json_free(exp);
+}
+
+/* RSA and linear CKA on the end-to-end fixture vs NumPy/SciPy (linear_cases.json). */
+static void test_similarity_end_to_end(void)
+{
+    /* Spearman with ties: scipy.stats.spearmanr([1, 2, 2, 3, 5], [2, 1, 4, 4, 9]) = 0.7631578947368421 */
+    const double x[] = {1, 2, 2, 3, 5}, y[] = {2, 1, 4, 4, 9}, c[] = {3, 3, 3, 3, 3};
+    TEST_ASSERT_CLOSE(ncmp_spearman(x, y, 5), 0.7631578947368421, 1e-12);
+    CU_ASSERT(isnan(ncmp_spearman(x, c, 5)));
+    ncmp_error err;
+    ncmp_json_value *exp = NULL;
+    CU_ASSERT_EQUAL_FATAL(ncmp_json_parse_file(test_fixture_path("analysis/linear_cases.json"), &exp, &err),
+                          NCMP_OK);
+    ncmp_activations *a = NULL;
+    ncmp_assembly *neural = NULL;
+    ncmp_score_inputs *in = NULL;
+    ncmp_splits *s = NULL;
+    CU_ASSERT_EQUAL_FATAL(ncmp_activations_open(test_fixture_path("analysis/e2e_activations.h5"), &a, &err), NCMP_OK);
+    CU_ASSERT_EQUAL_FATAL(ncmp_assembly_read_netcdf(test_fixture_path("analysis/e2e_neural.nc"), &neural, &err),
+                          NCMP_OK);
+    CU_ASSERT_EQUAL_FATAL(ncmp_score_inputs_prepare(neural, "V4", 70, 170, a, &in, &err), NCMP_OK);
+    CU_ASSERT_EQUAL_FATAL(ncmp_splits_stratified((const char *const *)in->labels, 120, 0.9, 10, 1, &s, &err), NCMP_OK);
+    double *feat = malloc(120 * 72 * sizeof *feat), *G = malloc(120 * 120 * sizeof *G);
+    const ncmp_json_value *e2e = ncmp_json_get(exp, "e2e_conv");
+    double worst = 0;
+    for (size_t mi = 0; mi < 2; mi++) {
+        const ncmp_json_value *its = ncmp_json_get(e2e, mi == 0 ? "rsa" : "cka");
+        for (size_t t = 0; t < its->n; t++) {
+            CU_ASSERT_EQUAL_FATAL(ncmp_activations_read_features(a, "conv", t, in->rows, 120, feat, &err), NCMP_OK);
+            ncmp_score *sc = NULL, *sg = NULL;
+            if (mi == 0) {
+                CU_ASSERT_EQUAL_FATAL(ncmp_score_rsa(feat, 120, 72, in->responses, 12, s, &sc, &err), NCMP_OK);
+            } else {
+                CU_ASSERT_EQUAL_FATAL(ncmp_score_cka(feat, 120, 72, in->responses, 12, s, &sc, &err), NCMP_OK);
+                /* from a Gram matrix of shifted features: the shift cancels */
+                for (size_t i = 0; i < 120 * 72; i++)
+                    feat[i] += 100.0;
+                CU_ASSERT_EQUAL_FATAL(ncmp_gram_matrix(feat, 120, 72, G, &err), NCMP_OK);
+                CU_ASSERT_EQUAL_FATAL(ncmp_score_cka_gram(G, 120, 72, in->responses, 12, s, &sg, &err), NCMP_OK);
+                for (size_t k = 0; k < 10; k++)
+                    worst = fmax(worst, fabs(sg->split_median[k] - sc->split_median[k]));
+                ncmp_score_free(sg);
+            }
+            const ncmp_json_value *sv = ncmp_json_get(&its->items[t], "splits");
+            TEST_ASSERT_CLOSE(sc->raw, ncmp_json_get(&its->items[t], "raw")->number, 1e-4);
+            TEST_ASSERT_CLOSE(sc->error, ncmp_json_get(&its->items[t], "error")->number, 1e-4);
+            for (size_t k = 0; k < 10; k++)
+                worst = fmax(worst, fabs(sc->split_median[k] - sv->items[k].number));
+            CU_ASSERT_EQUAL(sc->per_neuroid[3 * 12 + 5], sc->split_median[3]);
+            ncmp_score_free(sc);
+        }
+    }
+    printf("\n    RSA/CKA: largest |split value difference| from NumPy/SciPy: %.2e ", worst);
+    CU_ASSERT(worst < 1e-9);
+    free(feat);
+    free(G);
+    ncmp_splits_free(s);
+    ncmp_score_inputs_free(in);
+    ncmp_assembly_free(neural);
+    ncmp_activations_close(a);
+    ncmp_json_free(exp);
+}
+
 int main(void)
 {
     static const test_case split_cases[] = {
@@ -661,6 +886,11 @@ int main(void)
         {"bad input", test_pls_bad_input},
     };
     static const test_case metric_cases[] = {{"Pearson and aggregation", test_pearson_and_aggregate}};
+    static const test_case linear_cases[] = {
+        {"ridge and OLS predictions match scikit-learn", test_linear_matches_sklearn},
+        {"ridge and OLS protocol vs scikit-learn", test_linear_end_to_end},
+        {"RSA and CKA vs NumPy/SciPy", test_similarity_end_to_end},
+    };
     static const test_case protocol_cases[] = {
         {"activations file reader", test_activations_reader},
         {"end to end vs scikit-learn", test_end_to_end_matches_sklearn},
@@ -670,6 +900,7 @@ int main(void)
     static const test_suite suites[] = {{"splits", split_cases, 2},
                                         {"pls", pls_cases, 2},
                                         {"metrics", metric_cases, 1},
-                                        {"protocol", protocol_cases, 4}};
+                                        {"protocol", protocol_cases, 4},
+                                        {"linear", linear_cases, 3}};
     return test_run("analysis", suites, sizeof suites / sizeof suites[0]);
 }

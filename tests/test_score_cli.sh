@@ -107,8 +107,8 @@ expect 1 "unknown iteration" -- "$bin" score --activations "$acts" --layer conv 
 contains "no iteration 7; the file has iterations 0..2"
 expect 2 "bad iteration" -- "$bin" score --activations "$acts" --layer conv --iteration x --neural "$nc"
 contains "expected an integer or 'all'"
-expect 2 "metric not implemented" -- "$bin" score --activations "$acts" --layer conv --neural "$nc" --metric ridge
-contains "not implemented yet"
+expect 2 "unknown metric" -- "$bin" score --activations "$acts" --layer conv --neural "$nc" --metric lasso
+contains "expected pls, ridge, ols, rsa or cka"
 expect 2 "missing --neural" -- "$bin" score --activations "$acts" --layer conv
 contains "--neural"
 expect 1 "unknown region" -- "$bin" score --activations "$acts" --layer conv --neural "$nc" --region V1
@@ -122,6 +122,32 @@ expect 2 "bad time window" -- "$bin" score --activations "$acts" --layer conv --
 contains "START < END"
 expect 1 "window without bins inside" -- "$bin" score --activations "$acts" --layer conv --neural "$nc" \
   --time-window 10:20
+
+# Ridge, OLS, RSA, CKA from the command line vs scikit-learn / NumPy (linear_cases.json, 1e-4 absolute).
+# Ridge and CKA also through the streamed Gram matrix (--solver kernel; auto picks the features here: 72 < 108).
+for m in ridge ols rsa cka; do
+  expect 0 "metric $m" -- "$bin" score --activations "$acts" --layer conv --neural "$nc" --region V4 --metric $m \
+    --out "$tmp/$m.json"
+done
+contains "linear CKA"
+expect 0 "ridge, dual from the streamed Gram matrix" -- "$bin" score --activations "$acts" --layer conv \
+  --neural "$nc" --region V4 --metric ridge --solver kernel --block-mb 1 --out "$tmp/ridge_gram.json"
+contains "dual (streamed Gram matrix)"
+if "$py" -c "import numpy" 2>/dev/null; then
+  "$py" - "$fx/linear_cases.json" "$tmp" <<'PYEOF' >"$tmp/out" 2>&1 && ok || { bad "metric JSON differs"; sed 's/^/    /' "$tmp/out" >&2; }
+import json, sys
+exp = json.load(open(sys.argv[1]))["e2e_conv"]; tmp = sys.argv[2]
+worst = 0
+for m, f in (("ridge", "ridge"), ("ols", "ols"), ("rsa", "rsa"), ("cka", "cka"), ("ridge", "ridge_gram")):
+    got = json.load(open("%s/%s.json" % (tmp, f)))
+    assert got["metric"] == m and got["iteration"] == [0, 1, 2], (got["metric"], got["iteration"])
+    for k, it in enumerate(exp[m]):
+        worst = max(worst, abs(got["raw"][k] - it["raw"]), abs(got["error"][k] - it["error"]))
+print("ridge/ols/rsa/cka: largest |difference| from scikit-learn/NumPy: %.2e" % worst)
+assert worst < 1e-4, worst
+PYEOF
+  cat "$tmp/out"
+fi
 
 echo "score cli: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]

@@ -32,6 +32,25 @@ static void column_means(const double *A, size_t n, size_t p, double *mean)
         mean[j] /= (double)n;
 }
 
+size_t ncmp_pls_first_active_target(double *Yk, size_t n, size_t q)
+{
+    const double eps = DBL_EPSILON;
+    /* Zero the Y columns whose residual is entirely below 10 eps (scikit-learn 1.2). */
+    for (size_t j = 0; j < q; j++) {
+        bool small = true;
+        for (size_t i = 0; i < n && small; i++)
+            small = fabs(Yk[i * q + j]) < 10 * eps;
+        if (small)
+            for (size_t i = 0; i < n; i++)
+                Yk[i * q + j] = 0;
+    }
+    for (size_t j = 0; j < q; j++)
+        for (size_t i = 0; i < n; i++)
+            if (fabs(Yk[i * q + j]) > eps)
+                return j;
+    return q;
+}
+
 ncmp_status ncmp_pls_fit(const double *X, size_t n, size_t p, const double *Y, size_t q,
                          const ncmp_pls_options *options, ncmp_pls **out, ncmp_error *err)
 {
@@ -95,22 +114,7 @@ ncmp_status ncmp_pls_fit(const double *X, size_t n, size_t p, const double *Y, s
     const double eps = DBL_EPSILON;
     size_t used = 0;
     for (size_t k = 0; k < K; k++) {
-        /* Zero the Y columns whose residual is entirely below 10 eps. */
-        for (size_t j = 0; j < q; j++) {
-            bool small = true;
-            for (size_t i = 0; i < n && small; i++)
-                small = fabs(Yk[i * q + j]) < 10 * eps;
-            if (small)
-                for (size_t i = 0; i < n; i++)
-                    Yk[i * q + j] = 0;
-        }
-        size_t first = q;
-        for (size_t j = 0; j < q && first == q; j++)
-            for (size_t i = 0; i < n; i++)
-                if (fabs(Yk[i * q + j]) > eps) {
-                    first = j;
-                    break;
-                }
+        size_t first = ncmp_pls_first_active_target(Yk, n, q);
         if (first == q) {
             ncmp_log_debug("PLS: Y residual is constant at component %zu; the remaining components are zero", k);
             break;

@@ -62,4 +62,9 @@ ncmp_status ncmp_pls_predict(const ncmp_pls *pls, const double *X, size_t m, siz
 
 void ncmp_pls_free(ncmp_pls *pls);
 
+/* Shared by the NIPALS and kernel fits: zero the Y residual columns below
+ * 10 eps, then return the first column with a value above eps (q if none:
+ * the residual is constant and the remaining components are zero). */
+size_t ncmp_pls_first_active_target(double *Yk, size_t n, size_t q);
+
 #endif

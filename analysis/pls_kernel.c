@@ -112,21 +112,7 @@ ncmp_status ncmp_pls_kernel_fit(const double *K0, size_t n, size_t p, const doub
     const double eps = DBL_EPSILON;
     size_t used = 0;
     for (size_t k = 0; k < K; k++) {
-        for (size_t j = 0; j < q; j++) {
-            bool small = true;
-            for (size_t i = 0; i < n && small; i++)
-                small = fabs(Yk[i * q + j]) < 10 * eps;
-            if (small)
-                for (size_t i = 0; i < n; i++)
-                    Yk[i * q + j] = 0;
-        }
-        size_t first = q;
-        for (size_t j = 0; j < q && first == q; j++)
-            for (size_t i = 0; i < n; i++)
-                if (fabs(Yk[i * q + j]) > eps) {
-                    first = j;
-                    break;
-                }
+        size_t first = ncmp_pls_first_active_target(Yk, n, q);
         if (first == q) {
             ncmp_log_debug("PLS: Y residual is constant at component %zu; the remaining components are zero", k);
             break;

@@ -8,7 +8,9 @@
 #include "analysis/similarity.h"
 #include "analysis/splits.h"
 #include "cli/commands.h"
+#include "core/h5.h"
 #include "core/log.h"
+#include "core/provenance.h"
 #include "neural/assembly.h"
 #include "neural/io.h"
 
@@ -40,10 +42,115 @@ static double now_seconds(void)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
+/* --details FILE.h5: per-split, per-neuroid values of every scored iteration (docs/scoring.md). */
+static ncmp_status write_details(const char *path, bool force, const ncmp_score *const *scores, const long long *its,
+                                 size_t n_its, const ncmp_score_inputs *in, const ncmp_splits *splits,
+                                 const ncmp_assembly *a, const char *region, const char *layer, const char *metric,
+                                 const char *activations, const char *neural, ncmp_error *err)
+{
+    ncmp_h5_output out;
+    ncmp_status st = ncmp_h5_output_begin(&out, path, force ? NCMP_H5_OVERWRITE : 0, err);
+    if (st)
+        return st;
+    const size_t ns = splits->n_splits, n = in->n_stimuli, q = in->n_neuroids;
+    unsigned char *mask = calloc(ns * n, 1);
+    const char **nids = malloc((q ? q : 1) * sizeof *nids);
+    double *raw = malloc(n_its * sizeof *raw), *error = malloc(n_its * sizeof *error);
+    double *ceiled = malloc(n_its * sizeof *ceiled);
+    long long *itv = malloc(n_its * sizeof *itv);
+    if (!mask || !nids || !raw || !error || !ceiled || !itv) {
+        st = ncmp_fail(err, NCMP_ERR_NOMEM, "out of memory");
+        goto done;
+    }
+    /* The scored neuroids: the region's, in file order (as ncmp_assembly_select_regions keeps them). */
+    const ncmp_coord *id = ncmp_coord_find(&a->neuroid, "neuroid_id");
+    const ncmp_coord *rg = region ? ncmp_coord_find(&a->neuroid, "region") : NULL;
+    size_t k = 0;
+    for (size_t j = 0; id && id->strings && j < a->n_neuroids; j++)
+        if (!region || (rg && rg->strings && !strcmp(rg->strings[j], region))) {
+            if (k < q)
+                nids[k] = id->strings[j];
+            k++;
+        }
+    if (k != q) {
+        st = ncmp_fail(err, NCMP_ERR_INTERNAL, "--details: %zu neuroid ids for %zu scored neuroids", k, q);
+        goto done;
+    }
+    hid_t f = out.file;
+    if ((st = ncmp_provenance_write_h5(f, err)) || (st = ncmp_provenance_add_input_h5(f, "activations", activations, err)) ||
+        (st = ncmp_provenance_add_input_h5(f, "neural", neural, err)) ||
+        (st = ncmp_h5_attr_set_string(f, "layer", layer, err)) || (st = ncmp_h5_attr_set_string(f, "metric", metric, err)) ||
+        (st = ncmp_h5_attr_set_string(f, "region", region ? region : "", err)) ||
+        (st = ncmp_h5_attr_set_string(f, "splits", splits->description, err)) ||
+        (st = ncmp_h5_attr_set_double(f, "ceiling", in->ceiling, err)) ||
+        (st = ncmp_h5_attr_set_double(f, "ceiling_error", in->ceiling_error, err)) ||
+        (st = ncmp_h5_write_strings(f, "stimulus_id", (const char *const *)in->stimulus_ids, n, err)) ||
+        (st = ncmp_h5_write_strings(f, "neuroid_id", nids, q, err)))
+        goto done;
+    hsize_t md[2] = {ns, n};
+    for (size_t s = 0; s < ns; s++)
+        for (size_t i = splits->train_offset[s]; i < splits->train_offset[s + 1]; i++)
+            mask[s * n + splits->train[i]] = 1;
+    if ((st = ncmp_h5_write_array(f, "train_mask", H5T_STD_U8LE, H5T_NATIVE_UCHAR, 2, md, mask, err)))
+        goto done;
+    memset(mask, 0, ns * n);
+    for (size_t s = 0; s < ns; s++)
+        for (size_t i = splits->test_offset[s]; i < splits->test_offset[s + 1]; i++)
+            mask[s * n + splits->test[i]] = 1;
+    if ((st = ncmp_h5_write_array(f, "test_mask", H5T_STD_U8LE, H5T_NATIVE_UCHAR, 2, md, mask, err)))
+        goto done;
+    for (size_t i = 0; i < n_its; i++) {
+        raw[i] = scores[i]->raw;
+        error[i] = scores[i]->error;
+        ceiled[i] = scores[i]->raw / in->ceiling; /* NaN without a ceiling */
+        itv[i] = its[i];
+    }
+    hsize_t ni = n_its;
+    if ((st = ncmp_h5_write_array(f, "iteration", H5T_STD_I64LE, H5T_NATIVE_LLONG, 1, &ni, itv, err)) ||
+        (st = ncmp_h5_attr_set_double_array(f, "raw", raw, n_its, err)) ||
+        (st = ncmp_h5_attr_set_double_array(f, "error", error, n_its, err)) ||
+        (st = ncmp_h5_attr_set_double_array(f, "ceiled", ceiled, n_its, err)))
+        goto done;
+    for (size_t i = 0; i < n_its; i++) {
+        char name[64];
+        snprintf(name, sizeof name, "/iteration_%lld", its[i]);
+        hid_t g;
+        if ((st = ncmp_h5_ensure_group(f, name, &g, err)))
+            goto done;
+        hsize_t pd[2] = {scores[i]->n_splits, scores[i]->n_neuroids}, sd = scores[i]->n_splits;
+        if (!(st = ncmp_h5_attr_set_int64(g, "iteration", its[i], err)) &&
+            !(st = ncmp_h5_attr_set_double(g, "raw", raw[i], err)) &&
+            !(st = ncmp_h5_attr_set_double(g, "error", error[i], err)) &&
+            !(st = ncmp_h5_attr_set_double(g, "ceiling", in->ceiling, err)) &&
+            !(st = ncmp_h5_attr_set_double(g, "ceiled", ceiled[i], err)) &&
+            !(st = ncmp_h5_write_array(g, "per_neuroid", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 2, pd,
+                                       scores[i]->per_neuroid, err)) &&
+            !(st = ncmp_h5_write_array(g, "split_median", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 1, &sd,
+                                       scores[i]->split_median, err)) &&
+            scores[i]->alpha)
+            st = ncmp_h5_write_array(g, "alpha", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 2, pd, scores[i]->alpha, err);
+        H5Gclose(g);
+        if (st)
+            goto done;
+    }
+    st = ncmp_h5_output_commit(&out, err);
+done:
+    if (st)
+        ncmp_h5_output_abort(&out, false);
+    free(mask);
+    free(nids);
+    free(raw);
+    free(error);
+    free(ceiled);
+    free(itv);
+    return st;
+}
+
 int cmd_score(int argc, char **argv)
 {
     const char *activations = NULL, *layer = NULL, *iteration = "all", *neural = NULL, *region = NULL;
     const char *metric = "pls", *window = "70:170", *out = NULL, *splits_from = NULL, *splits_to = NULL;
+    const char *details = NULL;
     const char *solver_name = "auto";
     long block_mb = 256;
     bool force = false;
@@ -111,6 +218,11 @@ int cmd_score(int argc, char **argv)
          .target = &out,
          .metavar = "FILE.json",
          .help = "write the result as JSON (SPEC §9)"},
+        {.name = "details",
+         .kind = CLI_STRING,
+         .target = &details,
+         .metavar = "FILE.h5",
+         .help = "write per-split, per-neuroid Pearson r, split medians and the splits as HDF5"},
         {.name = "force",
          .short_name = 'f',
          .kind = CLI_FLAG,
@@ -188,6 +300,10 @@ int cmd_score(int argc, char **argv)
     struct stat sb;
     if (!force && out && stat(out, &sb) == 0) {
         ncmp_fail(&err, NCMP_ERR_EXISTS, "'%s' exists; use --force to replace it", out);
+        return cli_report(&err);
+    }
+    if (!force && details && stat(details, &sb) == 0) {
+        ncmp_fail(&err, NCMP_ERR_EXISTS, "'%s' exists; use --force to replace it", details);
         return cli_report(&err);
     }
     if (!force && splits_to && stat(splits_to, &sb) == 0) {
@@ -363,6 +479,12 @@ int cmd_score(int argc, char **argv)
         if (ncmp_score_write_json((const ncmp_score *const *)scores, its, n_its, &rep, out, &err))
             goto fail;
         printf("\nwrote %s\n", out);
+    }
+    if (details) {
+        if (write_details(details, force, (const ncmp_score *const *)scores, its, n_its, in, splits, a, region, layer,
+                          metric, activations, neural, &err))
+            goto fail;
+        printf("wrote %s\n", details);
     }
     rc = 0;
     goto cleanup;

@@ -149,5 +149,45 @@ PYEOF
   cat "$tmp/out"
 fi
 
+# --details: per-split, per-neuroid values as HDF5, read back with h5py and compared with the JSON and the splits.
+expect 0 "score --details" -- "$bin" score --activations "$acts" --layer conv --neural "$nc" --region V4 \
+  --out "$tmp/det.json" --splits-to "$tmp/det_splits.json" --details "$tmp/det.h5"
+contains "wrote $tmp/det.h5"
+[ ! -e "$tmp/det.h5.partial" ] && ok || bad "--details left a .partial file"
+expect 1 "--details refuses to overwrite" -- "$bin" score --activations "$acts" --layer conv --neural "$nc" \
+  --region V4 --details "$tmp/det.h5"
+contains "use --force"
+if "$py" -c "import h5py, numpy" 2>/dev/null; then
+  "$py" - "$tmp" <<'PYEOF' >"$tmp/out" 2>&1 && ok || { bad "--details differs from the JSON"; sed 's/^/    /' "$tmp/out" >&2; }
+import json, sys, h5py, numpy as np
+tmp = sys.argv[1]
+js = json.load(open(tmp + "/det.json")); sp = json.load(open(tmp + "/det_splits.json"))
+with h5py.File(tmp + "/det.h5", "r") as f:
+    assert f.attrs["complete"] == 1 and f.attrs["layer"] == "conv" and f.attrs["metric"] == "pls"
+    assert f.attrs["region"] == "V4" and len(f.attrs["activations_sha256"]) == 64 and "command_line" in f.attrs
+    assert list(f["iteration"][()]) == js["iteration"] == [0, 1, 2]
+    assert np.array_equal(f.attrs["raw"], js["raw"]) and np.array_equal(f.attrs["error"], js["error"])
+    assert np.array_equal(f.attrs["ceiled"], js["ceiled"]) and f.attrs["ceiling"] == js["ceiling"]
+    ids = [s.decode() for s in f["stimulus_id"][()]]
+    assert ids == sp["sample_ids"]
+    assert [s.decode() for s in f["neuroid_id"][()]] == ["n%03d" % k for k in range(12)]
+    train, test = f["train_mask"][()], f["test_mask"][()]
+    assert train.shape == test.shape == (10, 120)
+    for s in range(10):
+        assert sorted(np.flatnonzero(train[s])) == sorted(sp["train"][s])
+        assert sorted(np.flatnonzero(test[s])) == sorted(sp["test"][s])
+    for k, t in enumerate(js["iteration"]):
+        g = f["iteration_%d" % t]
+        pn, sm = g["per_neuroid"][()], g["split_median"][()]
+        assert pn.shape == (10, 12) and sm.shape == (10,)
+        assert np.array_equal(sm, js["split_medians"][k]), (sm, js["split_medians"][k])
+        assert np.allclose(np.nanmedian(pn, axis=1), sm, rtol=0, atol=1e-15)
+        assert g.attrs["raw"] == js["raw"][k] and g.attrs["error"] == js["error"][k]
+        assert abs(sm.mean() - js["raw"][k]) < 1e-12
+print("--details: HDF5 equals the JSON")
+PYEOF
+  cat "$tmp/out"
+fi
+
 echo "score cli: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]

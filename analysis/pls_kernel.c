@@ -84,17 +84,19 @@ ncmp_status ncmp_pls_kernel_fit(const double *K0, size_t n, size_t p, const doub
     double *Kk = malloc(n * n * sizeof *Kk), *Yk = malloc(n * q * sizeof *Yk);
     double *A = calloc(n * K, sizeof *A), *B = calloc(n * K, sizeof *B), *Q = calloc(q * K, sizeof *Q);
     double *T = calloc(n * K, sizeof *T), *tts = calloc(K, sizeof *tts);
-    double *ys = malloc(n * sizeof *ys), *ys_old = malloc(n * sizeof *ys_old), *u = malloc(n * sizeof *u);
-    double *u_old = malloc(n * sizeof *u_old), *ys_next = malloc(n * sizeof *ys_next), *t = malloc(n * sizeof *t);
+    double *ys = malloc(n * sizeof *ys), *t = malloc(n * sizeof *t);
     double *v = malloc(n * sizeof *v), *yw = malloc(q * sizeof *yw), *yl = malloc(q * sizeof *yl);
+    double *KY = malloc(n * q * sizeof *KY), *G = malloc(q * q * sizeof *G), *H = malloc(q * q * sizeof *H);
+    double *S = malloc(q * q * sizeof *S), *cw = malloc(q * sizeof *cw), *c_old = malloc(q * sizeof *c_old);
+    double *gc = malloc(q * sizeof *gc);
     double *KA = NULL, *M = NULL, *Minv = NULL, *AM = NULL;
     ncmp_status st = NCMP_OK;
     if (m) {
         m->y_mean = calloc(q, sizeof(double));
         m->dual_coef = calloc(n * q, sizeof(double));
     }
-    if (!m || !Kk || !Yk || !A || !B || !Q || !T || !tts || !ys || !ys_old || !u || !u_old || !ys_next || !t || !v ||
-        !yw || !yl || !m->y_mean || !m->dual_coef) {
+    if (!m || !Kk || !Yk || !A || !B || !Q || !T || !tts || !ys || !t || !v ||
+        !yw || !yl || !KY || !G || !H || !S || !cw || !c_old || !gc || !m->y_mean || !m->dual_coef) {
         st = ncmp_fail(err, NCMP_ERR_NOMEM, "kernel PLS: out of memory for %zu stimuli", n);
         goto done;
     }
@@ -117,30 +119,37 @@ ncmp_status ncmp_pls_kernel_fit(const double *K0, size_t n, size_t p, const doub
             ncmp_log_debug("PLS: Y residual is constant at component %zu; the remaining components are zero", k);
             break;
         }
-        for (size_t i = 0; i < n; i++)
-            ys[i] = Yk[i * q + first];
-        /* x_weights = a Xk' ys, so x_scores = a Kk ys and ||x_weights||^2 = a^2 ys' Kk ys. */
+        /* x_weights = a Xk' ys, so x_scores = a Kk ys and ||x_weights||^2 = a^2 ys' Kk ys.
+         * Every ys of the power iteration lies in the span of Yk's columns, ys = Yk cw,
+         * so the iteration runs on q-vectors with KY = Kk Yk, G = Yk' Kk Yk,
+         * H = KY' KY and S = Yk' Yk formed once per component: O(q^2) per
+         * iteration instead of an n x n product (the same sequence of iterates
+         * as scikit-learn's NIPALS, up to rounding). */
+        const int ni = (int)n, qi = (int)q;
+        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, ni, qi, ni, 1.0, Kk, ni, Yk, qi, 0.0, KY, qi);
+        cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, qi, qi, ni, 1.0, Yk, qi, KY, qi, 0.0, G, qi);
+        cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, qi, qi, ni, 1.0, KY, qi, KY, qi, 0.0, H, qi);
+        cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, qi, qi, ni, 1.0, Yk, qi, Yk, qi, 0.0, S, qi);
+        memset(cw, 0, q * sizeof *cw);
+        cw[first] = 1.0;
         double a = 0, yu = 0, a_old = 0, yu_old = 0;
         for (int iter = 0; iter < o.max_iter; iter++) {
-            double yy = cblas_ddot((int)n, ys, 1, ys, 1);
-            cblas_dgemv(CblasRowMajor, CblasNoTrans, (int)n, (int)n, 1.0, Kk, (int)n, ys, 1, 0.0, u, 1);
-            yu = cblas_ddot((int)n, ys, 1, u, 1);
+            cblas_dgemv(CblasRowMajor, CblasNoTrans, qi, qi, 1.0, S, qi, cw, 1, 0.0, gc, 1);
+            double yy = cblas_ddot(qi, cw, 1, gc, 1);
+            cblas_dgemv(CblasRowMajor, CblasNoTrans, qi, qi, 1.0, G, qi, cw, 1, 0.0, gc, 1); /* G cw = Yk' u */
+            yu = cblas_ddot(qi, cw, 1, gc, 1);
             double norm = sqrt(fmax(yu, 0)) / yy;
             a = 1.0 / (yy * (norm + eps));
-            for (size_t i = 0; i < n; i++)
-                t[i] = a * u[i];
-            double xx = cblas_ddot((int)n, t, 1, t, 1);
-            cblas_dgemv(CblasRowMajor, CblasTrans, (int)n, (int)q, 1.0, Yk, (int)q, t, 1, 0.0, yw, 1);
+            cblas_dgemv(CblasRowMajor, CblasNoTrans, qi, qi, 1.0, H, qi, cw, 1, 0.0, yw, 1);
+            double xx = a * a * cblas_ddot(qi, cw, 1, yw, 1); /* t't with t = a u */
             for (size_t j = 0; j < q; j++)
-                yw[j] /= xx;
-            double ww = cblas_ddot((int)q, yw, 1, yw, 1) + eps;
-            cblas_dgemv(CblasRowMajor, CblasNoTrans, (int)n, (int)q, 1.0, Yk, (int)q, yw, 1, 0.0, ys_next, 1);
-            for (size_t i = 0; i < n; i++)
-                ys_next[i] /= ww;
+                yw[j] = a * gc[j] / xx; /* Yk' t / t't */
+            double ww = cblas_ddot(qi, yw, 1, yw, 1) + eps;
             bool converged = q == 1;
             if (iter > 0 && !converged) {
                 /* ||w - w_old||^2 = a^2 ys'Kys + a_old^2 ys_old'Kys_old - 2 a a_old ys'Kys_old */
-                double cross = cblas_ddot((int)n, ys, 1, u_old, 1);
+                cblas_dgemv(CblasRowMajor, CblasNoTrans, qi, qi, 1.0, G, qi, c_old, 1, 0.0, gc, 1);
+                double cross = cblas_ddot(qi, cw, 1, gc, 1);
                 double diff = a * a * yu + a_old * a_old * yu_old - 2 * a * a_old * cross;
                 converged = diff < o.tol;
             }
@@ -148,10 +157,13 @@ ncmp_status ncmp_pls_kernel_fit(const double *K0, size_t n, size_t p, const doub
                 break; /* NIPALS keeps the weights of its last iteration */
             a_old = a;
             yu_old = yu;
-            memcpy(ys_old, ys, n * sizeof *ys);
-            memcpy(u_old, u, n * sizeof *u);
-            memcpy(ys, ys_next, n * sizeof *ys);
+            memcpy(c_old, cw, q * sizeof *cw);
+            for (size_t j = 0; j < q; j++)
+                cw[j] = yw[j] / ww; /* ys_next = Yk yw / ww */
         }
+        /* Back to n-vectors: ys = Yk cw, t = a Kk ys = a KY cw. */
+        cblas_dgemv(CblasRowMajor, CblasNoTrans, ni, qi, 1.0, Yk, qi, cw, 1, 0.0, ys, 1);
+        cblas_dgemv(CblasRowMajor, CblasNoTrans, ni, qi, a, KY, qi, cw, 1, 0.0, t, 1);
         /* t = Xk w (already in t); A_k = a D_k ys with D_k = I - sum_i t_i t_i'/t_i't_i. */
         double tt = cblas_ddot((int)n, t, 1, t, 1);
         for (size_t i = 0; i < n; i++)
@@ -216,11 +228,14 @@ done:
     free(T);
     free(tts);
     free(ys);
-    free(ys_old);
-    free(u);
-    free(u_old);
-    free(ys_next);
     free(t);
+    free(KY);
+    free(G);
+    free(H);
+    free(S);
+    free(cw);
+    free(c_old);
+    free(gc);
     free(v);
     free(yw);
     free(yl);

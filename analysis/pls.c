@@ -32,6 +32,28 @@ static void column_means(const double *A, size_t n, size_t p, double *mean)
         mean[j] /= (double)n;
 }
 
+ncmp_status ncmp_pls_check_components(size_t K, size_t n, size_t p, ncmp_error *err)
+{
+    if (K > p)
+        return ncmp_fail(err, NCMP_ERR_VALUE, "PLS: %zu components requested but the features have only %zu columns", K,
+                         p);
+    if (K > n)
+        return ncmp_fail(err, NCMP_ERR_VALUE,
+                         "PLS: %zu components requested but only %zu training stimuli; need at least as many "
+                         "stimuli as components",
+                         K, n);
+    return NCMP_OK;
+}
+
+ncmp_status ncmp_pls_check_responses(const double *Y, size_t n, size_t q, ncmp_error *err)
+{
+    for (size_t i = 0; i < n * q; i++)
+        if (!isfinite(Y[i]))
+            return ncmp_fail(err, NCMP_ERR_VALUE, "PLS: response at stimulus %zu, target %zu is %g", i / q, i % q,
+                             Y[i]);
+    return NCMP_OK;
+}
+
 size_t ncmp_pls_first_active_target(double *Yk, size_t n, size_t q)
 {
     const double eps = DBL_EPSILON;
@@ -67,22 +89,15 @@ ncmp_status ncmp_pls_fit(const double *X, size_t n, size_t p, const double *Y, s
                          "Y %zu x %zu",
                          n, p, n, q);
     size_t K = (size_t)o.n_components;
-    if (K > p)
-        return ncmp_fail(err, NCMP_ERR_VALUE, "PLS: %zu components requested but the features have only %zu columns", K,
-                         p);
-    if (K > n)
-        return ncmp_fail(err, NCMP_ERR_VALUE,
-                         "PLS: %zu components requested but only %zu training stimuli; need at least as many "
-                         "stimuli as components",
-                         K, n);
+    ncmp_status checked = ncmp_pls_check_components(K, n, p, err);
+    if (checked)
+        return checked;
     for (size_t i = 0; i < n * p; i++)
         if (!isfinite(X[i]))
             return ncmp_fail(err, NCMP_ERR_VALUE, "PLS: feature value at stimulus %zu, feature %zu is %g", i / p, i % p,
                              X[i]);
-    for (size_t i = 0; i < n * q; i++)
-        if (!isfinite(Y[i]))
-            return ncmp_fail(err, NCMP_ERR_VALUE, "PLS: response at stimulus %zu, target %zu is %g", i / q, i % q,
-                             Y[i]);
+    if ((checked = ncmp_pls_check_responses(Y, n, q, err)))
+        return checked;
     ncmp_pls *m = calloc(1, sizeof *m);
     double *Xk = malloc(n * p * sizeof *Xk), *Yk = malloc(n * q * sizeof *Yk);
     double *W = calloc(p * K, sizeof *W), *P = calloc(p * K, sizeof *P), *Q = calloc(q * K, sizeof *Q);

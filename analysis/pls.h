@@ -62,6 +62,11 @@ ncmp_status ncmp_pls_predict(const ncmp_pls *pls, const double *X, size_t m, siz
 
 void ncmp_pls_free(ncmp_pls *pls);
 
+/* Checks shared by the NIPALS and kernel fits: K components need at least K
+ * feature columns and K training stimuli; responses must be finite. */
+ncmp_status ncmp_pls_check_components(size_t K, size_t n, size_t p, ncmp_error *err);
+ncmp_status ncmp_pls_check_responses(const double *Y, size_t n, size_t q, ncmp_error *err);
+
 /* Shared by the NIPALS and kernel fits: zero the Y residual columns below
  * 10 eps, then return the first column with a value above eps (q if none:
  * the residual is constant and the remaining components are zero). */

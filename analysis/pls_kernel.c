@@ -64,22 +64,15 @@ ncmp_status ncmp_pls_kernel_fit(const double *K0, size_t n, size_t p, const doub
     if (n < 2 || q < 1)
         return ncmp_fail(err, NCMP_ERR_SHAPE, "kernel PLS: need at least 2 samples and 1 target; got %zu x %zu", n, q);
     size_t K = (size_t)o.n_components;
-    if (K > p)
-        return ncmp_fail(err, NCMP_ERR_VALUE, "PLS: %zu components requested but the features have only %zu columns", K,
-                         p);
-    if (K > n)
-        return ncmp_fail(err, NCMP_ERR_VALUE,
-                         "PLS: %zu components requested but only %zu training stimuli; need at least as many "
-                         "stimuli as components",
-                         K, n);
+    ncmp_status checked = ncmp_pls_check_components(K, n, p, err);
+    if (checked)
+        return checked;
     for (size_t i = 0; i < n * n; i++)
         if (!isfinite(K0[i]))
             return ncmp_fail(err, NCMP_ERR_VALUE, "kernel PLS: Gram matrix entry (%zu, %zu) is %g", i / n, i % n,
                              K0[i]);
-    for (size_t i = 0; i < n * q; i++)
-        if (!isfinite(Y[i]))
-            return ncmp_fail(err, NCMP_ERR_VALUE, "PLS: response at stimulus %zu, target %zu is %g", i / q, i % q,
-                             Y[i]);
+    if ((checked = ncmp_pls_check_responses(Y, n, q, err)))
+        return checked;
     ncmp_pls_kernel *m = calloc(1, sizeof *m);
     double *Kk = malloc(n * n * sizeof *Kk), *Yk = malloc(n * q * sizeof *Yk);
     double *A = calloc(n * K, sizeof *A), *B = calloc(n * K, sizeof *B), *Q = calloc(q * K, sizeof *Q);

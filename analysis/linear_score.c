@@ -9,15 +9,17 @@
 #include <stdlib.h>
 #include <string.h>
 
-static ncmp_score *alloc_score(size_t K, size_t n, size_t q, int ridge)
+static ncmp_score *alloc_score(const ncmp_splits *splits, size_t n, size_t q, int ridge)
 {
+    size_t K = splits->n_splits;
     ncmp_score *r = calloc(1, sizeof *r);
     if (!r)
         return NULL;
     r->split_median = malloc(K * sizeof(double));
     r->per_neuroid = malloc(K * q * sizeof(double));
     r->alpha = ridge ? malloc(K * q * sizeof(double)) : NULL;
-    if (!r->split_median || !r->per_neuroid || (ridge && !r->alpha)) {
+    r->predictions = malloc((splits->test_offset[K] * q + 1) * sizeof(double));
+    if (!r->split_median || !r->per_neuroid || (ridge && !r->alpha) || !r->predictions) {
         ncmp_score_free(r);
         return NULL;
     }
@@ -45,7 +47,7 @@ static ncmp_status run(const double *features, const double *G, size_t n, size_t
     size_t n_alphas = o && o->alphas ? o->n_alphas : NCMP_RIDGE_DEFAULT_N_ALPHAS;
     int ridge = !o || o->kind == NCMP_LINEAR_RIDGE;
     size_t K = splits->n_splits;
-    ncmp_score *r = alloc_score(K, n, q, ridge);
+    ncmp_score *r = alloc_score(splits, n, q, ridge);
     double *Gown = NULL;
     work w = {0};
     size_t pc = primal_ok && p < max_train ? p : 0; /* primal buffers only when some split may use them */
@@ -114,6 +116,7 @@ static ncmp_status run(const double *features, const double *G, size_t n, size_t
                 w.pred[i * q + j] += w.ym[j];
         for (size_t j = 0; j < q; j++)
             r->per_neuroid[s * q + j] = ncmp_pearson(w.pred + j, q, w.Yte + j, q, nte);
+        memcpy(r->predictions + splits->test_offset[s] * q, w.pred, nte * q * sizeof *w.pred);
         continue;
     split_fail:
         ncmp_error_context(err, "split %zu: ", s);

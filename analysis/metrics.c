@@ -8,6 +8,7 @@
 #include <cblas.h>
 
 #include <math.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -97,6 +98,7 @@ void ncmp_score_free(ncmp_score *s)
     free(s->split_median);
     free(s->per_neuroid);
     free(s->alpha);
+    free(s->predictions);
     free(s);
 }
 
@@ -129,14 +131,16 @@ ncmp_status ncmp_score_check_inputs(size_t n, size_t p, const double *responses,
     return NCMP_OK;
 }
 
-static ncmp_score *score_alloc(size_t K, size_t n, size_t q, const ncmp_pls_options *options)
+static ncmp_score *score_alloc(const ncmp_splits *splits, size_t n, size_t q, const ncmp_pls_options *options)
 {
+    size_t K = splits->n_splits;
     ncmp_score *r = calloc(1, sizeof *r);
     if (!r)
         return NULL;
     r->split_median = malloc(K * sizeof(double));
     r->per_neuroid = malloc(K * q * sizeof(double));
-    if (!r->split_median || !r->per_neuroid) {
+    r->predictions = malloc((splits->test_offset[K] * q + 1) * sizeof(double));
+    if (!r->split_median || !r->per_neuroid || !r->predictions) {
         ncmp_score_free(r);
         return NULL;
     }
@@ -147,57 +151,82 @@ static ncmp_score *score_alloc(size_t K, size_t n, size_t q, const ncmp_pls_opti
     return r;
 }
 
-ncmp_status ncmp_score_pls_gram(const double *G, size_t n, size_t p, const double *responses, size_t q,
-                                const ncmp_splits *splits, const ncmp_pls_options *options, ncmp_score **out,
-                                ncmp_error *err)
+ncmp_status ncmp_score_pls_gram_many(const double *G, size_t n, size_t p, const double *const *responses,
+                                     size_t n_sets, size_t q, const ncmp_splits *splits,
+                                     const ncmp_pls_options *options, ncmp_score **out, ncmp_error *err)
 {
-    *out = NULL;
-    size_t max_train, max_test;
-    ncmp_status st = ncmp_score_check_inputs(n, p, responses, q, splits, &max_train, &max_test, err);
-    if (st)
-        return st;
-    size_t K = splits->n_splits;
-    ncmp_score *r = score_alloc(K, n, q, options);
+    for (size_t b = 0; b < n_sets; b++)
+        out[b] = NULL;
+    size_t max_train = 0, max_test = 0;
+    ncmp_status st = NCMP_OK;
+    for (size_t b = 0; b < n_sets; b++)
+        if ((st = ncmp_score_check_inputs(n, p, responses[b], q, splits, &max_train, &max_test, err))) {
+            if (n_sets > 1)
+                ncmp_error_context(err, "response set %zu: ", b);
+            return st;
+        }
+    size_t K = splits->n_splits, B = n_sets;
     double *Ktr = malloc(max_train * max_train * sizeof *Ktr), *Kte = malloc(max_test * max_train * sizeof *Kte);
-    double *Ytr = malloc(max_train * q * sizeof *Ytr), *Yte = malloc(max_test * q * sizeof *Yte);
-    double *pred = malloc(max_test * q * sizeof *pred);
-    if (!r || !Ktr || !Kte || !Ytr || !Yte || !pred) {
+    double *Ytr = malloc((B * max_train * q + 1) * sizeof *Ytr), *Yte = malloc(max_test * q * sizeof *Yte);
+    const double **Yp = malloc((B + 1) * sizeof *Yp);
+    ncmp_pls_kernel **km = calloc(B + 1, sizeof *km);
+    bool ok = Ktr && Kte && Ytr && Yte && Yp && km;
+    for (size_t b = 0; ok && b < B; b++)
+        ok = (out[b] = score_alloc(splits, n, q, options)) != NULL;
+    if (!ok) {
         st = ncmp_fail(err, NCMP_ERR_NOMEM, "score: out of memory for %zu stimuli", n);
         goto done;
     }
     for (size_t s = 0; s < K; s++) {
         size_t ntr = ncmp_splits_n_train(splits, s), nte = ncmp_splits_n_test(splits, s);
         const size_t *tr = splits->train + splits->train_offset[s], *te = splits->test + splits->test_offset[s];
-        for (size_t i = 0; i < ntr; i++)
-            memcpy(Ytr + i * q, responses + tr[i] * q, q * sizeof *Ytr);
-        for (size_t i = 0; i < nte; i++)
-            memcpy(Yte + i * q, responses + te[i] * q, q * sizeof *Yte);
+        for (size_t b = 0; b < B; b++) {
+            double *Yb = Ytr + b * max_train * q;
+            for (size_t i = 0; i < ntr; i++)
+                memcpy(Yb + i * q, responses[b] + tr[i] * q, q * sizeof *Ytr);
+            Yp[b] = Yb;
+        }
         ncmp_pls_kernel_center(G, n, tr, ntr, te, nte, Ktr, Kte);
-        ncmp_pls_kernel *km = NULL;
-        if ((st = ncmp_pls_kernel_fit(Ktr, ntr, p, Ytr, q, options, &km, err))) {
+        if ((st = ncmp_pls_kernel_fit_many(Ktr, ntr, p, Yp, B, q, options, km, err))) {
             ncmp_error_context(err, "split %zu: ", s);
             goto done;
         }
-        if (km->n_components_used < r->min_components_used)
-            r->min_components_used = km->n_components_used;
-        ncmp_pls_kernel_predict(km, Kte, nte, pred, err);
-        ncmp_pls_kernel_free(km);
-        for (size_t j = 0; j < q; j++)
-            r->per_neuroid[s * q + j] = ncmp_pearson(pred + j, q, Yte + j, q, nte);
+        for (size_t b = 0; b < B; b++) {
+            ncmp_score *r = out[b];
+            if (km[b]->n_components_used < r->min_components_used)
+                r->min_components_used = km[b]->n_components_used;
+            double *pred = r->predictions + splits->test_offset[s] * q;
+            ncmp_pls_kernel_predict(km[b], Kte, nte, pred, err);
+            ncmp_pls_kernel_free(km[b]);
+            km[b] = NULL;
+            for (size_t i = 0; i < nte; i++)
+                memcpy(Yte + i * q, responses[b] + te[i] * q, q * sizeof *Yte);
+            for (size_t j = 0; j < q; j++)
+                r->per_neuroid[s * q + j] = ncmp_pearson(pred + j, q, Yte + j, q, nte);
+        }
     }
-    ncmp_score_aggregate(r->per_neuroid, K, q, r->split_median, &r->raw, &r->error);
+    for (size_t b = 0; b < B; b++)
+        ncmp_score_aggregate(out[b]->per_neuroid, K, q, out[b]->split_median, &out[b]->raw, &out[b]->error);
 done:
     free(Ktr);
     free(Kte);
     free(Ytr);
     free(Yte);
-    free(pred);
-    if (st) {
-        ncmp_score_free(r);
-        return st;
-    }
-    *out = r;
-    return NCMP_OK;
+    free(Yp);
+    free(km);
+    if (st)
+        for (size_t b = 0; b < B; b++) {
+            ncmp_score_free(out[b]);
+            out[b] = NULL;
+        }
+    return st;
+}
+
+ncmp_status ncmp_score_pls_gram(const double *G, size_t n, size_t p, const double *responses, size_t q,
+                                const ncmp_splits *splits, const ncmp_pls_options *options, ncmp_score **out,
+                                ncmp_error *err)
+{
+    return ncmp_score_pls_gram_many(G, n, p, &responses, 1, q, splits, options, out, err);
 }
 
 ncmp_status ncmp_score_pls(const double *features, size_t n, size_t p, const double *responses, size_t q,
@@ -226,11 +255,10 @@ ncmp_status ncmp_score_pls(const double *features, size_t n, size_t p, const dou
         return st;
     }
     size_t K = splits->n_splits;
-    ncmp_score *r = score_alloc(K, n, q, options);
+    ncmp_score *r = score_alloc(splits, n, q, options);
     double *Xtr = malloc(max_train * p * sizeof *Xtr), *Ytr = malloc(max_train * q * sizeof *Ytr);
     double *Xte = malloc(max_test * p * sizeof *Xte), *Yte = malloc(max_test * q * sizeof *Yte);
-    double *pred = malloc(max_test * q * sizeof *pred);
-    if (!r || !Xtr || !Ytr || !Xte || !Yte || !pred) {
+    if (!r || !Xtr || !Ytr || !Xte || !Yte) {
         st = ncmp_fail(err, NCMP_ERR_NOMEM, "score: out of memory for %zu stimuli x %zu features", n, p);
         goto done;
     }
@@ -246,6 +274,7 @@ ncmp_status ncmp_score_pls(const double *features, size_t n, size_t p, const dou
             memcpy(Yte + i * q, responses + te[i] * q, q * sizeof *Yte);
         }
         ncmp_pls *model = NULL;
+        double *pred = r->predictions + splits->test_offset[s] * q;
         if ((st = ncmp_pls_fit(Xtr, ntr, p, Ytr, q, options, &model, err))) {
             ncmp_error_context(err, "split %zu: ", s);
             goto done;
@@ -265,7 +294,6 @@ done:
     free(Ytr);
     free(Xte);
     free(Yte);
-    free(pred);
     if (st) {
         ncmp_score_free(r);
         return st;

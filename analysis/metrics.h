@@ -31,6 +31,9 @@ typedef struct ncmp_score {
     double *per_neuroid;     /* [n_splits][n_neuroids] Pearson r on the test stimuli */
     int min_components_used; /* fewest PLS components fitted in any split */
     double *alpha;           /* ridge: [n_splits][n_neuroids] alpha chosen by leave-one-out, else NULL */
+    double *predictions;     /* regressions: [test rows][n_neuroids], the test predictions of every split in the
+                                order of splits->test (rows test_offset[s]..test_offset[s+1]-1 for split s);
+                                NULL for RSA and CKA */
 } ncmp_score;
 
 /* G[n][n] = Fs Fs' with Fs = features[n][p] minus their column means,
@@ -50,6 +53,13 @@ ncmp_status ncmp_score_pls(const double *features, size_t n, size_t p, const dou
 ncmp_status ncmp_score_pls_gram(const double *G, size_t n, size_t p, const double *responses, size_t q,
                                 const ncmp_splits *splits, const ncmp_pls_options *options, ncmp_score **out,
                                 ncmp_error *err);
+/* The kernel path for several response matrices over one Gram matrix and the
+ * same splits (e.g. the time bins of a recording, analysis/temporal.h): per
+ * split the centred kernels are formed once and the PLS fits run in lockstep
+ * (ncmp_pls_kernel_fit_many).  out[b] is the score of responses[b][n][q]. */
+ncmp_status ncmp_score_pls_gram_many(const double *G, size_t n, size_t p, const double *const *responses,
+                                     size_t n_sets, size_t q, const ncmp_splits *splits,
+                                     const ncmp_pls_options *options, ncmp_score **out, ncmp_error *err);
 void ncmp_score_free(ncmp_score *s);
 
 /* Checks of the score functions: splits over n samples and valid, p and q

@@ -10,7 +10,16 @@
  * predictions are K_test A pinv(B' K0 A) Q' + y_mean, with the same stopping
  * rule, Y masking (10 eps) and "Y residual constant" skip as NIPALS.  The
  * sign flip of _svd_flip_1d is skipped: predictions do not depend on it.
- * Cost per power iteration O(n^2) instead of O(n p); memory O(n^2 + n q).
+ *
+ * The deflated kernel is never formed: the x scores are orthogonal, so
+ * Kk = Dk K0 Dk with Dk = I - sum_i t_i t_i'/t_i't_i, and Dk Yk = Yk.  With
+ * Z = K0 Yk the power method's q x q products Yk'Kk Yk = Yk'Z and
+ * (Kk Yk)'(Kk Yk) = Z'Z - sum_i (t_i'Z)'(t_i'Z)/t_i't_i follow Yk and Z by
+ * rank-one updates, so a component costs one product K0 t (O(n^2)) plus
+ * O(n q + q^2) work; the power iteration itself is O(q^2).  Several response
+ * matrices over the same kernel (e.g. the time bins of a recording) are fit
+ * in lockstep so that their K0 t products are one matrix product.
+ * Memory O(n^2 + n q) per response matrix.
  * A ncmp_pls_kernel is owned by the caller: free it with ncmp_pls_kernel_free.
  */
 #ifndef NCMP_ANALYSIS_PLS_KERNEL_H
@@ -32,6 +41,12 @@ typedef struct ncmp_pls_kernel {
  * raw (centred here).  n_features is only used for the n_components <= p check. */
 ncmp_status ncmp_pls_kernel_fit(const double *K, size_t n, size_t n_features, const double *Y, size_t q,
                                 const ncmp_pls_options *options, ncmp_pls_kernel **out, ncmp_error *err);
+/* The same for n_problems independent response matrices Y[b][n][q] over one
+ * kernel (out[b] receives each model); the fits of one problem do not depend
+ * on the others, up to the rounding of the shared matrix products. */
+ncmp_status ncmp_pls_kernel_fit_many(const double *K, size_t n, size_t n_features, const double *const *Y,
+                                     size_t n_problems, size_t q, const ncmp_pls_options *options,
+                                     ncmp_pls_kernel **out, ncmp_error *err);
 /* Y_out[m][q] = K_test[m][n] dual_coef + y_mean, K_test = (X_test - train mean) Xc'. */
 ncmp_status ncmp_pls_kernel_predict(const ncmp_pls_kernel *model, const double *K_test, size_t m, double *Y_out,
                                     ncmp_error *err);

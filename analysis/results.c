@@ -50,6 +50,35 @@ static void write_opt_string(FILE *f, const char *s)
         fputs("null", f);
 }
 
+void ncmp_json_write_provenance(FILE *f, const char *const *roles, const char *const *paths,
+                                const char *const *hashes, size_t n_inputs)
+{
+    char stamp[64], h5v[32];
+    ncmp_utc_timestamp(stamp, sizeof stamp);
+    ncmp_hdf5_version(h5v, sizeof h5v);
+    fputs("{\n    \"neurocmp_version\": ", f);
+    ncmp_json_string(f, NCMP_VERSION);
+    fputs(",\n    \"neurocmp_revision\": ", f);
+    ncmp_json_string(f, NCMP_GIT_REVISION);
+    fputs(",\n    \"hdf5_version\": ", f);
+    ncmp_json_string(f, h5v);
+    fputs(",\n    \"gsl_version\": ", f);
+    ncmp_json_string(f, ncmp_gsl_version());
+    fputs(",\n    \"blas\": ", f);
+    ncmp_json_string(f, ncmp_blas_config());
+    fputs(",\n    \"created_utc\": ", f);
+    ncmp_json_string(f, stamp);
+    fputs(",\n    \"command_line\": ", f);
+    ncmp_json_string(f, ncmp_provenance_command_line());
+    for (size_t i = 0; i < n_inputs; i++) {
+        fprintf(f, ",\n    \"%s_path\": ", roles[i]);
+        ncmp_json_string(f, paths[i]);
+        fprintf(f, ",\n    \"%s_sha256\": ", roles[i]);
+        ncmp_json_string(f, hashes[i]);
+    }
+    fputs("\n  }", f);
+}
+
 ncmp_status ncmp_score_write_json(const ncmp_score *const *scores, const long long *iterations, size_t n,
                                   const ncmp_score_report *r, const char *path, ncmp_error *err)
 {
@@ -115,37 +144,11 @@ ncmp_status ncmp_score_write_json(const ncmp_score *const *scores, const long lo
         fputc(']', f);
     }
     fputs("]", f);
-    char stamp[64], h5v[32];
-    ncmp_utc_timestamp(stamp, sizeof stamp);
-    ncmp_hdf5_version(h5v, sizeof h5v);
-    fprintf(f, ",\n  \"seed\": %u,\n  \"provenance\": {\n    \"neurocmp_version\": ", (unsigned)r->seed);
-    ncmp_json_string(f, NCMP_VERSION);
-    fputs(",\n    \"neurocmp_revision\": ", f);
-    ncmp_json_string(f, NCMP_GIT_REVISION);
-    fputs(",\n    \"hdf5_version\": ", f);
-    ncmp_json_string(f, h5v);
-    fputs(",\n    \"gsl_version\": ", f);
-    ncmp_json_string(f, ncmp_gsl_version());
-    fputs(",\n    \"blas\": ", f);
-    ncmp_json_string(f, ncmp_blas_config());
-    fputs(",\n    \"created_utc\": ", f);
-    ncmp_json_string(f, stamp);
-    fputs(",\n    \"command_line\": ", f);
-    ncmp_json_string(f, ncmp_provenance_command_line());
-    fputs(",\n    \"activations_path\": ", f);
-    ncmp_json_string(f, r->activations_path);
-    fputs(",\n    \"activations_sha256\": ", f);
-    ncmp_json_string(f, act_hex);
-    fputs(",\n    \"neural_path\": ", f);
-    ncmp_json_string(f, r->neural_path);
-    fputs(",\n    \"neural_sha256\": ", f);
-    ncmp_json_string(f, neu_hex);
-    if (r->splits_path) {
-        fputs(",\n    \"splits_path\": ", f);
-        ncmp_json_string(f, r->splits_path);
-        fputs(",\n    \"splits_sha256\": ", f);
-        ncmp_json_string(f, spl_hex);
-    }
-    fputs("\n  }\n}\n", f);
+    fprintf(f, ",\n  \"seed\": %u,\n  \"provenance\": ", (unsigned)r->seed);
+    const char *roles[3] = {"activations", "neural", "splits"};
+    const char *paths[3] = {r->activations_path, r->neural_path, r->splits_path};
+    const char *hashes[3] = {act_hex, neu_hex, spl_hex};
+    ncmp_json_write_provenance(f, roles, paths, hashes, r->splits_path ? 3 : 2);
+    fputs("\n}\n", f);
     return ncmp_json_file_commit(&jf, err);
 }

@@ -9,6 +9,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "analysis/metrics.h"
 #include "core/status.h"
@@ -29,5 +30,11 @@ typedef struct ncmp_score_report {
 
 ncmp_status ncmp_score_write_json(const ncmp_score *const *scores, const long long *iterations, size_t n,
                                   const ncmp_score_report *report, const char *path, ncmp_error *err);
+
+/* The "provenance" object of every JSON result (an indented JSON object, no
+ * trailing newline): neurocmp version and revision, HDF5/GSL/BLAS, UTC time,
+ * command line, and "<role>_path"/"<role>_sha256" for each input. */
+void ncmp_json_write_provenance(FILE *f, const char *const *roles, const char *const *paths,
+                                const char *const *hashes, size_t n_inputs);
 
 #endif

@@ -74,13 +74,13 @@ ncmp_status ncmp_activations_open(const char *path, ncmp_activations **out, ncmp
         goto fail;
     }
     if ((st = ncmp_h5_read_strings(a->file, "stimulus_id", &a->stimulus_ids, &a->n_stimuli, err))) {
-        ncmp_error_context(err, "%s: ", path);
+        ncmp_error_context(err, "%s", path);
         goto fail;
     }
     int rank;
     hsize_t dims[NCMP_H5_MAX_RANK];
     if ((st = ncmp_h5_dataset_shape(a->file, "iteration", &rank, dims, err))) {
-        ncmp_error_context(err, "%s: ", path);
+        ncmp_error_context(err, "%s", path);
         goto fail;
     }
     if (rank != 1 || dims[0] == 0) {
@@ -144,7 +144,7 @@ static ncmp_status layer_shape(const ncmp_activations *a, const char *layer, int
     snprintf(path, sizeof path, "activations/%s", layer);
     ncmp_status st = ncmp_h5_dataset_shape(a->file, path, rank, dims, err);
     if (st)
-        return ncmp_error_context(err, "%s: ", a->path);
+        return ncmp_error_context(err, "%s", a->path);
     if (*rank < 2 || dims[0] != a->n_iterations || dims[1] != a->n_stimuli)
         return ncmp_fail(err, NCMP_ERR_SHAPE,
                          "%s: /activations/%s has rank %d and first axes %llu x %llu; expected [%zu iterations, %zu "
@@ -259,7 +259,7 @@ ncmp_status ncmp_activations_read_features(const ncmp_activations *a, const char
         }
         start[1] = rows[i];
         if ((st = ncmp_h5_read_block(d, H5T_NATIVE_DOUBLE, start, count, out + i * f, err))) {
-            ncmp_error_context(err, "%s: /%s: ", a->path, path);
+            ncmp_error_context(err, "%s: /%s", a->path, path);
             break;
         }
         for (size_t j = 0; j < f; j++)

@@ -119,7 +119,7 @@ static ncmp_status run(const double *features, const double *G, size_t n, size_t
         memcpy(r->predictions + splits->test_offset[s] * q, w.pred, nte * q * sizeof *w.pred);
         continue;
     split_fail:
-        ncmp_error_context(err, "split %zu: ", s);
+        ncmp_error_context(err, "split %zu", s);
         goto done;
     }
     ncmp_score_aggregate(r->per_neuroid, K, q, r->split_median, &r->raw, &r->error);

@@ -162,7 +162,7 @@ ncmp_status ncmp_score_pls_gram_many(const double *G, size_t n, size_t p, const 
     for (size_t b = 0; b < n_sets; b++)
         if ((st = ncmp_score_check_inputs(n, p, responses[b], q, splits, &max_train, &max_test, err))) {
             if (n_sets > 1)
-                ncmp_error_context(err, "response set %zu: ", b);
+                ncmp_error_context(err, "response set %zu", b);
             return st;
         }
     size_t K = splits->n_splits, B = n_sets;
@@ -188,7 +188,7 @@ ncmp_status ncmp_score_pls_gram_many(const double *G, size_t n, size_t p, const 
         }
         ncmp_pls_kernel_center(G, n, tr, ntr, te, nte, Ktr, Kte);
         if ((st = ncmp_pls_kernel_fit_many(Ktr, ntr, p, Yp, B, q, options, km, err))) {
-            ncmp_error_context(err, "split %zu: ", s);
+            ncmp_error_context(err, "split %zu", s);
             goto done;
         }
         for (size_t b = 0; b < B; b++) {
@@ -276,7 +276,7 @@ ncmp_status ncmp_score_pls(const double *features, size_t n, size_t p, const dou
         ncmp_pls *model = NULL;
         double *pred = r->predictions + splits->test_offset[s] * q;
         if ((st = ncmp_pls_fit(Xtr, ntr, p, Ytr, q, options, &model, err))) {
-            ncmp_error_context(err, "split %zu: ", s);
+            ncmp_error_context(err, "split %zu", s);
             goto done;
         }
         if (model->n_components_used < r->min_components_used)

@@ -51,7 +51,7 @@ ncmp_status ncmp_score_inputs_prepare(const ncmp_assembly *neural, const char *r
     if (ncmp_coord_find(&src->presentation, "repetition")) {
         ncmp_ceiling_options co = NCMP_CEILING_DEFAULTS;
         if ((st = ncmp_ceiling_split_half(src, &co, &ceil, err))) {
-            ncmp_error_context(err, "ceiling: ");
+            ncmp_error_context(err, "ceiling");
             goto done;
         }
         in->ceiling = ceil->ceiling[0];

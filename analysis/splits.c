@@ -409,7 +409,7 @@ ncmp_status ncmp_splits_read_json(const char *path, size_t n_samples, const char
     snprintf(buf, sizeof buf, "%s (from %s)", d && d->type == NCMP_JSON_STRING ? d->string : "splits", path);
     s->description = strdup(buf);
     if ((st = ncmp_splits_validate(s, err)))
-        ncmp_error_context(err, "%s: ", path);
+        ncmp_error_context(err, "%s", path);
 done:
     ncmp_json_free(root);
     if (st) {

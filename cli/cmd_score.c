@@ -350,11 +350,11 @@ int cmd_score(int argc, char **argv)
             goto fail;
     } else if (in->labels) {
         if (ncmp_splits_stratified((const char *const *)in->labels, in->n_stimuli, 0.9, 10, 1, &splits, &err)) {
-            ncmp_error_context(&err, "splitting %zu stimuli by object_name: ", in->n_stimuli);
+            ncmp_error_context(&err, "splitting %zu stimuli by object_name", in->n_stimuli);
             goto fail;
         }
     } else if (ncmp_splits_shuffle(in->n_stimuli, 0.9, 10, 1, &splits, &err)) {
-        ncmp_error_context(&err, "splitting %zu stimuli: ", in->n_stimuli);
+        ncmp_error_context(&err, "splitting %zu stimuli", in->n_stimuli);
         goto fail;
     }
     for (size_t s = 0; is_pls && s < splits->n_splits; s++)
@@ -442,7 +442,7 @@ int cmd_score(int argc, char **argv)
                                     &scores[i], &err);
         }
         if (st) {
-            ncmp_error_context(&err, "iteration %lld: ", its[i]);
+            ncmp_error_context(&err, "iteration %lld", its[i]);
             goto fail;
         }
         if (is_pls && scores[i]->min_components_used < po.n_components)

@@ -18,6 +18,8 @@ int cmd_arch(int argc, char **argv);
 int cmd_export(int argc, char **argv);
 int cmd_ceiling(int argc, char **argv);
 int cmd_score(int argc, char **argv);
+int cmd_temporal(int argc, char **argv);
+int cmd_compare(int argc, char **argv);
 int cmd_neural(int argc, char **argv);
 int cmd_simulate_neural(int argc, char **argv);
 

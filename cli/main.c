@@ -18,6 +18,8 @@ static const cli_entry commands[] = {
     {"simulate-neural", "simulate recordings from activations, with a known best layer/iteration and ceiling",
      cmd_simulate_neural},
     {"score", "predictivity of a layer's activations for neural recordings (PLS, Brain-Score protocol)", cmd_score},
+    {"temporal", "predictivity of every model iteration for every neural time bin, with figures and a report",
+     cmd_temporal},
     {"demo", "run the end-to-end demonstration on the bundled data", cmd_demo},
 };
 enum { N_COMMANDS = sizeof commands / sizeof commands[0] };

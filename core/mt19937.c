@@ -88,6 +88,12 @@ void ncmp_mt19937_permutation(ncmp_mt19937 *mt, size_t *out, size_t n)
     }
 }
 
+void ncmp_mt19937_randint(ncmp_mt19937 *mt, size_t high, size_t *out, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        out[i] = high > 1 ? (size_t)ncmp_mt19937_interval(mt, (uint64_t)high - 1) : 0;
+}
+
 ncmp_status ncmp_shuffle_split_sizes(size_t n, double train_fraction, size_t *n_train, size_t *n_test, ncmp_error *err)
 {
     if (!(train_fraction > 0 && train_fraction < 1))

@@ -36,6 +36,10 @@ double ncmp_mt19937_uniform(ncmp_mt19937 *mt);
 uint64_t ncmp_mt19937_interval(ncmp_mt19937 *mt, uint64_t max);
 /* As RandomState.permutation(n): out[0..n-1] filled with a shuffled 0..n-1. */
 void ncmp_mt19937_permutation(ncmp_mt19937 *mt, size_t *out, size_t n);
+/* As RandomState.randint(0, high, size=n) (default int64 dtype, legacy masked
+ * rejection on 32-bit outputs): out[i] = interval(high - 1); high >= 1, and
+ * high = 1 draws nothing from the stream, as NumPy. */
+void ncmp_mt19937_randint(ncmp_mt19937 *mt, size_t high, size_t *out, size_t n);
 
 /* scikit-learn 1.2 ShuffleSplit(n_splits, train_size=train_fraction,
  * test_size=None, random_state=seed) over n samples: n_train =

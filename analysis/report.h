@@ -1,0 +1,20 @@
+/* Offline reports: an HTML page (index.html, no scripts, no network) and the
+ * same content as Markdown (report.md) in a directory, next to the figures
+ * they show.  The temporal report gives the iteration x time-bin heatmap and
+ * line plots, the ceiling of every bin, the full table, the best iteration
+ * per bin, the peak latency per iteration, the standard-window scores, and
+ * the exact command line with the inputs' SHA-256, so it can be attached to
+ * a paper or rerun.  Files are written atomically (PATH.partial, rename).
+ */
+#ifndef NCMP_ANALYSIS_REPORT_H
+#define NCMP_ANALYSIS_REPORT_H
+
+#include "analysis/temporal.h"
+#include "analysis/temporal_output.h"
+#include "core/status.h"
+
+/* index.html and report.md in dir; the figures (ncmp_temporal_write_figures) must be there. */
+ncmp_status ncmp_report_write_temporal(const ncmp_temporal *t, const ncmp_temporal_report *report, const char *dir,
+                                       ncmp_error *err);
+
+#endif

@@ -1,0 +1,473 @@
+/* Iteration x time-bin predictivity matrices (SPEC §8; the question of Huang et al., NeurIPS 2020, about CNN-F's
+ * feedback iterations and late neural responses). */
+#include "analysis/temporal.h"
+
+#include "analysis/protocol.h"
+#include "core/log.h"
+#include "core/progress.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+void ncmp_temporal_defaults(ncmp_temporal_options *o)
+{
+    memset(o, 0, sizeof *o);
+    ncmp_pls_options pls = NCMP_PLS_DEFAULTS;
+    o->pls = pls;
+    o->mode = NCMP_TEMPORAL_PER_BIN;
+    o->metric = NCMP_TEMPORAL_PLS;
+    o->block_bytes = (size_t)256 << 20;
+    o->window_start_ms = 70;
+    o->window_end_ms = 170;
+}
+
+void ncmp_temporal_free(ncmp_temporal *t)
+{
+    if (!t)
+        return;
+    free(t->iterations);
+    free(t->bin_start);
+    free(t->bin_end);
+    free(t->ceiling);
+    free(t->ceiling_error);
+    free(t->raw);
+    free(t->error);
+    free(t->ceiled);
+    free(t->split_median);
+    free(t->per_neuroid);
+    free(t->best_iteration);
+    free(t->best_bin);
+    free(t->peak_latency_ms);
+    free(t->window_raw);
+    free(t->window_error);
+    free(t->window_ceiled);
+    for (size_t i = 0; t->stimulus_ids && i < t->n_stimuli; i++)
+        free(t->stimulus_ids[i]);
+    free(t->stimulus_ids);
+    for (size_t i = 0; t->neuroid_ids && i < t->n_neuroids; i++)
+        free(t->neuroid_ids[i]);
+    free(t->neuroid_ids);
+    if (t->owns_splits)
+        ncmp_splits_free(t->splits);
+    free(t);
+}
+
+static ncmp_status parse_number(const char *text, const char *what, double *v, ncmp_error *err)
+{
+    char *end;
+    errno = 0;
+    *v = strtod(text, &end);
+    if (end == text || (*end && *end != ':') || errno || !isfinite(*v))
+        return ncmp_fail(err, NCMP_ERR_USAGE, "--bins: %s in '%s' is not a number of ms", what, text);
+    return NCMP_OK;
+}
+
+ncmp_status ncmp_temporal_parse_bins(const char *text, const ncmp_assembly *neural, double **start, double **end,
+                                     size_t *n_bins, ncmp_error *err)
+{
+    *start = *end = NULL;
+    *n_bins = 0;
+    if (!neural->has_time_bins || !neural->n_time_bins)
+        return ncmp_fail(err, NCMP_ERR_VALUE,
+                         "the recordings have no time_bin dimension: nothing to resolve in time (use 'neurocmp score')");
+    size_t nb = 0;
+    double a = 0, b = 0, step = 0;
+    bool all = !strcmp(text, "all");
+    if (all)
+        nb = neural->n_time_bins;
+    else {
+        const char *c1 = strchr(text, ':'), *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
+        if (!c1 || !c2 || strchr(c2 + 1, ':'))
+            return ncmp_fail(err, NCMP_ERR_USAGE, "--bins '%s': expected 'all' or START:END:STEP in ms, e.g. 0:300:20",
+                             text);
+        ncmp_status st;
+        if ((st = parse_number(text, "START", &a, err)) || (st = parse_number(c1 + 1, "END", &b, err)) ||
+            (st = parse_number(c2 + 1, "STEP", &step, err)))
+            return st;
+        if (!(step > 0) || !(b > a))
+            return ncmp_fail(err, NCMP_ERR_USAGE, "--bins '%s': need START < END and STEP > 0", text);
+        double count = floor((b - a) / step + 1e-9);
+        if (count < 1 || count > 100000)
+            return ncmp_fail(err, NCMP_ERR_USAGE, "--bins '%s': gives %.0f windows (1..100000 allowed)", text, count);
+        nb = (size_t)count;
+    }
+    double *s = malloc(nb * sizeof *s), *e = malloc(nb * sizeof *e);
+    if (!s || !e) {
+        free(s);
+        free(e);
+        return ncmp_fail(err, NCMP_ERR_NOMEM, "out of memory");
+    }
+    for (size_t k = 0; k < nb; k++) {
+        if (all) {
+            s[k] = neural->time_bin_start[k];
+            e[k] = neural->time_bin_end[k];
+            continue;
+        }
+        s[k] = a + (double)k * step;
+        e[k] = a + (double)(k + 1) * step;
+        bool any = false;
+        for (size_t t = 0; t < neural->n_time_bins && !any; t++)
+            any = neural->time_bin_start[t] >= s[k] && neural->time_bin_end[t] <= e[k];
+        if (!any) {
+            ncmp_fail(err, NCMP_ERR_VALUE,
+                      "--bins %s: the window %g-%g ms holds no recorded time bin (the recordings have %zu bins from "
+                      "%g to %g ms)",
+                      text, s[k], e[k], neural->n_time_bins, neural->time_bin_start[0],
+                      neural->time_bin_end[neural->n_time_bins - 1]);
+            free(s);
+            free(e);
+            return NCMP_ERR_VALUE;
+        }
+    }
+    *start = s;
+    *end = e;
+    *n_bins = nb;
+    return NCMP_OK;
+}
+
+/* Argmax skipping NaN (first wins); n if every value is NaN. */
+static size_t argmax(const double *v, size_t n, size_t stride)
+{
+    size_t best = n;
+    for (size_t i = 0; i < n; i++)
+        if (!isnan(v[i * stride]) && (best == n || v[i * stride] > v[best * stride]))
+            best = i;
+    return best;
+}
+
+/* The region's neuroid ids in file order (the order ncmp_assembly_select_regions keeps). */
+static ncmp_status neuroid_ids(const ncmp_assembly *a, const char *region, size_t q, char ***out, ncmp_error *err)
+{
+    const ncmp_coord *id = ncmp_coord_find(&a->neuroid, "neuroid_id");
+    const ncmp_coord *rg = region ? ncmp_coord_find(&a->neuroid, "region") : NULL;
+    char **ids = calloc(q ? q : 1, sizeof *ids);
+    if (!ids)
+        return ncmp_fail(err, NCMP_ERR_NOMEM, "out of memory");
+    size_t k = 0;
+    for (size_t j = 0; j < a->n_neuroids; j++) {
+        if (region && !(rg && rg->strings && !strcmp(rg->strings[j], region)))
+            continue;
+        if (k < q) {
+            char buf[32];
+            snprintf(buf, sizeof buf, "neuroid%zu", j);
+            ids[k] = strdup(id && id->strings ? id->strings[j] : buf);
+            if (!ids[k]) {
+                for (size_t i = 0; i < k; i++)
+                    free(ids[i]);
+                free(ids);
+                return ncmp_fail(err, NCMP_ERR_NOMEM, "out of memory");
+            }
+        }
+        k++;
+    }
+    if (k != q) {
+        for (size_t i = 0; i < q && i < k; i++)
+            free(ids[i]);
+        free(ids);
+        return ncmp_fail(err, NCMP_ERR_INTERNAL, "temporal: %zu neuroid ids for %zu scored neuroids", k, q);
+    }
+    *out = ids;
+    return NCMP_OK;
+}
+
+/* Store a score of nb * q target columns (bin-major) as nb cells of row t. */
+static void store_columns(ncmp_temporal *r, size_t t, size_t b0, size_t nb, const ncmp_score *s)
+{
+    size_t K = r->n_splits, q = r->n_neuroids, B = r->n_bins, qs = s->n_neuroids;
+    for (size_t b = 0; b < nb; b++) {
+        size_t cell = t * B + b0 + b;
+        double *pn = r->per_neuroid + cell * K * q;
+        for (size_t k = 0; k < K; k++)
+            memcpy(pn + k * q, s->per_neuroid + k * qs + b * q, q * sizeof *pn);
+        ncmp_score_aggregate(pn, K, q, r->split_median + cell * K, &r->raw[cell], &r->error[cell]);
+    }
+    if (s->min_components_used < r->min_components_used)
+        r->min_components_used = s->min_components_used;
+}
+
+/* Cell (t, b) from a score of its own; b == n_bins is the window score. */
+static void store_cell(ncmp_temporal *r, size_t t, size_t b, const ncmp_score *s)
+{
+    if (b < r->n_bins) {
+        store_columns(r, t, b, 1, s);
+        return;
+    }
+    r->window_raw[t] = s->raw;
+    r->window_error[t] = s->error;
+    r->window_ceiled[t] = s->raw / r->window_ceiling;
+    if (s->min_components_used < r->min_components_used)
+        r->min_components_used = s->min_components_used;
+}
+
+ncmp_status ncmp_temporal_compute(const ncmp_activations *acts, const char *layer, const ncmp_assembly *neural,
+                                  const char *region, const ncmp_temporal_options *options, ncmp_temporal **out,
+                                  ncmp_error *err)
+{
+    *out = NULL;
+    ncmp_temporal_options o;
+    ncmp_temporal_defaults(&o);
+    if (options)
+        o = *options;
+    if (o.mode == NCMP_TEMPORAL_SHARED && o.metric == NCMP_TEMPORAL_RIDGE)
+        return ncmp_fail(err, NCMP_ERR_USAGE,
+                         "ridge fits every neuroid of every bin on its own (alpha per target), so a shared mode would "
+                         "be identical to per-bin; use --mode per-bin with ridge");
+    if (!neural->has_time_bins || !neural->n_time_bins)
+        return ncmp_fail(err, NCMP_ERR_VALUE,
+                         "%s has no time_bin dimension: nothing to resolve in time (use 'neurocmp score')",
+                         neural->source && neural->source[0] ? neural->source : "the recordings");
+    ncmp_status st = NCMP_OK;
+    size_t p = 0;
+    if ((st = ncmp_activations_layer_features(acts, layer, &p, err)))
+        return st;
+    ncmp_temporal *r = calloc(1, sizeof *r);
+    ncmp_score_inputs **in = NULL;
+    double *features = NULL, *Ycat = NULL;
+    size_t *it_index = NULL;
+    const double **Yp = NULL;
+    ncmp_score **cells = NULL;
+    ncmp_progress *bar = NULL;
+    if (!r)
+        return ncmp_fail(err, NCMP_ERR_NOMEM, "out of memory");
+    r->n_features = p;
+    r->min_components_used = o.pls.n_components;
+    /* Bins (windows) and iterations. */
+    size_t B = o.bin_start ? o.n_bins : neural->n_time_bins;
+    size_t T = o.iterations ? o.n_iterations : acts->n_iterations;
+    if (!B || !T) {
+        st = ncmp_fail(err, NCMP_ERR_USAGE, "temporal: no %s selected", B ? "iterations" : "time bins");
+        goto done;
+    }
+    r->n_bins = B;
+    r->n_iterations = T;
+    r->bin_start = malloc(B * sizeof(double));
+    r->bin_end = malloc(B * sizeof(double));
+    r->ceiling = malloc(B * sizeof(double));
+    r->ceiling_error = malloc(B * sizeof(double));
+    r->iterations = malloc(T * sizeof(long long));
+    it_index = malloc(T * sizeof *it_index);
+    in = calloc(B + 1, sizeof *in);
+    if (!r->bin_start || !r->bin_end || !r->ceiling || !r->ceiling_error || !r->iterations || !it_index || !in) {
+        st = ncmp_fail(err, NCMP_ERR_NOMEM, "out of memory");
+        goto done;
+    }
+    for (size_t b = 0; b < B; b++) {
+        r->bin_start[b] = o.bin_start ? o.bin_start[b] : neural->time_bin_start[b];
+        r->bin_end[b] = o.bin_start ? o.bin_end[b] : neural->time_bin_end[b];
+    }
+    for (size_t t = 0; t < T; t++) {
+        r->iterations[t] = o.iterations ? o.iterations[t] : acts->iterations[t];
+        if ((st = ncmp_activations_iteration_index(acts, r->iterations[t], &it_index[t], err)))
+            goto done;
+    }
+    /* The responses of every bin, exactly as `score --time-window START:END` prepares them. */
+    for (size_t b = 0; b < B; b++) {
+        if ((st = ncmp_score_inputs_prepare(neural, region, r->bin_start[b], r->bin_end[b], acts, &in[b], err))) {
+            ncmp_error_context(err, "time bin %g-%g ms", r->bin_start[b], r->bin_end[b]);
+            goto done;
+        }
+        r->ceiling[b] = in[b]->ceiling;
+        r->ceiling_error[b] = in[b]->ceiling_error;
+        if (b && (in[b]->n_stimuli != in[0]->n_stimuli || in[b]->n_neuroids != in[0]->n_neuroids)) {
+            st = ncmp_fail(err, NCMP_ERR_INTERNAL, "time bin %zu: %zu x %zu responses, bin 0 has %zu x %zu", b,
+                           in[b]->n_stimuli, in[b]->n_neuroids, in[0]->n_stimuli, in[0]->n_neuroids);
+            goto done;
+        }
+    }
+    /* The standard window as one more response set, when it holds recorded bins. */
+    r->window_start_ms = o.window_start_ms;
+    r->window_end_ms = o.window_end_ms;
+    r->window_ceiling = r->window_ceiling_error = NAN;
+    if (!isnan(o.window_start_ms)) {
+        bool any = false;
+        for (size_t k = 0; k < neural->n_time_bins && !any; k++)
+            any = neural->time_bin_start[k] >= o.window_start_ms && neural->time_bin_end[k] <= o.window_end_ms;
+        if (!any)
+            ncmp_log_warn("no recorded time bin lies inside %g-%g ms: no window score", o.window_start_ms,
+                          o.window_end_ms);
+        else if ((st = ncmp_score_inputs_prepare(neural, region, o.window_start_ms, o.window_end_ms, acts, &in[B],
+                                                 err))) {
+            ncmp_error_context(err, "time window %g-%g ms", o.window_start_ms, o.window_end_ms);
+            goto done;
+        } else {
+            r->has_window = true;
+            r->window_ceiling = in[B]->ceiling;
+            r->window_ceiling_error = in[B]->ceiling_error;
+        }
+    }
+    const size_t n = in[0]->n_stimuli, q = in[0]->n_neuroids;
+    const size_t W = r->has_window ? 1 : 0; /* response sets beyond the bins */
+    r->n_stimuli = n;
+    r->n_neuroids = q;
+    r->n_unused_activations = in[0]->n_unused_activations;
+    r->stimulus_ids = in[0]->stimulus_ids; /* take ownership */
+    in[0]->stimulus_ids = NULL;
+    if ((st = neuroid_ids(neural, region, q, &r->neuroid_ids, err)))
+        goto done;
+    /* Splits: drawn once, as `score` draws them, and shared by every cell. */
+    if (o.splits) {
+        if (o.splits->n_samples != n) {
+            st = ncmp_fail(err, NCMP_ERR_SHAPE, "the given splits are over %zu stimuli, the recordings have %zu",
+                           o.splits->n_samples, n);
+            goto done;
+        }
+        r->splits = (ncmp_splits *)o.splits;
+    } else if (o.splits_path) {
+        r->owns_splits = true;
+        if ((st = ncmp_splits_read_json(o.splits_path, n, (const char *const *)r->stimulus_ids, &r->splits, err)))
+            goto done;
+    } else {
+        r->owns_splits = true;
+        st = in[0]->labels ? ncmp_splits_stratified((const char *const *)in[0]->labels, n, 0.9, 10, 1, &r->splits, err)
+                           : ncmp_splits_shuffle(n, 0.9, 10, 1, &r->splits, err);
+        if (st) {
+            ncmp_error_context(err, "splitting %zu stimuli", n);
+            goto done;
+        }
+    }
+    const size_t K = r->splits->n_splits;
+    r->n_splits = K;
+    size_t max_train = 0;
+    for (size_t s = 0; s < K; s++)
+        if (ncmp_splits_n_train(r->splits, s) > max_train)
+            max_train = ncmp_splits_n_train(r->splits, s);
+    bool pls = o.metric == NCMP_TEMPORAL_PLS;
+    if (pls && (max_train < (size_t)o.pls.n_components || p < (size_t)o.pls.n_components)) {
+        st = ncmp_fail(err, NCMP_ERR_VALUE, "%zu training stimuli and %zu features; PLS with %d components needs more",
+                       max_train, p, o.pls.n_components);
+        goto done;
+    }
+    ncmp_pls_solver solver = o.pls.solver;
+    if (solver == NCMP_PLS_AUTO)
+        solver = p > max_train ? NCMP_PLS_KERNEL : NCMP_PLS_NIPALS;
+    ncmp_pls_options po = o.pls;
+    po.solver = solver;
+    r->raw = malloc(T * B * sizeof(double));
+    r->error = malloc(T * B * sizeof(double));
+    r->ceiled = malloc(T * B * sizeof(double));
+    r->split_median = malloc(T * B * K * sizeof(double));
+    r->per_neuroid = malloc(T * B * K * q * sizeof(double));
+    r->best_iteration = malloc(B * sizeof(size_t));
+    r->best_bin = malloc(T * sizeof(size_t));
+    r->peak_latency_ms = malloc(T * sizeof(double));
+    r->window_raw = malloc(T * sizeof(double));
+    r->window_error = malloc(T * sizeof(double));
+    r->window_ceiled = malloc(T * sizeof(double));
+    size_t n_buf = solver == NCMP_PLS_KERNEL ? n * n : n * p;
+    features = malloc(n_buf * sizeof *features);
+    bool concat = !pls || o.mode == NCMP_TEMPORAL_SHARED;
+    Ycat = concat ? malloc(n * B * q * sizeof *Ycat) : NULL;
+    Yp = malloc((B + 1) * sizeof *Yp);
+    cells = calloc(B + 1, sizeof *cells);
+    if (!r->window_raw || !r->window_error || !r->window_ceiled || !r->raw || !r->error || !r->ceiled || !r->split_median || !r->per_neuroid || !r->best_iteration ||
+        !r->best_bin || !r->peak_latency_ms || !features || (concat && !Ycat) || !Yp || !cells) {
+        st = ncmp_fail(err, NCMP_ERR_NOMEM, "out of memory for %zu iterations x %zu bins x %zu stimuli x %zu neuroids",
+                       T, B, n, q);
+        goto done;
+    }
+    if (W)
+        Yp[B] = in[B]->responses;
+    for (size_t t = 0; t < T; t++)
+        r->window_raw[t] = r->window_error[t] = r->window_ceiled[t] = NAN;
+    for (size_t b = 0; b < B; b++) {
+        Yp[b] = in[b]->responses;
+        for (size_t i = 0; concat && i < n; i++)
+            memcpy(Ycat + i * B * q + b * q, in[b]->responses + i * q, q * sizeof *Ycat);
+    }
+    ncmp_linear_options lo = {NCMP_LINEAR_RIDGE, NULL, 0};
+    if (o.progress)
+        bar = ncmp_progress_start("temporal", T, "iterations");
+    for (size_t t = 0; t < T; t++) {
+        if (solver == NCMP_PLS_KERNEL)
+            st = ncmp_activations_gram(acts, layer, it_index[t], in[0]->rows, n, o.block_bytes, features, err);
+        else
+            st = ncmp_activations_read_features(acts, layer, it_index[t], in[0]->rows, n, features, err);
+        if (st)
+            goto iteration_fail;
+        if (!concat && solver == NCMP_PLS_KERNEL) {
+            if ((st = ncmp_score_pls_gram_many(features, n, p, Yp, B + W, q, r->splits, &po, cells, err)))
+                goto iteration_fail;
+            for (size_t b = 0; b < B + W; b++) {
+                store_cell(r, t, b, cells[b]);
+                ncmp_score_free(cells[b]);
+                cells[b] = NULL;
+            }
+        } else if (!concat) {
+            for (size_t b = 0; b < B + W; b++) {
+                ncmp_score *s = NULL;
+                if ((st = ncmp_score_pls(features, n, p, Yp[b], q, r->splits, &po, &s, err))) {
+                    if (b < B)
+                        ncmp_error_context(err, "time bin %g-%g ms", r->bin_start[b], r->bin_end[b]);
+                    goto iteration_fail;
+                }
+                store_cell(r, t, b, s);
+                ncmp_score_free(s);
+            }
+        } else {
+            if (W) { /* the window on its own (shared mode) or as ridge targets of their own */
+                ncmp_score *s = NULL;
+                if (pls)
+                    st = solver == NCMP_PLS_KERNEL ? ncmp_score_pls_gram(features, n, p, Yp[B], q, r->splits, &po, &s, err)
+                                                   : ncmp_score_pls(features, n, p, Yp[B], q, r->splits, &po, &s, err);
+                else
+                    st = solver == NCMP_PLS_KERNEL
+                             ? ncmp_score_linear_gram(features, n, p, Yp[B], q, r->splits, &lo, &s, err)
+                             : ncmp_score_linear(features, n, p, Yp[B], q, r->splits, &lo, &s, err);
+                if (st)
+                    goto iteration_fail;
+                store_cell(r, t, B, s);
+                ncmp_score_free(s);
+            }
+            ncmp_score *s = NULL;
+            if (pls)
+                st = solver == NCMP_PLS_KERNEL
+                         ? ncmp_score_pls_gram(features, n, p, Ycat, B * q, r->splits, &po, &s, err)
+                         : ncmp_score_pls(features, n, p, Ycat, B * q, r->splits, &po, &s, err);
+            else
+                st = solver == NCMP_PLS_KERNEL
+                         ? ncmp_score_linear_gram(features, n, p, Ycat, B * q, r->splits, &lo, &s, err)
+                         : ncmp_score_linear(features, n, p, Ycat, B * q, r->splits, &lo, &s, err);
+            if (st)
+                goto iteration_fail;
+            store_columns(r, t, 0, B, s);
+            ncmp_score_free(s);
+        }
+        ncmp_progress_update(bar, t + 1);
+        continue;
+    iteration_fail:
+        ncmp_error_context(err, "iteration %lld", r->iterations[t]);
+        goto done;
+    }
+    if (!pls)
+        r->min_components_used = 0;
+    for (size_t t = 0; t < T; t++)
+        for (size_t b = 0; b < B; b++)
+            r->ceiled[t * B + b] = r->raw[t * B + b] / r->ceiling[b]; /* NaN without a ceiling */
+    for (size_t b = 0; b < B; b++)
+        r->best_iteration[b] = argmax(r->raw + b, T, B);
+    for (size_t t = 0; t < T; t++) {
+        r->best_bin[t] = argmax(r->raw + t * B, B, 1);
+        r->peak_latency_ms[t] =
+            r->best_bin[t] < B ? 0.5 * (r->bin_start[r->best_bin[t]] + r->bin_end[r->best_bin[t]]) : NAN;
+    }
+done:
+    ncmp_progress_finish(bar);
+    for (size_t b = 0; in && b <= B; b++)
+        ncmp_score_inputs_free(in[b]);
+    for (size_t b = 0; cells && b <= B; b++)
+        ncmp_score_free(cells[b]);
+    free(in);
+    free(cells);
+    free(features);
+    free(Ycat);
+    free(Yp);
+    free(it_index);
+    if (st) {
+        ncmp_temporal_free(r);
+        return st;
+    }
+    *out = r;
+    return NCMP_OK;
+}

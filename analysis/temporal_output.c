@@ -1,0 +1,377 @@
+/* Writing iteration x time-bin results: SPEC §9-style JSON, HDF5 with every per-neuroid value (SPEC §8), figures. */
+#include "analysis/temporal_output.h"
+
+#include "analysis/json.h"
+#include "analysis/plot.h"
+#include "analysis/results.h"
+#include "core/h5.h"
+#include "core/provenance.h"
+#include "core/sha256.h"
+#include "core/version.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void number_array(FILE *f, const double *v, size_t n, size_t stride)
+{
+    fputc('[', f);
+    for (size_t i = 0; i < n; i++) {
+        if (i)
+            fputs(", ", f);
+        ncmp_json_number(f, v[i * stride]);
+    }
+    fputc(']', f);
+}
+
+static void matrix(FILE *f, const char *key, const double *v, size_t rows, size_t cols)
+{
+    fprintf(f, ",\n  \"%s\": [", key);
+    for (size_t t = 0; t < rows; t++) {
+        fputs(t ? ",\n    " : "\n    ", f);
+        number_array(f, v + t * cols, cols, 1);
+    }
+    fputs("\n  ]", f);
+}
+
+static void opt_string(FILE *f, const char *s)
+{
+    if (s)
+        ncmp_json_string(f, s);
+    else
+        fputs("null", f);
+}
+
+ncmp_status ncmp_temporal_write_json(const ncmp_temporal *t, const ncmp_temporal_report *rep, const char *path,
+                                     ncmp_error *err)
+{
+    char act_hex[NCMP_SHA256_HEX_LEN] = "", neu_hex[NCMP_SHA256_HEX_LEN] = "", spl_hex[NCMP_SHA256_HEX_LEN] = "";
+    ncmp_status st;
+    if ((st = ncmp_sha256_file(rep->activations_path, act_hex, err)) ||
+        (st = ncmp_sha256_file(rep->neural_path, neu_hex, err)) ||
+        (rep->splits_path && (st = ncmp_sha256_file(rep->splits_path, spl_hex, err))))
+        return st;
+    ncmp_json_file jf;
+    if ((st = ncmp_json_file_begin(&jf, path, err)))
+        return st;
+    FILE *f = jf.stream;
+    const size_t T = t->n_iterations, B = t->n_bins;
+    const char *base = strrchr(rep->neural_path, '/');
+    char bench[512];
+    snprintf(bench, sizeof bench, "%s:%s-%s-temporal", base ? base + 1 : rep->neural_path,
+             rep->region ? rep->region : "all", rep->metric);
+    fputs("{\n  \"benchmark\": ", f);
+    ncmp_json_string(f, bench);
+    fputs(",\n  \"metric\": ", f);
+    ncmp_json_string(f, rep->metric);
+    fputs(",\n  \"mode\": ", f);
+    ncmp_json_string(f, rep->mode);
+    fputs(",\n  \"layer\": ", f);
+    ncmp_json_string(f, rep->layer);
+    fputs(",\n  \"region\": ", f);
+    opt_string(f, rep->region);
+    fputs(",\n  \"iteration\": [", f);
+    for (size_t i = 0; i < T; i++)
+        fprintf(f, i ? ", %lld" : "%lld", t->iterations[i]);
+    fputs("],\n  \"time_bin_start_ms\": ", f);
+    number_array(f, t->bin_start, B, 1);
+    fputs(",\n  \"time_bin_end_ms\": ", f);
+    number_array(f, t->bin_end, B, 1);
+    fputs(",\n  \"ceiling\": ", f);
+    number_array(f, t->ceiling, B, 1);
+    fputs(",\n  \"ceiling_error\": ", f);
+    number_array(f, t->ceiling_error, B, 1);
+    matrix(f, "raw", t->raw, T, B);
+    matrix(f, "error", t->error, T, B);
+    matrix(f, "ceiled", t->ceiled, T, B);
+    fputs(",\n  \"best_iteration_per_bin\": [", f);
+    for (size_t b = 0; b < B; b++) {
+        if (b)
+            fputs(", ", f);
+        if (t->best_iteration[b] < T)
+            fprintf(f, "%lld", t->iterations[t->best_iteration[b]]);
+        else
+            fputs("null", f);
+    }
+    fputs("],\n  \"best_bin_per_iteration_ms\": [", f);
+    for (size_t i = 0; i < T; i++) {
+        fputs(i ? ", " : "", f);
+        if (t->best_bin[i] < B) {
+            fputc('[', f);
+            ncmp_json_number(f, t->bin_start[t->best_bin[i]]);
+            fputs(", ", f);
+            ncmp_json_number(f, t->bin_end[t->best_bin[i]]);
+            fputc(']', f);
+        } else
+            fputs("null", f);
+    }
+    fputs("],\n  \"peak_latency_ms\": ", f);
+    number_array(f, t->peak_latency_ms, T, 1);
+    fputs(",\n  \"window\": ", f);
+    if (t->has_window) {
+        fputs("{\"time_window_ms\": [", f);
+        ncmp_json_number(f, t->window_start_ms);
+        fputs(", ", f);
+        ncmp_json_number(f, t->window_end_ms);
+        fputs("], \"ceiling\": ", f);
+        ncmp_json_number(f, t->window_ceiling);
+        fputs(", \"ceiling_error\": ", f);
+        ncmp_json_number(f, t->window_ceiling_error);
+        fputs(",\n    \"raw\": ", f);
+        number_array(f, t->window_raw, T, 1);
+        fputs(", \"error\": ", f);
+        number_array(f, t->window_error, T, 1);
+        fputs(", \"ceiled\": ", f);
+        number_array(f, t->window_ceiled, T, 1);
+        fputc('}', f);
+    } else
+        fputs("null", f);
+    fprintf(f, ",\n  \"n_stimuli\": %zu,\n  \"n_neuroids\": %zu,\n  \"n_features\": %zu", t->n_stimuli,
+            t->n_neuroids, t->n_features);
+    fputs(",\n  \"splits\": ", f);
+    ncmp_json_string(f, t->splits->description ? t->splits->description : "");
+    fprintf(f, ",\n  \"n_splits\": %zu,\n  \"n_components\": %d", t->n_splits, rep->n_components);
+    fputs(",\n  \"details\": ", f);
+    opt_string(f, rep->details_path);
+    fprintf(f, ",\n  \"seed\": %u,\n  \"provenance\": ", (unsigned)t->splits->seed);
+    const char *roles[3] = {"activations", "neural", "splits"};
+    const char *paths[3] = {rep->activations_path, rep->neural_path, rep->splits_path};
+    const char *hashes[3] = {act_hex, neu_hex, spl_hex};
+    ncmp_json_write_provenance(f, roles, paths, hashes, rep->splits_path ? 3 : 2);
+    fputs("\n}\n", f);
+    return ncmp_json_file_commit(&jf, err);
+}
+
+ncmp_status ncmp_temporal_write_h5(const ncmp_temporal *t, const ncmp_temporal_report *rep, const char *path,
+                                   bool force, ncmp_error *err)
+{
+    ncmp_h5_output out;
+    ncmp_status st = ncmp_h5_output_begin(&out, path, force ? NCMP_H5_OVERWRITE : 0, err);
+    if (st)
+        return st;
+    const size_t T = t->n_iterations, B = t->n_bins, K = t->n_splits, n = t->n_stimuli, q = t->n_neuroids;
+    unsigned char *mask = calloc(K * n + 1, 1);
+    long long *best = malloc((B + 1) * sizeof *best);
+    if (!mask || !best) {
+        st = ncmp_fail(err, NCMP_ERR_NOMEM, "out of memory");
+        goto done;
+    }
+    hid_t f = out.file;
+    hsize_t dT = T, dB = B, dTB[2] = {T, B}, dTBK[3] = {T, B, K}, dTBKQ[4] = {T, B, K, q}, dKN[2] = {K, n};
+    for (size_t b = 0; b < B; b++)
+        best[b] = t->best_iteration[b] < T ? t->iterations[t->best_iteration[b]] : -1;
+    if ((st = ncmp_provenance_write_h5(f, err)) ||
+        (st = ncmp_provenance_add_input_h5(f, "activations", rep->activations_path, err)) ||
+        (st = ncmp_provenance_add_input_h5(f, "neural", rep->neural_path, err)) ||
+        (rep->splits_path && (st = ncmp_provenance_add_input_h5(f, "splits", rep->splits_path, err))) ||
+        (st = ncmp_h5_attr_set_string(f, "layer", rep->layer, err)) ||
+        (st = ncmp_h5_attr_set_string(f, "metric", rep->metric, err)) ||
+        (st = ncmp_h5_attr_set_string(f, "mode", rep->mode, err)) ||
+        (st = ncmp_h5_attr_set_string(f, "region", rep->region ? rep->region : "", err)) ||
+        (st = ncmp_h5_attr_set_string(f, "splits", t->splits->description ? t->splits->description : "", err)) ||
+        (st = ncmp_h5_attr_set_int64(f, "n_components", rep->n_components, err)) ||
+        (st = ncmp_h5_write_strings(f, "stimulus_id", (const char *const *)t->stimulus_ids, n, err)) ||
+        (st = ncmp_h5_write_strings(f, "neuroid_id", (const char *const *)t->neuroid_ids, q, err)) ||
+        (st = ncmp_h5_write_array(f, "iteration", H5T_STD_I64LE, H5T_NATIVE_LLONG, 1, &dT, t->iterations, err)) ||
+        (st = ncmp_h5_write_array(f, "time_bin_start", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 1, &dB, t->bin_start,
+                                  err)) ||
+        (st = ncmp_h5_write_array(f, "time_bin_end", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 1, &dB, t->bin_end, err)) ||
+        (st = ncmp_h5_write_array(f, "ceiling", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 1, &dB, t->ceiling, err)) ||
+        (st = ncmp_h5_write_array(f, "ceiling_error", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 1, &dB, t->ceiling_error,
+                                  err)) ||
+        (st = ncmp_h5_write_array(f, "raw", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 2, dTB, t->raw, err)) ||
+        (st = ncmp_h5_write_array(f, "error", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 2, dTB, t->error, err)) ||
+        (st = ncmp_h5_write_array(f, "ceiled", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 2, dTB, t->ceiled, err)) ||
+        (st = ncmp_h5_write_array(f, "split_median", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 3, dTBK, t->split_median,
+                                  err)) ||
+        (st = ncmp_h5_write_array(f, "per_neuroid", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 4, dTBKQ, t->per_neuroid,
+                                  err)) ||
+        (st = ncmp_h5_write_array(f, "best_iteration", H5T_STD_I64LE, H5T_NATIVE_LLONG, 1, &dB, best, err)) ||
+        (st = ncmp_h5_write_array(f, "peak_latency_ms", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 1, &dT, t->peak_latency_ms,
+                                  err)))
+        goto done;
+    if (t->has_window &&
+        ((st = ncmp_h5_write_array(f, "window_raw", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 1, &dT, t->window_raw, err)) ||
+         (st = ncmp_h5_write_array(f, "window_error", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 1, &dT, t->window_error,
+                                   err)) ||
+         (st = ncmp_h5_attr_set_double(f, "window_start_ms", t->window_start_ms, err)) ||
+         (st = ncmp_h5_attr_set_double(f, "window_end_ms", t->window_end_ms, err)) ||
+         (st = ncmp_h5_attr_set_double(f, "window_ceiling", t->window_ceiling, err))))
+        goto done;
+    const ncmp_splits *sp = t->splits;
+    for (size_t s = 0; s < K; s++)
+        for (size_t i = sp->train_offset[s]; i < sp->train_offset[s + 1]; i++)
+            mask[s * n + sp->train[i]] = 1;
+    if ((st = ncmp_h5_write_array(f, "train_mask", H5T_STD_U8LE, H5T_NATIVE_UCHAR, 2, dKN, mask, err)))
+        goto done;
+    memset(mask, 0, K * n);
+    for (size_t s = 0; s < K; s++)
+        for (size_t i = sp->test_offset[s]; i < sp->test_offset[s + 1]; i++)
+            mask[s * n + sp->test[i]] = 1;
+    if ((st = ncmp_h5_write_array(f, "test_mask", H5T_STD_U8LE, H5T_NATIVE_UCHAR, 2, dKN, mask, err)))
+        goto done;
+    st = ncmp_h5_output_commit(&out, err);
+done:
+    if (st)
+        ncmp_h5_output_abort(&out, false);
+    free(mask);
+    free(best);
+    return st;
+}
+
+/* "neurocmp <version> (<revision>); <command line>; activations <path> sha256 ...": embedded in every figure. */
+static ncmp_status provenance_text(const ncmp_temporal_report *rep, char **out, ncmp_error *err)
+{
+    char act_hex[NCMP_SHA256_HEX_LEN] = "", neu_hex[NCMP_SHA256_HEX_LEN] = "";
+    ncmp_status st;
+    if ((st = ncmp_sha256_file(rep->activations_path, act_hex, err)) ||
+        (st = ncmp_sha256_file(rep->neural_path, neu_hex, err)))
+        return st;
+    const char *cl = ncmp_provenance_command_line();
+    size_t len = strlen(cl) + strlen(rep->activations_path) + strlen(rep->neural_path) + 512;
+    char *s = malloc(len);
+    if (!s)
+        return ncmp_fail(err, NCMP_ERR_NOMEM, "out of memory");
+    snprintf(s, len, "neurocmp %s (%s)\ncommand: %s\nactivations: %s sha256 %s\nneural: %s sha256 %s", NCMP_VERSION,
+             NCMP_GIT_REVISION, cl, rep->activations_path, act_hex, rep->neural_path, neu_hex);
+    *out = s;
+    return NCMP_OK;
+}
+
+static ncmp_status figure_paths(const char *dir, const char *name, char *png, char *svg, size_t size)
+{
+    int a = snprintf(png, size, "%s/%s.png", dir, name), b = snprintf(svg, size, "%s/%s.svg", dir, name);
+    return a > 0 && (size_t)a < size && b > 0 && (size_t)b < size ? NCMP_OK : NCMP_ERR_USAGE;
+}
+
+ncmp_status ncmp_temporal_write_figures(const ncmp_temporal *t, const ncmp_temporal_report *rep, const char *dir,
+                                        ncmp_error *err)
+{
+    const size_t T = t->n_iterations, B = t->n_bins;
+    char *prov = NULL, png[4096], svg[4096], title[512];
+    ncmp_status st = provenance_text(rep, &prov, err);
+    if (st)
+        return st;
+    bool ceiled = false;
+    for (size_t b = 0; b < B; b++)
+        ceiled = ceiled || !isnan(t->ceiling[b]);
+    const double *vals = ceiled ? t->ceiled : t->raw;
+    char **labels = calloc(T, sizeof *labels);
+    unsigned char *mark = calloc(T * B, 1);
+    double *x = malloc(B * sizeof *x), *err_scaled = malloc(T * B * sizeof *err_scaled);
+    double *xi = malloc(T * sizeof *xi);
+    ncmp_line_series *series = calloc(T > 2 ? T : 2, sizeof *series);
+    char (*names)[48] = calloc(T, sizeof *names);
+    if (!labels || !mark || !x || !err_scaled || !xi || !series || !names) {
+        st = ncmp_fail(err, NCMP_ERR_NOMEM, "out of memory");
+        goto done;
+    }
+    for (size_t i = 0; i < T; i++) {
+        snprintf(names[i], sizeof names[i], "t = %lld", t->iterations[i]);
+        labels[i] = names[i];
+        xi[i] = (double)t->iterations[i];
+    }
+    for (size_t b = 0; b < B; b++) {
+        x[b] = 0.5 * (t->bin_start[b] + t->bin_end[b]);
+        if (t->best_iteration[b] < T)
+            mark[t->best_iteration[b] * B + b] = 1;
+    }
+    for (size_t i = 0; i < T * B; i++)
+        err_scaled[i] = ceiled ? t->error[i] / t->ceiling[i % B] : t->error[i];
+    const char *what = ceiled ? "ceiled predictivity" : "raw predictivity (no ceiling)";
+    /* 1. The matrix. */
+    snprintf(title, sizeof title, "%s (%s) vs %s: %s per iteration and time bin (outlined: best iteration)",
+             rep->layer, rep->metric, rep->region ? rep->region : "all neuroids", ceiled ? "ceiled score" : "raw score");
+    ncmp_plot_meta meta = {title, prov};
+    ncmp_heatmap h = {
+        .n_rows = T,
+        .n_cols = B,
+        .values = vals,
+        .row_labels = (const char *const *)labels,
+        .col_start = t->bin_start,
+        .col_end = t->bin_end,
+        .x_label = "time bin (ms)",
+        .y_label = "model iteration",
+        .colorbar_label = what,
+        .vmin = NAN,
+        .vmax = NAN,
+        .mark = mark,
+        .annotate = T * B <= 120,
+    };
+    if ((st = figure_paths(dir, "heatmap", png, svg, sizeof png)) ||
+        (st = ncmp_plot_heatmap(&h, &meta, 900, 120 + 40 * (int)(T < 12 ? T : 12) + 160, png, svg, err)))
+        goto figure_fail;
+    /* 2. Score vs time bin, one line per iteration. */
+    for (size_t i = 0; i < T; i++) {
+        series[i].label = names[i];
+        series[i].n = B;
+        series[i].x = x;
+        series[i].y = vals + i * B;
+        series[i].y_err = err_scaled + i * B;
+    }
+    snprintf(title, sizeof title, "%s vs %s: score over time, one line per iteration (bars: standard error)",
+             rep->layer, rep->region ? rep->region : "all neuroids");
+    ncmp_line_plot lp = {series, T, "time bin centre (ms)", what, NULL, 0, NAN, NAN, 0.0};
+    if ((st = figure_paths(dir, "score_vs_time", png, svg, sizeof png)) ||
+        (st = ncmp_plot_lines(&lp, &meta, 900, 520, png, svg, err)))
+        goto figure_fail;
+    /* 3. Score vs iteration: the standard window (per region: one line here), and the best bin. */
+    double *wv = NULL, *we = NULL, *bv = malloc(T * sizeof *bv), *be = malloc(T * sizeof *be);
+    if (t->has_window) {
+        wv = malloc(T * sizeof *wv);
+        we = malloc(T * sizeof *we);
+    }
+    if (!bv || !be || (t->has_window && (!wv || !we))) {
+        free(bv);
+        free(be);
+        free(wv);
+        free(we);
+        st = ncmp_fail(err, NCMP_ERR_NOMEM, "out of memory");
+        goto done;
+    }
+    size_t ns = 0;
+    char wlabel[128], blabel[128];
+    if (t->has_window) {
+        bool wc = !isnan(t->window_ceiling);
+        for (size_t i = 0; i < T; i++) {
+            wv[i] = wc ? t->window_ceiled[i] : t->window_raw[i];
+            we[i] = wc ? t->window_error[i] / t->window_ceiling : t->window_error[i];
+        }
+        snprintf(wlabel, sizeof wlabel, "%s, %g-%g ms window", rep->region ? rep->region : "all", t->window_start_ms,
+                 t->window_end_ms);
+        series[ns++] = (ncmp_line_series){wlabel, T, xi, wv, we};
+    }
+    for (size_t i = 0; i < T; i++) {
+        size_t b = t->best_bin[i];
+        bv[i] = b < B ? vals[i * B + b] : NAN;
+        be[i] = b < B ? err_scaled[i * B + b] : NAN;
+    }
+    snprintf(blabel, sizeof blabel, "%s, best time bin", rep->region ? rep->region : "all");
+    series[ns++] = (ncmp_line_series){blabel, T, xi, bv, be};
+    snprintf(title, sizeof title, "%s: score vs model iteration (bars: standard error over splits)", rep->layer);
+    ncmp_line_plot ip = {series, ns, "model iteration", what, xi, T, NAN, NAN, NAN};
+    st = figure_paths(dir, "score_vs_iteration", png, svg, sizeof png);
+    if (st)
+        st = ncmp_fail(err, NCMP_ERR_USAGE, "figure path under '%s' is too long", dir);
+    else
+        st = ncmp_plot_lines(&ip, &meta, 900, 520, png, svg, err);
+    free(bv);
+    free(be);
+    free(wv);
+    free(we);
+    goto done;
+figure_fail:
+    if (!st)
+        st = ncmp_fail(err, NCMP_ERR_USAGE, "figure path under '%s' is too long", dir);
+done:
+    free(prov);
+    free(labels);
+    free(mark);
+    free(x);
+    free(err_scaled);
+    free(xi);
+    free(series);
+    free(names);
+    return st;
+}

@@ -1,0 +1,344 @@
+/* neurocmp temporal: predictivity of every model iteration for every neural time bin (SPEC §8). */
+#include "analysis/activations.h"
+#include "analysis/report.h"
+#include "analysis/splits.h"
+#include "analysis/temporal.h"
+#include "analysis/temporal_output.h"
+#include "cli/commands.h"
+#include "core/log.h"
+#include "core/paths.h"
+#include "neural/assembly.h"
+#include "neural/io.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+/* "all" or "0,2,5" -> iteration values (*values NULL for all). */
+static ncmp_status parse_iterations(const char *text, long long **values, size_t *n, ncmp_error *err)
+{
+    *values = NULL;
+    *n = 0;
+    if (!strcmp(text, "all"))
+        return NCMP_OK;
+    size_t cap = 1;
+    for (const char *c = text; *c; c++)
+        cap += *c == ',';
+    long long *v = malloc(cap * sizeof *v);
+    if (!v)
+        return ncmp_fail(err, NCMP_ERR_NOMEM, "out of memory");
+    const char *c = text;
+    for (size_t i = 0; i < cap; i++) {
+        char *end;
+        errno = 0;
+        v[i] = strtoll(c, &end, 10);
+        if (end == c || errno || (*end && *end != ',')) {
+            free(v);
+            return ncmp_fail(err, NCMP_ERR_USAGE, "--iterations '%s': expected 'all' or a list such as 0,1,5", text);
+        }
+        c = end + (*end == ',');
+    }
+    *values = v;
+    *n = cap;
+    return NCMP_OK;
+}
+
+static ncmp_status parse_window(const char *text, double *a, double *b, ncmp_error *err)
+{
+    *a = *b = NAN;
+    if (!strcmp(text, "none"))
+        return NCMP_OK;
+    char *end;
+    *a = strtod(text, &end);
+    if (end == text || *end != ':')
+        return ncmp_fail(err, NCMP_ERR_USAGE, "--time-window '%s': expected START:END in ms or 'none'", text);
+    const char *second = end + 1;
+    *b = strtod(second, &end);
+    if (end == second || *end || !isfinite(*a) || !isfinite(*b) || *b <= *a)
+        return ncmp_fail(err, NCMP_ERR_USAGE, "--time-window '%s': expected START:END in ms with START < END", text);
+    return NCMP_OK;
+}
+
+static void print_table(const ncmp_temporal *t)
+{
+    const size_t T = t->n_iterations, B = t->n_bins;
+    bool ceiled = false;
+    for (size_t b = 0; b < B; b++)
+        ceiled = ceiled || !isnan(t->ceiling[b]);
+    printf("\n%s score per time bin (rows) and model iteration (columns); * = best iteration of the bin\n",
+           ceiled ? "ceiled" : "raw");
+    printf("  %15s %8s ", "bin (ms)", "ceiling");
+    for (size_t i = 0; i < T; i++)
+        printf(" %7s%-3lld", "t=", t->iterations[i]);
+    printf("\n");
+    for (size_t b = 0; b < B; b++) {
+        char bin[32];
+        snprintf(bin, sizeof bin, "%g-%g", t->bin_start[b], t->bin_end[b]);
+        printf("  %15s ", bin);
+        if (isnan(t->ceiling[b]))
+            printf("%8s ", "-");
+        else
+            printf("%8.4f ", t->ceiling[b]);
+        for (size_t i = 0; i < T; i++) {
+            double v = ceiled ? t->ceiled[i * B + b] : t->raw[i * B + b];
+            printf(" %9.4f%c", v, t->best_iteration[b] == i ? '*' : ' ');
+        }
+        printf("\n");
+    }
+    printf("\n  %15s ", "peak latency");
+    printf("%8s ", "");
+    for (size_t i = 0; i < T; i++)
+        printf(" %7.1fms", t->peak_latency_ms[i]);
+    printf("\n");
+    if (t->has_window) {
+        printf("  %15s %8.4f ", "window", t->window_ceiling);
+        for (size_t i = 0; i < T; i++)
+            printf(" %9.4f ", isnan(t->window_ceiling) ? t->window_raw[i] : t->window_ceiled[i]);
+        printf("  (%g-%g ms, as 'neurocmp score')\n", t->window_start_ms, t->window_end_ms);
+    }
+}
+
+static bool exists(const char *path)
+{
+    struct stat sb;
+    return stat(path, &sb) == 0;
+}
+
+int cmd_temporal(int argc, char **argv)
+{
+    const char *activations = NULL, *layer = NULL, *neural = NULL, *region = NULL, *bins = "all";
+    const char *mode = "per-bin", *metric = "pls", *iterations = "all", *window = "70:170";
+    const char *out = NULL, *report = NULL, *splits_from = NULL, *splits_to = NULL, *solver = "auto";
+    long components = 25, block_mb = 256;
+    bool force = false, no_figures = false;
+    const cli_option options[] = {
+        {.name = "activations",
+         .kind = CLI_STRING,
+         .target = &activations,
+         .metavar = "FILE.h5",
+         .help = "activations file (SPEC §5) with the layer at every iteration (required)"},
+        {.name = "layer", .kind = CLI_STRING, .target = &layer, .metavar = "L", .help = "layer to score (required)"},
+        {.name = "neural",
+         .kind = CLI_STRING,
+         .target = &neural,
+         .metavar = "FILE.nc",
+         .help = "recordings with a time_bin dimension (BrainIO netCDF-4; required)"},
+        {.name = "region",
+         .kind = CLI_STRING,
+         .target = &region,
+         .metavar = "R",
+         .help = "only the neuroids of this region (default: all)"},
+        {.name = "bins",
+         .kind = CLI_STRING,
+         .target = &bins,
+         .metavar = "all|A:B:STEP",
+         .help = "the recording's own bins, or windows [A, A+STEP), ... up to B ms averaging the bins inside"},
+        {.name = "mode",
+         .kind = CLI_STRING,
+         .target = &mode,
+         .metavar = "M",
+         .help = "per-bin (one regression per bin, SPEC §8) or shared (one PLS over every bin's neuroids)"},
+        {.name = "metric", .kind = CLI_STRING, .target = &metric, .metavar = "M", .help = "pls or ridge"},
+        {.name = "iterations",
+         .kind = CLI_STRING,
+         .target = &iterations,
+         .metavar = "all|LIST",
+         .help = "model iterations to score, e.g. 0,1,5"},
+        {.name = "time-window",
+         .kind = CLI_STRING,
+         .target = &window,
+         .metavar = "A:B|none",
+         .help = "also score this standard window per iteration (as 'neurocmp score')"},
+        {.name = "components", .kind = CLI_INT, .target = &components, .metavar = "K", .help = "PLS components"},
+        {.name = "solver",
+         .kind = CLI_STRING,
+         .target = &solver,
+         .metavar = "S",
+         .help = "auto (kernel when features outnumber training stimuli), nipals or kernel, as 'score'"},
+        {.name = "block-mb",
+         .kind = CLI_INT,
+         .target = &block_mb,
+         .metavar = "MB",
+         .help = "memory for streaming feature blocks into the Gram matrix"},
+        {.name = "splits-from",
+         .kind = CLI_STRING,
+         .target = &splits_from,
+         .metavar = "FILE.json",
+         .help = "use these train/test splits (e.g. from 'score --splits-to')"},
+        {.name = "splits-to",
+         .kind = CLI_STRING,
+         .target = &splits_to,
+         .metavar = "FILE.json",
+         .help = "write the splits used as JSON"},
+        {.name = "out",
+         .short_name = 'o',
+         .kind = CLI_STRING,
+         .target = &out,
+         .metavar = "DIR",
+         .help = "write temporal.json, temporal.h5 (per-neuroid values) and the figures here"},
+        {.name = "report",
+         .kind = CLI_STRING,
+         .target = &report,
+         .metavar = "DIR",
+         .help = "write an offline HTML + Markdown report with figures and tables here"},
+        {.name = "no-figures", .kind = CLI_FLAG, .target = &no_figures, .help = "with --out: skip the PNG/SVG figures"},
+        {.name = "force",
+         .short_name = 'f',
+         .kind = CLI_FLAG,
+         .target = &force,
+         .help = "replace existing output files"},
+    };
+    const cli_command cmd = {
+        .name = "temporal",
+        .usage = "",
+        .summary = "Predictivity of every model iteration for every neural time bin.",
+        .description =
+            "The matrix S[t][b] of SPEC §8: for each model iteration t and time bin b, the predictivity protocol of\n"
+            "'neurocmp score' with the responses of bin b (time bins inside the window averaged), the same splits\n"
+            "for every cell, and the ceiling of each bin. Prints the matrix, the best iteration per bin and the peak\n"
+            "latency of each iteration; --out writes JSON, HDF5 (per-neuroid values) and figures, --report a page.\n"
+            "Each cell equals 'neurocmp score --time-window START:END --iteration t' with the same splits.",
+        .options = options,
+        .n_options = sizeof options / sizeof options[0],
+        .min_positional = 0,
+        .max_positional = 0,
+    };
+    cli_parsed p;
+    int rc = cli_begin(&cmd, argc, argv, &p);
+    if (rc >= 0)
+        return rc;
+    cli_parsed_free(&p);
+    ncmp_error err;
+    ncmp_error_clear(&err);
+    ncmp_temporal_options o;
+    ncmp_temporal_defaults(&o);
+    if (!activations || !layer || !neural) {
+        ncmp_fail(&err, NCMP_ERR_USAGE,
+                  "temporal needs --activations FILE.h5, --layer L and --neural FILE.nc (see 'neurocmp temporal --help')");
+        return cli_report(&err);
+    }
+    if (!strcmp(mode, "per-bin"))
+        o.mode = NCMP_TEMPORAL_PER_BIN;
+    else if (!strcmp(mode, "shared"))
+        o.mode = NCMP_TEMPORAL_SHARED;
+    else {
+        ncmp_fail(&err, NCMP_ERR_USAGE, "--mode '%s': expected per-bin or shared", mode);
+        return cli_report(&err);
+    }
+    if (!strcmp(metric, "pls"))
+        o.metric = NCMP_TEMPORAL_PLS;
+    else if (!strcmp(metric, "ridge"))
+        o.metric = NCMP_TEMPORAL_RIDGE;
+    else {
+        ncmp_fail(&err, NCMP_ERR_USAGE, "--metric '%s': expected pls or ridge", metric);
+        return cli_report(&err);
+    }
+    if (components < 1 || components > 10000 || block_mb < 1 || block_mb > 1 << 20) {
+        ncmp_fail(&err, NCMP_ERR_USAGE, "--components must be in 1..10000 and --block-mb in 1..1048576");
+        return cli_report(&err);
+    }
+    o.pls.n_components = (int)components;
+    if (!strcmp(solver, "auto"))
+        o.pls.solver = NCMP_PLS_AUTO;
+    else if (!strcmp(solver, "nipals"))
+        o.pls.solver = NCMP_PLS_NIPALS;
+    else if (!strcmp(solver, "kernel"))
+        o.pls.solver = NCMP_PLS_KERNEL;
+    else {
+        ncmp_fail(&err, NCMP_ERR_USAGE, "--solver '%s': expected auto, nipals or kernel", solver);
+        return cli_report(&err);
+    }
+    o.block_bytes = (size_t)block_mb << 20;
+    o.splits_path = splits_from;
+    o.progress = true;
+    if (parse_window(window, &o.window_start_ms, &o.window_end_ms, &err))
+        return cli_report(&err);
+    char json_path[4096] = "", h5_path[4096] = "";
+    const char *dir = out ? out : report;
+    if (dir) {
+        snprintf(json_path, sizeof json_path, "%s/temporal.json", dir);
+        snprintf(h5_path, sizeof h5_path, "%s/temporal.h5", dir);
+        if (!force && (exists(json_path) || exists(h5_path))) {
+            ncmp_fail(&err, NCMP_ERR_EXISTS, "'%s' already holds temporal results; use --force to replace them", dir);
+            return cli_report(&err);
+        }
+    }
+    if (splits_to && !force && exists(splits_to)) {
+        ncmp_fail(&err, NCMP_ERR_EXISTS, "'%s' exists; use --force to replace it", splits_to);
+        return cli_report(&err);
+    }
+    ncmp_activations *acts = NULL;
+    ncmp_assembly *a = NULL;
+    ncmp_temporal *t = NULL;
+    long long *its = NULL;
+    double *bs = NULL, *be = NULL;
+    if (parse_iterations(iterations, &its, &o.n_iterations, &err))
+        goto fail;
+    o.iterations = its;
+    if (ncmp_activations_open(activations, &acts, &err) || ncmp_assembly_read_netcdf(neural, &a, &err))
+        goto fail;
+    if (ncmp_temporal_parse_bins(bins, a, &bs, &be, &o.n_bins, &err)) {
+        ncmp_error_context(&err, "%s", neural);
+        goto fail;
+    }
+    o.bin_start = bs;
+    o.bin_end = be;
+    printf("temporal: layer %s of %s vs %s%s%s; %zu time bins, %s, %s\n", layer, activations, neural,
+           region ? ", region " : "", region ? region : "", o.n_bins, metric, mode);
+    fflush(stdout);
+    if (ncmp_temporal_compute(acts, layer, a, region, &o, &t, &err))
+        goto fail;
+    printf("%zu stimuli x %zu features, %zu neuroids; %s\n", t->n_stimuli, t->n_features, t->n_neuroids,
+           t->splits->description);
+    if (t->n_unused_activations)
+        ncmp_log_info("%zu stimuli of %s are not in the recordings and are not used", t->n_unused_activations,
+                      activations);
+    if (o.metric == NCMP_TEMPORAL_PLS && t->min_components_used < o.pls.n_components)
+        ncmp_log_warn("the responses were fully explained after %d components in some cell", t->min_components_used);
+    print_table(t);
+    if (splits_to && ncmp_splits_write_json(t->splits, (const char *const *)t->stimulus_ids, splits_to, &err))
+        goto fail;
+    ncmp_temporal_report rep = {
+        .layer = layer,
+        .region = region,
+        .metric = metric,
+        .mode = mode,
+        .activations_path = activations,
+        .neural_path = neural,
+        .splits_path = splits_from,
+        .details_path = dir ? h5_path : NULL,
+        .n_components = o.metric == NCMP_TEMPORAL_PLS ? (int)components : 0,
+    };
+    if (dir) {
+        if (ncmp_make_directories(dir, &err) || ncmp_temporal_write_h5(t, &rep, h5_path, force, &err) ||
+            ncmp_temporal_write_json(t, &rep, json_path, &err))
+            goto fail;
+        if ((!no_figures || report) && ncmp_temporal_write_figures(t, &rep, dir, &err))
+            goto fail;
+        printf("\nwrote %s, %s%s\n", json_path, h5_path, !no_figures || report ? " and the figures" : "");
+    }
+    if (report) {
+        if (out && strcmp(out, report)) {
+            if (ncmp_make_directories(report, &err) || ncmp_temporal_write_figures(t, &rep, report, &err))
+                goto fail;
+        }
+        if (ncmp_report_write_temporal(t, &rep, report, &err))
+            goto fail;
+        printf("wrote %s/index.html and %s/report.md\n", report, report);
+    }
+    rc = 0;
+    goto cleanup;
+fail:
+    rc = cli_report(&err);
+cleanup:
+    ncmp_temporal_free(t);
+    ncmp_activations_close(acts);
+    ncmp_assembly_free(a);
+    free(its);
+    free(bs);
+    free(be);
+    return rc;
+}

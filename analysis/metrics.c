@@ -16,6 +16,15 @@ double ncmp_pearson(const double *x, size_t sx, const double *y, size_t sy, size
 {
     if (n < 2)
         return NAN;
+    /* Exactly constant input is NaN (as scipy.stats.pearsonr), even where
+     * rounding in the mean would leave tiny non-zero deviations. */
+    bool xc = true, yc = true;
+    for (size_t i = 1; i < n && (xc || yc); i++) {
+        xc = xc && x[i * sx] == x[0];
+        yc = yc && y[i * sy] == y[0];
+    }
+    if (xc || yc)
+        return NAN;
     double mx = 0, my = 0;
     for (size_t i = 0; i < n; i++) {
         mx += x[i * sx];
@@ -103,9 +112,8 @@ void ncmp_score_free(ncmp_score *s)
 }
 
 /* Checks shared by both paths; fills the largest train and test sizes. */
-ncmp_status ncmp_score_check_inputs(size_t n, size_t p, const double *responses, size_t q,
-                                    const ncmp_splits *splits, size_t *max_train, size_t *max_test,
-                                    ncmp_error *err)
+ncmp_status ncmp_score_check_inputs(size_t n, size_t p, const double *responses, size_t q, const ncmp_splits *splits,
+                                    size_t *max_train, size_t *max_test, ncmp_error *err)
 {
     if (splits->n_samples != n)
         return ncmp_fail(err, NCMP_ERR_SHAPE, "score: splits are over %zu samples but there are %zu stimuli",
@@ -151,9 +159,9 @@ static ncmp_score *score_alloc(const ncmp_splits *splits, size_t n, size_t q, co
     return r;
 }
 
-ncmp_status ncmp_score_pls_gram_many(const double *G, size_t n, size_t p, const double *const *responses,
-                                     size_t n_sets, size_t q, const ncmp_splits *splits,
-                                     const ncmp_pls_options *options, ncmp_score **out, ncmp_error *err)
+ncmp_status ncmp_score_pls_gram_many(const double *G, size_t n, size_t p, const double *const *responses, size_t n_sets,
+                                     size_t q, const ncmp_splits *splits, const ncmp_pls_options *options,
+                                     ncmp_score **out, ncmp_error *err)
 {
     for (size_t b = 0; b < n_sets; b++)
         out[b] = NULL;

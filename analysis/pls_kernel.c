@@ -53,14 +53,14 @@ void ncmp_pls_kernel_center(const double *G, size_t N, const size_t *train, size
 
 /* Per-problem state of the lockstep fit (see ncmp_pls_kernel_fit_many). */
 typedef struct kernel_problem {
-    double *Yk, *Z;            /* [n][q]: deflated centred responses and Z = K0 Yk */
-    double *G, *S, *ZtZ;       /* [q][q]: Yk' K0 Yk, Yk' Yk, Z' Z */
-    double *R;                 /* [K][q]: t_i' Z for the scores found so far */
-    double *A, *T, *KT;        /* [n][K]: dual x weights, x scores, K0 x scores */
-    double *Q;                 /* [q][K]: y loadings */
-    double *tts;               /* [K]: t_i' t_i */
-    double *yl;                /* [q]: y loadings of the current component */
-    unsigned char *zeroed;     /* [q]: columns masked as fully explained */
+    double *Yk, *Z;        /* [n][q]: deflated centred responses and Z = K0 Yk */
+    double *G, *S, *ZtZ;   /* [q][q]: Yk' K0 Yk, Yk' Yk, Z' Z */
+    double *R;             /* [K][q]: t_i' Z for the scores found so far */
+    double *A, *T, *KT;    /* [n][K]: dual x weights, x scores, K0 x scores */
+    double *Q;             /* [q][K]: y loadings */
+    double *tts;           /* [K]: t_i' t_i */
+    double *yl;            /* [q]: y loadings of the current component */
+    unsigned char *zeroed; /* [q]: columns masked as fully explained */
     size_t used;
     int done;
 } kernel_problem;
@@ -133,9 +133,9 @@ static size_t kernel_problem_first_active(kernel_problem *pb, size_t n, size_t q
 
 /* Scratch shared by the problems of one lockstep fit. */
 typedef struct kernel_scratch {
-    double *H, *Rs;                          /* [q][q], [K][q] */
-    double *cw, *c_old, *gc, *yw, *coef;     /* [q], [q], [q], [q], [K] */
-    double *ys, *v, *Yu, *Zu;                /* [n], [n], [q], [q] */
+    double *H, *Rs;                      /* [q][q], [K][q] */
+    double *cw, *c_old, *gc, *yw, *coef; /* [q], [q], [q], [q], [K] */
+    double *ys, *v, *Yu, *Zu;            /* [n], [n], [q], [q] */
 } kernel_scratch;
 
 /* One component of one problem up to its x score t (written to pb->T[:, k]):
@@ -289,8 +289,7 @@ done:
 }
 
 ncmp_status ncmp_pls_kernel_fit_many(const double *K0, size_t n, size_t p, const double *const *Y, size_t n_problems,
-                                     size_t q, const ncmp_pls_options *options, ncmp_pls_kernel **out,
-                                     ncmp_error *err)
+                                     size_t q, const ncmp_pls_options *options, ncmp_pls_kernel **out, ncmp_error *err)
 {
     for (size_t b = 0; b < n_problems; b++)
         out[b] = NULL;
@@ -359,14 +358,13 @@ ncmp_status ncmp_pls_kernel_fit_many(const double *K0, size_t n, size_t p, const
         for (size_t i = 0; i < n; i++)
             for (size_t j = 0; j < q; j++)
                 pb[b].Yk[i * q + j] = Y[b][i * q + j] - m->y_mean[j];
-        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, ni, qi, ni, 1.0, K0, ni, pb[b].Yk, qi, 0.0, pb[b].Z,
-                    qi);
+        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, ni, qi, ni, 1.0, K0, ni, pb[b].Yk, qi, 0.0, pb[b].Z, qi);
         cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, qi, qi, ni, 1.0, pb[b].Yk, qi, pb[b].Z, qi, 0.0, pb[b].G,
                     qi);
-        cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, qi, qi, ni, 1.0, pb[b].Yk, qi, pb[b].Yk, qi, 0.0,
-                    pb[b].S, qi);
-        cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, qi, qi, ni, 1.0, pb[b].Z, qi, pb[b].Z, qi, 0.0,
-                    pb[b].ZtZ, qi);
+        cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, qi, qi, ni, 1.0, pb[b].Yk, qi, pb[b].Yk, qi, 0.0, pb[b].S,
+                    qi);
+        cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, qi, qi, ni, 1.0, pb[b].Z, qi, pb[b].Z, qi, 0.0, pb[b].ZtZ,
+                    qi);
     }
     for (size_t k = 0; k < K; k++) {
         size_t na = 0;

@@ -1,6 +1,8 @@
 /* Neural inputs of the Brain-Score predictivity protocol (SPEC §7.1-7.3, §7.6). */
 #include "analysis/protocol.h"
 
+#include "analysis/linear_score.h"
+#include "analysis/similarity.h"
 #include "core/log.h"
 #include "neural/ceiling.h"
 
@@ -112,4 +114,90 @@ done:
     }
     *out = in;
     return NCMP_OK;
+}
+
+ncmp_status ncmp_score_inputs_splits(const ncmp_score_inputs *in, const char *splits_path, ncmp_splits **out,
+                                     ncmp_error *err)
+{
+    ncmp_status st;
+    if (splits_path)
+        return ncmp_splits_read_json(splits_path, in->n_stimuli, (const char *const *)in->stimulus_ids, out, err);
+    if (in->labels) {
+        if ((st = ncmp_splits_stratified((const char *const *)in->labels, in->n_stimuli, 0.9, 10, 1, out, err)))
+            ncmp_error_context(err, "splitting %zu stimuli by object_name", in->n_stimuli);
+        return st;
+    }
+    if ((st = ncmp_splits_shuffle(in->n_stimuli, 0.9, 10, 1, out, err)))
+        ncmp_error_context(err, "splitting %zu stimuli", in->n_stimuli);
+    return st;
+}
+
+ncmp_status ncmp_metric_parse(const char *name, ncmp_metric *metric, ncmp_error *err)
+{
+    static const char *const names[] = {"pls", "ridge", "ols", "rsa", "cka"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (!strcmp(name, names[i])) {
+            *metric = (ncmp_metric)i;
+            return NCMP_OK;
+        }
+    return ncmp_fail(err, NCMP_ERR_USAGE, "--metric '%s' is unknown; expected pls, ridge, ols, rsa or cka", name);
+}
+
+ncmp_pls_solver ncmp_score_solver(ncmp_metric metric, ncmp_pls_solver requested, size_t p, const ncmp_splits *splits)
+{
+    if (metric == NCMP_METRIC_RSA)
+        return NCMP_PLS_NIPALS;
+    if (metric == NCMP_METRIC_CKA)
+        return NCMP_PLS_KERNEL;
+    if (requested != NCMP_PLS_AUTO)
+        return requested;
+    size_t max_train = 0;
+    for (size_t s = 0; s < splits->n_splits; s++)
+        if (ncmp_splits_n_train(splits, s) > max_train)
+            max_train = ncmp_splits_n_train(splits, s);
+    return p > max_train ? NCMP_PLS_KERNEL : NCMP_PLS_NIPALS;
+}
+
+ncmp_status ncmp_score_layer(const ncmp_activations *acts, const char *layer, size_t it, const ncmp_score_inputs *in,
+                             const ncmp_splits *splits, ncmp_metric metric, const ncmp_pls_options *pls,
+                             size_t block_bytes, ncmp_score **out, ncmp_error *err)
+{
+    *out = NULL;
+    size_t p = 0, n = in->n_stimuli, q = in->n_neuroids;
+    ncmp_status st = ncmp_activations_layer_features(acts, layer, &p, err);
+    if (st)
+        return st;
+    ncmp_pls_options po = NCMP_PLS_DEFAULTS;
+    if (pls)
+        po = *pls;
+    po.solver = ncmp_score_solver(metric, po.solver, p, splits);
+    bool kernel = po.solver == NCMP_PLS_KERNEL;
+    size_t n_buf = kernel ? n * n : n * p;
+    double *buf = malloc((n_buf ? n_buf : 1) * sizeof *buf);
+    if (!buf)
+        return ncmp_fail(err, NCMP_ERR_NOMEM, "out of memory for %zu doubles (%.1f GB)", n_buf, (double)n_buf * 8e-9);
+    st = kernel ? ncmp_activations_gram(acts, layer, it, in->rows, n, block_bytes, buf, err)
+                : ncmp_activations_read_features(acts, layer, it, in->rows, n, buf, err);
+    if (!st) {
+        ncmp_linear_options lo = {metric == NCMP_METRIC_OLS ? NCMP_LINEAR_OLS : NCMP_LINEAR_RIDGE, NULL, 0};
+        switch (metric) {
+        case NCMP_METRIC_PLS:
+            st = kernel ? ncmp_score_pls_gram(buf, n, p, in->responses, q, splits, &po, out, err)
+                        : ncmp_score_pls(buf, n, p, in->responses, q, splits, &po, out, err);
+            break;
+        case NCMP_METRIC_RIDGE:
+        case NCMP_METRIC_OLS:
+            st = kernel ? ncmp_score_linear_gram(buf, n, p, in->responses, q, splits, &lo, out, err)
+                        : ncmp_score_linear(buf, n, p, in->responses, q, splits, &lo, out, err);
+            break;
+        case NCMP_METRIC_RSA:
+            st = ncmp_score_rsa(buf, n, p, in->responses, q, splits, out, err);
+            break;
+        case NCMP_METRIC_CKA:
+            st = ncmp_score_cka_gram(buf, n, p, in->responses, q, splits, out, err);
+            break;
+        }
+    }
+    free(buf);
+    return st;
 }

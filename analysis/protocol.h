@@ -14,6 +14,9 @@
 #include <stddef.h>
 
 #include "analysis/activations.h"
+#include "analysis/metrics.h"
+#include "analysis/pls.h"
+#include "analysis/splits.h"
 #include "core/status.h"
 #include "neural/assembly.h"
 
@@ -33,5 +36,38 @@ ncmp_status ncmp_score_inputs_prepare(const ncmp_assembly *neural, const char *r
                                       double window_end_ms, const ncmp_activations *activations,
                                       ncmp_score_inputs **out, ncmp_error *err);
 void ncmp_score_inputs_free(ncmp_score_inputs *in);
+
+/* The splits of SPEC §7.3 for these inputs: read from splits_path (a
+ * --splits-to file, checked against the sorted stimulus ids) when given,
+ * else 10 x StratifiedShuffleSplit(0.9, random_state=1) by object_name, or
+ * ShuffleSplit without labels. */
+ncmp_status ncmp_score_inputs_splits(const ncmp_score_inputs *in, const char *splits_path, ncmp_splits **out,
+                                     ncmp_error *err);
+
+typedef enum ncmp_metric {
+    NCMP_METRIC_PLS = 0,
+    NCMP_METRIC_RIDGE,
+    NCMP_METRIC_OLS,
+    NCMP_METRIC_RSA,
+    NCMP_METRIC_CKA
+} ncmp_metric;
+
+/* "pls", "ridge", "ols", "rsa", "cka" (an unknown name is NCMP_ERR_USAGE listing them). */
+ncmp_status ncmp_metric_parse(const char *name, ncmp_metric *metric, ncmp_error *err);
+
+/* The solver `score` uses: pls->solver unless AUTO, then the kernel (Gram
+ * matrix) when features outnumber the largest training set; RSA always reads
+ * features, CKA always uses the Gram matrix. */
+ncmp_pls_solver ncmp_score_solver(ncmp_metric metric, ncmp_pls_solver requested, size_t n_features,
+                                  const ncmp_splits *splits);
+
+/* One layer at one iteration of the activations file scored on the prepared
+ * inputs and splits: the features (or the Gram matrix streamed in blocks of
+ * block_bytes) read for the inputs' stimuli, then the metric.  pls gives the
+ * components (and the requested solver); its solver field is resolved with
+ * ncmp_score_solver. */
+ncmp_status ncmp_score_layer(const ncmp_activations *activations, const char *layer, size_t iteration_index,
+                             const ncmp_score_inputs *in, const ncmp_splits *splits, ncmp_metric metric,
+                             const ncmp_pls_options *pls, size_t block_bytes, ncmp_score **out, ncmp_error *err);
 
 #endif

@@ -180,7 +180,8 @@ static void write_doc(const doc *d, const ncmp_temporal *t, const ncmp_temporal_
     figure(d, "heatmap",
            ceiled ? "Ceiled predictivity per model iteration and time bin; outlined: best iteration of each bin"
                   : "Raw predictivity per model iteration and time bin; outlined: best iteration of each bin");
-    figure(d, "score_vs_time", "Predictivity over time, one line per iteration (error bars: standard error over splits)");
+    figure(d, "score_vs_time",
+           "Predictivity over time, one line per iteration (error bars: standard error over splits)");
     figure(d, "score_vs_iteration",
            "Predictivity per iteration: the standard time window and the best time bin (error bars: standard error)");
     heading(d, 2, "Table");
@@ -255,8 +256,7 @@ static void write_doc(const doc *d, const ncmp_temporal *t, const ncmp_temporal_
 }
 
 static ncmp_status write_one(const char *dir, const char *name, bool html, const ncmp_temporal *t,
-                             const ncmp_temporal_report *rep, const char *act_hex, const char *neu_hex,
-                             ncmp_error *err)
+                             const ncmp_temporal_report *rep, const char *act_hex, const char *neu_hex, ncmp_error *err)
 {
     char path[4096];
     if (snprintf(path, sizeof path, "%s/%s", dir, name) >= (int)sizeof path)

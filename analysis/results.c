@@ -50,8 +50,8 @@ static void write_opt_string(FILE *f, const char *s)
         fputs("null", f);
 }
 
-void ncmp_json_write_provenance(FILE *f, const char *const *roles, const char *const *paths,
-                                const char *const *hashes, size_t n_inputs)
+void ncmp_json_write_provenance(FILE *f, const char *const *roles, const char *const *paths, const char *const *hashes,
+                                size_t n_inputs)
 {
     char stamp[64], h5v[32];
     ncmp_utc_timestamp(stamp, sizeof stamp);
@@ -144,6 +144,8 @@ ncmp_status ncmp_score_write_json(const ncmp_score *const *scores, const long lo
         fputc(']', f);
     }
     fputs("]", f);
+    fputs(",\n  \"details\": ", f);
+    write_opt_string(f, r->details_path);
     fprintf(f, ",\n  \"seed\": %u,\n  \"provenance\": ", (unsigned)r->seed);
     const char *roles[3] = {"activations", "neural", "splits"};
     const char *paths[3] = {r->activations_path, r->neural_path, r->splits_path};

@@ -70,8 +70,9 @@ ncmp_status ncmp_temporal_parse_bins(const char *text, const ncmp_assembly *neur
     *start = *end = NULL;
     *n_bins = 0;
     if (!neural->has_time_bins || !neural->n_time_bins)
-        return ncmp_fail(err, NCMP_ERR_VALUE,
-                         "the recordings have no time_bin dimension: nothing to resolve in time (use 'neurocmp score')");
+        return ncmp_fail(
+            err, NCMP_ERR_VALUE,
+            "the recordings have no time_bin dimension: nothing to resolve in time (use 'neurocmp score')");
     size_t nb = 0;
     double a = 0, b = 0, step = 0;
     bool all = !strcmp(text, "all");
@@ -314,18 +315,13 @@ ncmp_status ncmp_temporal_compute(const ncmp_activations *acts, const char *laye
             goto done;
         }
         r->splits = (ncmp_splits *)o.splits;
-    } else if (o.splits_path) {
-        r->owns_splits = true;
-        if ((st = ncmp_splits_read_json(o.splits_path, n, (const char *const *)r->stimulus_ids, &r->splits, err)))
-            goto done;
     } else {
         r->owns_splits = true;
-        st = in[0]->labels ? ncmp_splits_stratified((const char *const *)in[0]->labels, n, 0.9, 10, 1, &r->splits, err)
-                           : ncmp_splits_shuffle(n, 0.9, 10, 1, &r->splits, err);
-        if (st) {
-            ncmp_error_context(err, "splitting %zu stimuli", n);
+        /* The ids moved to r: the inputs of the first bin still have the same labels. */
+        ncmp_score_inputs ids = *in[0];
+        ids.stimulus_ids = r->stimulus_ids;
+        if ((st = ncmp_score_inputs_splits(&ids, o.splits_path, &r->splits, err)))
             goto done;
-        }
     }
     const size_t K = r->splits->n_splits;
     r->n_splits = K;
@@ -361,8 +357,9 @@ ncmp_status ncmp_temporal_compute(const ncmp_activations *acts, const char *laye
     Ycat = concat ? malloc(n * B * q * sizeof *Ycat) : NULL;
     Yp = malloc((B + 1) * sizeof *Yp);
     cells = calloc(B + 1, sizeof *cells);
-    if (!r->window_raw || !r->window_error || !r->window_ceiled || !r->raw || !r->error || !r->ceiled || !r->split_median || !r->per_neuroid || !r->best_iteration ||
-        !r->best_bin || !r->peak_latency_ms || !features || (concat && !Ycat) || !Yp || !cells) {
+    if (!r->window_raw || !r->window_error || !r->window_ceiled || !r->raw || !r->error || !r->ceiled ||
+        !r->split_median || !r->per_neuroid || !r->best_iteration || !r->best_bin || !r->peak_latency_ms || !features ||
+        (concat && !Ycat) || !Yp || !cells) {
         st = ncmp_fail(err, NCMP_ERR_NOMEM, "out of memory for %zu iterations x %zu bins x %zu stimuli x %zu neuroids",
                        T, B, n, q);
         goto done;
@@ -409,8 +406,9 @@ ncmp_status ncmp_temporal_compute(const ncmp_activations *acts, const char *laye
             if (W) { /* the window on its own (shared mode) or as ridge targets of their own */
                 ncmp_score *s = NULL;
                 if (pls)
-                    st = solver == NCMP_PLS_KERNEL ? ncmp_score_pls_gram(features, n, p, Yp[B], q, r->splits, &po, &s, err)
-                                                   : ncmp_score_pls(features, n, p, Yp[B], q, r->splits, &po, &s, err);
+                    st = solver == NCMP_PLS_KERNEL
+                             ? ncmp_score_pls_gram(features, n, p, Yp[B], q, r->splits, &po, &s, err)
+                             : ncmp_score_pls(features, n, p, Yp[B], q, r->splits, &po, &s, err);
                 else
                     st = solver == NCMP_PLS_KERNEL
                              ? ncmp_score_linear_gram(features, n, p, Yp[B], q, r->splits, &lo, &s, err)

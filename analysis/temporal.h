@@ -41,17 +41,17 @@ typedef enum ncmp_temporal_metric { NCMP_TEMPORAL_PLS = 0, NCMP_TEMPORAL_RIDGE }
 typedef struct ncmp_temporal_options {
     ncmp_temporal_mode mode;
     ncmp_temporal_metric metric;
-    ncmp_pls_options pls;       /* PLS-25 defaults; solver AUTO as `score` */
-    size_t block_bytes;         /* Gram streaming buffer (256 MB) */
-    const double *bin_start;    /* the time bins (windows, ms) to score, or NULL for the recording's own bins */
+    ncmp_pls_options pls;    /* PLS-25 defaults; solver AUTO as `score` */
+    size_t block_bytes;      /* Gram streaming buffer (256 MB) */
+    const double *bin_start; /* the time bins (windows, ms) to score, or NULL for the recording's own bins */
     const double *bin_end;
     size_t n_bins;
     const long long *iterations; /* iteration values to use, or NULL for all in the file */
     size_t n_iterations;
-    const ncmp_splits *splits;  /* NULL: draw them as `score` does (SPEC §7.3) ... */
-    const char *splits_path;    /* ... or read them from this JSON (ncmp_splits_read_json) */
+    const ncmp_splits *splits;             /* NULL: draw them as `score` does (SPEC §7.3) ... */
+    const char *splits_path;               /* ... or read them from this JSON (ncmp_splits_read_json) */
     double window_start_ms, window_end_ms; /* also score this window (SPEC §7.1: 70-170) per iteration; NaN: no */
-    bool progress;              /* a progress line per iteration on stderr */
+    bool progress;                         /* a progress line per iteration on stderr */
 } ncmp_temporal_options;
 
 void ncmp_temporal_defaults(ncmp_temporal_options *o);
@@ -71,20 +71,20 @@ typedef struct ncmp_temporal {
     bool has_window;
     double window_start_ms, window_end_ms, window_ceiling, window_ceiling_error;
     double *window_raw, *window_error, *window_ceiled; /* [n_iterations] */
-    char **stimulus_ids;             /* [n_stimuli] sorted */
-    char **neuroid_ids;              /* [n_neuroids] */
-    ncmp_splits *splits;             /* the splits used (owned unless they were given in the options) */
+    char **stimulus_ids;                               /* [n_stimuli] sorted */
+    char **neuroid_ids;                                /* [n_neuroids] */
+    ncmp_splits *splits; /* the splits used (owned unless they were given in the options) */
     bool owns_splits;
-    int min_components_used;         /* PLS: fewest components fitted in any cell and split; 0 for ridge */
+    int min_components_used; /* PLS: fewest components fitted in any cell and split; 0 for ridge */
     size_t n_features;
     size_t n_unused_activations;
 } ncmp_temporal;
 
 /* The matrix for one layer of an activations file against a recording with
  * time bins (an error if it has none: use `score`).  region may be NULL. */
-ncmp_status ncmp_temporal_compute(const ncmp_activations *activations, const char *layer,
-                                  const ncmp_assembly *neural, const char *region,
-                                  const ncmp_temporal_options *options, ncmp_temporal **out, ncmp_error *err);
+ncmp_status ncmp_temporal_compute(const ncmp_activations *activations, const char *layer, const ncmp_assembly *neural,
+                                  const char *region, const ncmp_temporal_options *options, ncmp_temporal **out,
+                                  ncmp_error *err);
 void ncmp_temporal_free(ncmp_temporal *t);
 
 /* Parse a --bins selection against the recording's bins: "all" (the

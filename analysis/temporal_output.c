@@ -127,8 +127,8 @@ ncmp_status ncmp_temporal_write_json(const ncmp_temporal *t, const ncmp_temporal
         fputc('}', f);
     } else
         fputs("null", f);
-    fprintf(f, ",\n  \"n_stimuli\": %zu,\n  \"n_neuroids\": %zu,\n  \"n_features\": %zu", t->n_stimuli,
-            t->n_neuroids, t->n_features);
+    fprintf(f, ",\n  \"n_stimuli\": %zu,\n  \"n_neuroids\": %zu,\n  \"n_features\": %zu", t->n_stimuli, t->n_neuroids,
+            t->n_features);
     fputs(",\n  \"splits\": ", f);
     ncmp_json_string(f, t->splits->description ? t->splits->description : "");
     fprintf(f, ",\n  \"n_splits\": %zu,\n  \"n_components\": %d", t->n_splits, rep->n_components);
@@ -174,8 +174,7 @@ ncmp_status ncmp_temporal_write_h5(const ncmp_temporal *t, const ncmp_temporal_r
         (st = ncmp_h5_write_strings(f, "stimulus_id", (const char *const *)t->stimulus_ids, n, err)) ||
         (st = ncmp_h5_write_strings(f, "neuroid_id", (const char *const *)t->neuroid_ids, q, err)) ||
         (st = ncmp_h5_write_array(f, "iteration", H5T_STD_I64LE, H5T_NATIVE_LLONG, 1, &dT, t->iterations, err)) ||
-        (st = ncmp_h5_write_array(f, "time_bin_start", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 1, &dB, t->bin_start,
-                                  err)) ||
+        (st = ncmp_h5_write_array(f, "time_bin_start", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 1, &dB, t->bin_start, err)) ||
         (st = ncmp_h5_write_array(f, "time_bin_end", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 1, &dB, t->bin_end, err)) ||
         (st = ncmp_h5_write_array(f, "ceiling", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 1, &dB, t->ceiling, err)) ||
         (st = ncmp_h5_write_array(f, "ceiling_error", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 1, &dB, t->ceiling_error,
@@ -185,8 +184,8 @@ ncmp_status ncmp_temporal_write_h5(const ncmp_temporal *t, const ncmp_temporal_r
         (st = ncmp_h5_write_array(f, "ceiled", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 2, dTB, t->ceiled, err)) ||
         (st = ncmp_h5_write_array(f, "split_median", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 3, dTBK, t->split_median,
                                   err)) ||
-        (st = ncmp_h5_write_array(f, "per_neuroid", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 4, dTBKQ, t->per_neuroid,
-                                  err)) ||
+        (st =
+             ncmp_h5_write_array(f, "per_neuroid", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 4, dTBKQ, t->per_neuroid, err)) ||
         (st = ncmp_h5_write_array(f, "best_iteration", H5T_STD_I64LE, H5T_NATIVE_LLONG, 1, &dB, best, err)) ||
         (st = ncmp_h5_write_array(f, "peak_latency_ms", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 1, &dT, t->peak_latency_ms,
                                   err)))
@@ -262,7 +261,7 @@ ncmp_status ncmp_temporal_write_figures(const ncmp_temporal *t, const ncmp_tempo
     double *x = malloc(B * sizeof *x), *err_scaled = malloc(T * B * sizeof *err_scaled);
     double *xi = malloc(T * sizeof *xi);
     ncmp_line_series *series = calloc(T > 2 ? T : 2, sizeof *series);
-    char (*names)[48] = calloc(T, sizeof *names);
+    char(*names)[48] = calloc(T, sizeof *names);
     if (!labels || !mark || !x || !err_scaled || !xi || !series || !names) {
         st = ncmp_fail(err, NCMP_ERR_NOMEM, "out of memory");
         goto done;
@@ -281,8 +280,8 @@ ncmp_status ncmp_temporal_write_figures(const ncmp_temporal *t, const ncmp_tempo
         err_scaled[i] = ceiled ? t->error[i] / t->ceiling[i % B] : t->error[i];
     const char *what = ceiled ? "ceiled predictivity" : "raw predictivity (no ceiling)";
     /* 1. The matrix. */
-    snprintf(title, sizeof title, "%s (%s) vs %s: %s per iteration and time bin (outlined: best iteration)",
-             rep->layer, rep->metric, rep->region ? rep->region : "all neuroids", ceiled ? "ceiled score" : "raw score");
+    snprintf(title, sizeof title, "%s (%s) vs %s: %s per iteration and time bin (outlined: best iteration)", rep->layer,
+             rep->metric, rep->region ? rep->region : "all neuroids", ceiled ? "ceiled score" : "raw score");
     ncmp_plot_meta meta = {title, prov};
     ncmp_heatmap h = {
         .n_rows = T,

@@ -77,9 +77,11 @@ static ncmp_status write_details(const char *path, bool force, const ncmp_score 
         goto done;
     }
     hid_t f = out.file;
-    if ((st = ncmp_provenance_write_h5(f, err)) || (st = ncmp_provenance_add_input_h5(f, "activations", activations, err)) ||
+    if ((st = ncmp_provenance_write_h5(f, err)) ||
+        (st = ncmp_provenance_add_input_h5(f, "activations", activations, err)) ||
         (st = ncmp_provenance_add_input_h5(f, "neural", neural, err)) ||
-        (st = ncmp_h5_attr_set_string(f, "layer", layer, err)) || (st = ncmp_h5_attr_set_string(f, "metric", metric, err)) ||
+        (st = ncmp_h5_attr_set_string(f, "layer", layer, err)) ||
+        (st = ncmp_h5_attr_set_string(f, "metric", metric, err)) ||
         (st = ncmp_h5_attr_set_string(f, "region", region ? region : "", err)) ||
         (st = ncmp_h5_attr_set_string(f, "splits", splits->description, err)) ||
         (st = ncmp_h5_attr_set_double(f, "ceiling", in->ceiling, err)) ||
@@ -105,6 +107,35 @@ static ncmp_status write_details(const char *path, bool force, const ncmp_score 
         ceiled[i] = scores[i]->raw / in->ceiling; /* NaN without a ceiling */
         itv[i] = its[i];
     }
+    /* What `neurocmp compare` needs: the test rows of every split, their responses and, per iteration, the
+     * predictions (rows test_offset[s]..test_offset[s+1]-1 belong to split s). */
+    size_t rows = splits->test_offset[ns];
+    unsigned long long *offs = malloc((ns + 1) * sizeof *offs), *test = malloc((rows + 1) * sizeof *test);
+    double *observed = malloc((rows * q + 1) * sizeof *observed);
+    if (!offs || !test || !observed) {
+        free(offs);
+        free(test);
+        free(observed);
+        st = ncmp_fail(err, NCMP_ERR_NOMEM, "out of memory");
+        goto done;
+    }
+    for (size_t s = 0; s <= ns; s++)
+        offs[s] = splits->test_offset[s];
+    for (size_t i = 0; i < rows; i++) {
+        test[i] = splits->test[i];
+        memcpy(observed + i * q, in->responses + splits->test[i] * q, q * sizeof *observed);
+    }
+    hsize_t d_off = ns + 1, d_rows = rows, d_obs[2] = {rows, q};
+    st = ncmp_h5_write_array(f, "test_offset", H5T_STD_U64LE, H5T_NATIVE_ULLONG, 1, &d_off, offs, err);
+    if (!st)
+        st = ncmp_h5_write_array(f, "test_index", H5T_STD_U64LE, H5T_NATIVE_ULLONG, 1, &d_rows, test, err);
+    if (!st)
+        st = ncmp_h5_write_array(f, "observed", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 2, d_obs, observed, err);
+    free(offs);
+    free(test);
+    free(observed);
+    if (st)
+        goto done;
     hsize_t ni = n_its;
     if ((st = ncmp_h5_write_array(f, "iteration", H5T_STD_I64LE, H5T_NATIVE_LLONG, 1, &ni, itv, err)) ||
         (st = ncmp_h5_attr_set_double_array(f, "raw", raw, n_its, err)) ||
@@ -127,6 +158,8 @@ static ncmp_status write_details(const char *path, bool force, const ncmp_score 
                                        scores[i]->per_neuroid, err)) &&
             !(st = ncmp_h5_write_array(g, "split_median", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 1, &sd,
                                        scores[i]->split_median, err)) &&
+            (!scores[i]->predictions || !(st = ncmp_h5_write_array(g, "predictions", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE,
+                                                                   2, d_obs, scores[i]->predictions, err))) &&
             scores[i]->alpha)
             st = ncmp_h5_write_array(g, "alpha", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 2, pd, scores[i]->alpha, err);
         H5Gclose(g);
@@ -258,12 +291,11 @@ int cmd_score(int argc, char **argv)
                   "'neurocmp score --help')");
         return cli_report(&err);
     }
-    bool is_pls = !strcmp(metric, "pls"), is_rsa = !strcmp(metric, "rsa"), is_cka = !strcmp(metric, "cka");
-    bool is_linear = !strcmp(metric, "ridge") || !strcmp(metric, "ols");
-    if (!is_pls && !is_rsa && !is_cka && !is_linear) {
-        ncmp_fail(&err, NCMP_ERR_USAGE, "--metric '%s' is unknown; expected pls, ridge, ols, rsa or cka", metric);
+    ncmp_metric metric_kind;
+    if (ncmp_metric_parse(metric, &metric_kind, &err))
         return cli_report(&err);
-    }
+    bool is_pls = metric_kind == NCMP_METRIC_PLS, is_rsa = metric_kind == NCMP_METRIC_RSA;
+    bool is_linear = metric_kind == NCMP_METRIC_RIDGE || metric_kind == NCMP_METRIC_OLS;
     if (components < 1 || components > 10000) {
         ncmp_fail(&err, NCMP_ERR_USAGE, "--components must be in 1..10000, got %ld", components);
         return cli_report(&err);
@@ -318,7 +350,6 @@ int cmd_score(int argc, char **argv)
     ncmp_score **scores = NULL;
     long long *its = NULL;
     size_t *it_index = NULL, n_its = 0;
-    double *features = NULL;
     size_t n_features = 0;
     if (ncmp_activations_open(activations, &acts, &err) ||
         ncmp_activations_layer_features(acts, layer, &n_features, &err))
@@ -345,18 +376,8 @@ int cmd_score(int argc, char **argv)
     if (in->n_unused_activations)
         ncmp_log_info("%zu stimuli of %s are not in the recordings and are not used", in->n_unused_activations,
                       activations);
-    if (splits_from) {
-        if (ncmp_splits_read_json(splits_from, in->n_stimuli, (const char *const *)in->stimulus_ids, &splits, &err))
-            goto fail;
-    } else if (in->labels) {
-        if (ncmp_splits_stratified((const char *const *)in->labels, in->n_stimuli, 0.9, 10, 1, &splits, &err)) {
-            ncmp_error_context(&err, "splitting %zu stimuli by object_name", in->n_stimuli);
-            goto fail;
-        }
-    } else if (ncmp_splits_shuffle(in->n_stimuli, 0.9, 10, 1, &splits, &err)) {
-        ncmp_error_context(&err, "splitting %zu stimuli", in->n_stimuli);
+    if (ncmp_score_inputs_splits(in, splits_from, &splits, &err))
         goto fail;
-    }
     for (size_t s = 0; is_pls && s < splits->n_splits; s++)
         if (ncmp_splits_n_train(splits, s) < (size_t)components) {
             ncmp_fail(&err, NCMP_ERR_VALUE,
@@ -372,25 +393,7 @@ int cmd_score(int argc, char **argv)
     }
     if (splits_to && ncmp_splits_write_json(splits, (const char *const *)in->stimulus_ids, splits_to, &err))
         goto fail;
-    size_t max_train = 0;
-    for (size_t s = 0; s < splits->n_splits; s++)
-        if (ncmp_splits_n_train(splits, s) > max_train)
-            max_train = ncmp_splits_n_train(splits, s);
-    if (solver == NCMP_PLS_AUTO)
-        solver = n_features > max_train ? NCMP_PLS_KERNEL : NCMP_PLS_NIPALS;
-    /* RSA needs the features themselves (row-wise Pearson); CKA only the Gram matrix. */
-    if (is_rsa)
-        solver = NCMP_PLS_NIPALS;
-    if (is_cka)
-        solver = NCMP_PLS_KERNEL;
-    /* Kernel: only the n x n Gram matrix, fed by streamed blocks of stimuli.
-     * NIPALS: the dense features (n x p, small when auto picks it: p <= n). */
-    size_t n_buf = solver == NCMP_PLS_KERNEL ? in->n_stimuli * in->n_stimuli : in->n_stimuli * n_features;
-    features = malloc(n_buf * sizeof *features);
-    if (!features) {
-        ncmp_fail(&err, NCMP_ERR_NOMEM, "out of memory for %zu doubles (%.1f GB)", n_buf, (double)n_buf * 8e-9);
-        goto fail;
-    }
+    solver = ncmp_score_solver(metric_kind, solver, n_features, splits);
     printf("score: layer %s of %s vs %s%s%s\n", layer, activations, neural, region ? ", region " : "",
            region ? region : "");
     char method[128];
@@ -411,36 +414,10 @@ int cmd_score(int argc, char **argv)
     ncmp_pls_options po = NCMP_PLS_DEFAULTS;
     po.n_components = (int)components;
     po.solver = solver;
-    ncmp_linear_options lo = {!strcmp(metric, "ols") ? NCMP_LINEAR_OLS : NCMP_LINEAR_RIDGE, NULL, 0};
     for (size_t i = 0; i < n_its; i++) {
         double t0 = now_seconds();
-        ncmp_status st;
-        if (solver == NCMP_PLS_KERNEL) {
-            if (ncmp_activations_gram(acts, layer, it_index[i], in->rows, in->n_stimuli, (size_t)block_mb << 20,
-                                      features, &err))
-                goto fail;
-            if (is_pls)
-                st = ncmp_score_pls_gram(features, in->n_stimuli, n_features, in->responses, in->n_neuroids, splits,
-                                         &po, &scores[i], &err);
-            else if (is_linear)
-                st = ncmp_score_linear_gram(features, in->n_stimuli, n_features, in->responses, in->n_neuroids,
-                                            splits, &lo, &scores[i], &err);
-            else
-                st = ncmp_score_cka_gram(features, in->n_stimuli, n_features, in->responses, in->n_neuroids, splits,
-                                         &scores[i], &err);
-        } else {
-            if (ncmp_activations_read_features(acts, layer, it_index[i], in->rows, in->n_stimuli, features, &err))
-                goto fail;
-            if (is_pls)
-                st = ncmp_score_pls(features, in->n_stimuli, n_features, in->responses, in->n_neuroids, splits, &po,
-                                    &scores[i], &err);
-            else if (is_linear)
-                st = ncmp_score_linear(features, in->n_stimuli, n_features, in->responses, in->n_neuroids, splits,
-                                       &lo, &scores[i], &err);
-            else
-                st = ncmp_score_rsa(features, in->n_stimuli, n_features, in->responses, in->n_neuroids, splits,
-                                    &scores[i], &err);
-        }
+        ncmp_status st = ncmp_score_layer(acts, layer, it_index[i], in, splits, metric_kind, &po,
+                                          (size_t)block_mb << 20, &scores[i], &err);
         if (st) {
             ncmp_error_context(&err, "iteration %lld", its[i]);
             goto fail;
@@ -475,6 +452,7 @@ int cmd_score(int argc, char **argv)
             .ceiling = in->ceiling,
             .ceiling_error = in->ceiling_error,
             .n_components = is_pls ? (size_t)components : 0,
+            .details_path = details,
         };
         if (ncmp_score_write_json((const ncmp_score *const *)scores, its, n_its, &rep, out, &err))
             goto fail;
@@ -496,7 +474,6 @@ cleanup:
     free(scores);
     free(its);
     free(it_index);
-    free(features);
     ncmp_splits_free(splits);
     ncmp_score_inputs_free(in);
     ncmp_assembly_free(a);

@@ -216,8 +216,9 @@ int cmd_temporal(int argc, char **argv)
     ncmp_temporal_options o;
     ncmp_temporal_defaults(&o);
     if (!activations || !layer || !neural) {
-        ncmp_fail(&err, NCMP_ERR_USAGE,
-                  "temporal needs --activations FILE.h5, --layer L and --neural FILE.nc (see 'neurocmp temporal --help')");
+        ncmp_fail(
+            &err, NCMP_ERR_USAGE,
+            "temporal needs --activations FILE.h5, --layer L and --neural FILE.nc (see 'neurocmp temporal --help')");
         return cli_report(&err);
     }
     if (!strcmp(mode, "per-bin"))

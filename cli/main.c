@@ -20,6 +20,8 @@ static const cli_entry commands[] = {
     {"score", "predictivity of a layer's activations for neural recordings (PLS, Brain-Score protocol)", cmd_score},
     {"temporal", "predictivity of every model iteration for every neural time bin, with figures and a report",
      cmd_temporal},
+    {"compare", "paired test of two models or iterations on the same recordings: bootstrap interval and p-value",
+     cmd_compare},
     {"demo", "run the end-to-end demonstration on the bundled data", cmd_demo},
 };
 enum { N_COMMANDS = sizeof commands / sizeof commands[0] };

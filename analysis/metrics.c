@@ -159,6 +159,60 @@ static ncmp_score *score_alloc(const ncmp_splits *splits, size_t n, size_t q, co
     return r;
 }
 
+/* Z0 = K0 Yc for one split, all response sets at once (columns of Y[N][QB]):
+ * K0 = C G_tr C and Yc = C Y_tr (C centres over the n train rows), so
+ *   K0 Yc = C (G_tr Y_tr - (G_tr 1) mu'),   G_tr Y_tr = (G Y)[tr] - G[tr, other] Y[other],
+ * where "other" are the stimuli outside the train set (the test set for the
+ * usual splits): with GY = G Y formed once, a split costs n x (N - n) x QB
+ * instead of n x n x QB. */
+static void z0_for_split(const double *G, size_t N, const double *Y, const double *GY, size_t QB, const size_t *tr,
+                         size_t n, double *Z0, double *Gc, double *Yo, double *rs, size_t *other,
+                         unsigned char *in_train)
+{
+    memset(in_train, 0, N);
+    for (size_t i = 0; i < n; i++)
+        in_train[tr[i]] = 1;
+    size_t m = 0;
+    for (size_t i = 0; i < N; i++)
+        if (!in_train[i])
+            other[m++] = i;
+    double *mu = rs + n;
+    memset(mu, 0, QB * sizeof *mu);
+    for (size_t i = 0; i < n; i++) {
+        memcpy(Z0 + i * QB, GY + tr[i] * QB, QB * sizeof *Z0);
+        double acc = 0;
+        for (size_t j = 0; j < n; j++)
+            acc += G[tr[i] * N + tr[j]];
+        rs[i] = acc;
+        for (size_t c = 0; c < QB; c++)
+            mu[c] += Y[tr[i] * QB + c];
+    }
+    for (size_t c = 0; c < QB; c++)
+        mu[c] /= (double)n;
+    if (m) {
+        for (size_t i = 0; i < n; i++)
+            for (size_t j = 0; j < m; j++)
+                Gc[i * m + j] = G[tr[i] * N + other[j]];
+        for (size_t j = 0; j < m; j++)
+            memcpy(Yo + j * QB, Y + other[j] * QB, QB * sizeof *Yo);
+        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)n, (int)QB, (int)m, -1.0, Gc, (int)m, Yo, (int)QB,
+                    1.0, Z0, (int)QB);
+    }
+    for (size_t i = 0; i < n; i++)
+        for (size_t c = 0; c < QB; c++)
+            Z0[i * QB + c] -= rs[i] * mu[c];
+    /* C: centre the columns over the train rows (mu reused for the column means). */
+    memset(mu, 0, QB * sizeof *mu);
+    for (size_t i = 0; i < n; i++)
+        for (size_t c = 0; c < QB; c++)
+            mu[c] += Z0[i * QB + c];
+    for (size_t c = 0; c < QB; c++)
+        mu[c] /= (double)n;
+    for (size_t i = 0; i < n; i++)
+        for (size_t c = 0; c < QB; c++)
+            Z0[i * QB + c] -= mu[c];
+}
+
 ncmp_status ncmp_score_pls_gram_many(const double *G, size_t n, size_t p, const double *const *responses, size_t n_sets,
                                      size_t q, const ncmp_splits *splits, const ncmp_pls_options *options,
                                      ncmp_score **out, ncmp_error *err)
@@ -173,18 +227,29 @@ ncmp_status ncmp_score_pls_gram_many(const double *G, size_t n, size_t p, const 
                 ncmp_error_context(err, "response set %zu", b);
             return st;
         }
-    size_t K = splits->n_splits, B = n_sets;
+    size_t K = splits->n_splits, B = n_sets, QB = q * B;
     double *Ktr = malloc(max_train * max_train * sizeof *Ktr), *Kte = malloc(max_test * max_train * sizeof *Kte);
     double *Ytr = malloc((B * max_train * q + 1) * sizeof *Ytr), *Yte = malloc(max_test * q * sizeof *Yte);
+    /* K0 Yc for every split from one product with the full Gram matrix (see z0_for_split). */
+    double *Yall = malloc(n * QB * sizeof *Yall), *GY = malloc(n * QB * sizeof *GY);
+    double *Z0 = malloc(max_train * QB * sizeof *Z0), *Gc = malloc(max_train * n * sizeof *Gc);
+    double *Yc = malloc(n * QB * sizeof *Yc), *rs = malloc((n + QB) * sizeof *rs);
+    size_t *comp = malloc(n * sizeof *comp);
+    unsigned char *in_train = malloc(n);
     const double **Yp = malloc((B + 1) * sizeof *Yp);
     ncmp_pls_kernel **km = calloc(B + 1, sizeof *km);
-    bool ok = Ktr && Kte && Ytr && Yte && Yp && km;
+    bool ok = Ktr && Kte && Ytr && Yte && Yp && km && Yall && GY && Z0 && Gc && Yc && rs && comp && in_train;
     for (size_t b = 0; ok && b < B; b++)
         ok = (out[b] = score_alloc(splits, n, q, options)) != NULL;
     if (!ok) {
         st = ncmp_fail(err, NCMP_ERR_NOMEM, "score: out of memory for %zu stimuli", n);
         goto done;
     }
+    for (size_t i = 0; i < n; i++)
+        for (size_t b = 0; b < B; b++)
+            memcpy(Yall + i * QB + b * q, responses[b] + i * q, q * sizeof *Yall);
+    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)n, (int)QB, (int)n, 1.0, G, (int)n, Yall, (int)QB, 0.0,
+                GY, (int)QB);
     for (size_t s = 0; s < K; s++) {
         size_t ntr = ncmp_splits_n_train(splits, s), nte = ncmp_splits_n_test(splits, s);
         const size_t *tr = splits->train + splits->train_offset[s], *te = splits->test + splits->test_offset[s];
@@ -195,7 +260,8 @@ ncmp_status ncmp_score_pls_gram_many(const double *G, size_t n, size_t p, const 
             Yp[b] = Yb;
         }
         ncmp_pls_kernel_center(G, n, tr, ntr, te, nte, Ktr, Kte);
-        if ((st = ncmp_pls_kernel_fit_many(Ktr, ntr, p, Yp, B, q, options, km, err))) {
+        z0_for_split(G, n, Yall, GY, QB, tr, ntr, Z0, Gc, Yc, rs, comp, in_train);
+        if ((st = ncmp_pls_kernel_fit_many(Ktr, ntr, p, Yp, B, q, Z0, QB, options, km, err))) {
             ncmp_error_context(err, "split %zu", s);
             goto done;
         }
@@ -222,6 +288,14 @@ done:
     free(Yte);
     free(Yp);
     free(km);
+    free(Yall);
+    free(GY);
+    free(Z0);
+    free(Gc);
+    free(Yc);
+    free(rs);
+    free(comp);
+    free(in_train);
     if (st)
         for (size_t b = 0; b < B; b++) {
             ncmp_score_free(out[b]);

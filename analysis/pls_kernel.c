@@ -4,6 +4,8 @@
 
 #include "analysis/linalg.h"
 #include "core/log.h"
+#include "core/parallel.h"
+#include "core/provenance.h"
 
 #include <cblas.h>
 #include <float.h>
@@ -54,7 +56,7 @@ void ncmp_pls_kernel_center(const double *G, size_t N, const size_t *train, size
 /* Per-problem state of the lockstep fit (see ncmp_pls_kernel_fit_many). */
 typedef struct kernel_problem {
     double *Yk, *Z;        /* [n][q]: deflated centred responses and Z = K0 Yk */
-    double *G, *S, *ZtZ;   /* [q][q]: Yk' K0 Yk, Yk' Yk, Z' Z */
+    double *G, *S;         /* [q][q]: Yk' K0 Yk, Yk' Yk */
     double *R;             /* [K][q]: t_i' Z for the scores found so far */
     double *A, *T, *KT;    /* [n][K]: dual x weights, x scores, K0 x scores */
     double *Q;             /* [q][K]: y loadings */
@@ -71,7 +73,6 @@ static void kernel_problem_free(kernel_problem *pb)
     free(pb->Z);
     free(pb->G);
     free(pb->S);
-    free(pb->ZtZ);
     free(pb->R);
     free(pb->A);
     free(pb->T);
@@ -89,7 +90,6 @@ static int kernel_problem_alloc(kernel_problem *pb, size_t n, size_t q, size_t K
     pb->Z = malloc(n * q * sizeof(double));
     pb->G = malloc(q * q * sizeof(double));
     pb->S = malloc(q * q * sizeof(double));
-    pb->ZtZ = malloc(q * q * sizeof(double));
     pb->R = calloc(K * q, sizeof(double));
     pb->A = calloc(n * K, sizeof(double));
     pb->T = calloc(n * K, sizeof(double));
@@ -98,7 +98,7 @@ static int kernel_problem_alloc(kernel_problem *pb, size_t n, size_t q, size_t K
     pb->tts = calloc(K, sizeof(double));
     pb->yl = malloc(q * sizeof(double));
     pb->zeroed = calloc(q, 1);
-    return pb->Yk && pb->Z && pb->G && pb->S && pb->ZtZ && pb->R && pb->A && pb->T && pb->KT && pb->Q && pb->tts &&
+    return pb->Yk && pb->Z && pb->G && pb->S && pb->R && pb->A && pb->T && pb->KT && pb->Q && pb->tts &&
            pb->yl && pb->zeroed;
 }
 
@@ -121,8 +121,7 @@ static size_t kernel_problem_first_active(kernel_problem *pb, size_t n, size_t q
         for (size_t i = 0; i < k; i++)
             pb->R[i * q + j] = 0;
         for (size_t i = 0; i < q; i++)
-            pb->G[i * q + j] = pb->G[j * q + i] = pb->S[i * q + j] = pb->S[j * q + i] = pb->ZtZ[i * q + j] =
-                pb->ZtZ[j * q + i] = 0;
+            pb->G[i * q + j] = pb->G[j * q + i] = pb->S[i * q + j] = pb->S[j * q + i] = 0;
     }
     for (size_t j = 0; j < q; j++)
         for (size_t i = 0; i < n; i++)
@@ -133,9 +132,9 @@ static size_t kernel_problem_first_active(kernel_problem *pb, size_t n, size_t q
 
 /* Scratch shared by the problems of one lockstep fit. */
 typedef struct kernel_scratch {
-    double *H, *Rs;                      /* [q][q], [K][q] */
-    double *cw, *c_old, *gc, *yw, *coef; /* [q], [q], [q], [q], [K] */
-    double *ys, *v, *Yu, *Zu;            /* [n], [n], [q], [q] */
+    double *Rs;                     /* [K][q]: R / tts */
+    double *cw, *c_old, *gc, *coef; /* [q], [q], [q], [K] */
+    double *ys, *v, *Yu;            /* [n], [n], [q] */
 } kernel_scratch;
 
 /* One component of one problem up to its x score t (written to pb->T[:, k]):
@@ -151,54 +150,57 @@ static int kernel_problem_score(kernel_problem *pb, kernel_scratch *w, size_t n,
         ncmp_log_debug("PLS: Y residual is constant at component %zu; the remaining components are zero", k);
         return 0;
     }
-    /* Kk = Dk K0 Dk with Dk = I - sum_i t_i t_i'/t_i't_i (the x scores are
-     * orthogonal), and Dk Yk = Yk, so with Z = K0 Yk:
-     *   Yk' Kk Yk = Yk' Z = G,   (Kk Yk)'(Kk Yk) = Z' Dk Z = Z'Z - R' diag(1/tts) R = H,
-     * all kept up to date by rank-one updates: no n x n product per component. */
-    memcpy(w->H, pb->ZtZ, q * q * sizeof *w->H);
-    if (k) {
+    /* The power method of NIPALS in the span of Yk: with ys = Yk c, the x
+     * weights are w = X'ys / ||X'ys|| and the next ys is proportional to
+     * Yk Yk' Kk ys, i.e. c <- G c with G = Yk' Kk Yk (Kk = Dk K0 Dk, Dk = I -
+     * sum_i t_i t_i'/t_i't_i projects out the earlier x scores, and Dk Yk =
+     * Yk, so G = Yk' Z with Z = K0 Yk, kept up to date by rank-one updates).
+     * One q x q product per iteration; the stopping rule ||w - w_old||^2 <
+     * tol is 2 - 2 c'G c_old / sqrt(c'Gc c_old'G c_old).  The scale of c only
+     * enters NIPALS through its eps guards, so c is kept at unit length. */
+    if (k)
         for (size_t i = 0; i < k; i++)
             for (size_t j = 0; j < q; j++)
                 w->Rs[i * q + j] = pb->R[i * q + j] / pb->tts[i];
-        cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, qi, qi, ki, -1.0, pb->R, qi, w->Rs, qi, 1.0, w->H, qi);
-    }
-    double *cw = w->cw, *gc = w->gc, *yw = w->yw, *c_old = w->c_old;
+    double *cw = w->cw, *gc = w->gc, *g_old = w->c_old;
     memset(cw, 0, q * sizeof *cw);
     cw[first] = 1.0;
-    double a = 0, yu = 0, a_old = 0, yu_old = 0;
+    double yu = 0, yu_old = 0;
     for (int iter = 0; iter < o->max_iter; iter++) {
-        cblas_dgemv(CblasRowMajor, CblasNoTrans, qi, qi, 1.0, pb->S, qi, cw, 1, 0.0, gc, 1);
-        double yy = cblas_ddot(qi, cw, 1, gc, 1);
-        cblas_dgemv(CblasRowMajor, CblasNoTrans, qi, qi, 1.0, pb->G, qi, cw, 1, 0.0, gc, 1); /* G cw = Yk' u */
-        yu = cblas_ddot(qi, cw, 1, gc, 1);
-        double norm = sqrt(fmax(yu, 0)) / yy;
-        a = 1.0 / (yy * (norm + eps));
-        cblas_dgemv(CblasRowMajor, CblasNoTrans, qi, qi, 1.0, w->H, qi, cw, 1, 0.0, yw, 1);
-        double xx = a * a * cblas_ddot(qi, cw, 1, yw, 1); /* t't with t = a u */
-        for (size_t j = 0; j < q; j++)
-            yw[j] = a * gc[j] / xx; /* Yk' t / t't */
-        double ww = cblas_ddot(qi, yw, 1, yw, 1) + eps;
+        cblas_dgemv(CblasRowMajor, CblasNoTrans, qi, qi, 1.0, pb->G, qi, cw, 1, 0.0, gc, 1);
+        yu = cblas_ddot(qi, cw, 1, gc, 1); /* ||X'ys||^2 */
         bool converged = q == 1;
         if (iter > 0 && !converged) {
-            /* ||w - w_old||^2 = a^2 ys'Kys + a_old^2 ys_old'Kys_old - 2 a a_old ys'Kys_old */
-            cblas_dgemv(CblasRowMajor, CblasNoTrans, qi, qi, 1.0, pb->G, qi, c_old, 1, 0.0, gc, 1);
-            double cross = cblas_ddot(qi, cw, 1, gc, 1);
-            double diff = a * a * yu + a_old * a_old * yu_old - 2 * a * a_old * cross;
+            double cross = cblas_ddot(qi, cw, 1, g_old, 1); /* G c_old was the previous iteration's G c */
+            double diff = 2 - 2 * cross / sqrt(fmax(yu, 0) * fmax(yu_old, 0));
             converged = diff < o->tol;
         }
         if (converged || iter + 1 == o->max_iter)
             break; /* NIPALS keeps the weights of its last iteration */
-        a_old = a;
         yu_old = yu;
-        memcpy(c_old, cw, q * sizeof *cw);
+        memcpy(g_old, gc, q * sizeof *gc);
+        double norm = cblas_dnrm2(qi, gc, 1);
         for (size_t j = 0; j < q; j++)
-            cw[j] = yw[j] / ww; /* ys_next = Yk yw / ww */
+            cw[j] = gc[j] / norm;
     }
+    /* a scales ys into the x weights: w = a X'ys, a = 1 / (ys'ys (||X'ys|| / ys'ys + eps)). */
+    cblas_dgemv(CblasRowMajor, CblasNoTrans, qi, qi, 1.0, pb->S, qi, cw, 1, 0.0, gc, 1);
+    double yy = cblas_ddot(qi, cw, 1, gc, 1);
+    double a = 1.0 / (yy * (sqrt(fmax(yu, 0)) / yy + eps));
     /* Back to n-vectors: ys = Yk cw; t = a Kk ys = a Dk Z cw
      * = a (Z cw - sum_i t_i (R_i cw) / tts_i). */
-    double *ys = w->ys, *t = w->v;
-    cblas_dgemv(CblasRowMajor, CblasNoTrans, ni, qi, 1.0, pb->Yk, qi, cw, 1, 0.0, ys, 1);
-    cblas_dgemv(CblasRowMajor, CblasNoTrans, ni, qi, a, pb->Z, qi, cw, 1, 0.0, t, 1);
+    double *restrict ys = w->ys, *restrict t = w->v;
+    const double *restrict cwr = cw;
+    for (size_t i = 0; i < n; i++) { /* one pass over Yk and Z */
+        const double *restrict y = pb->Yk + i * q, *restrict z = pb->Z + i * q;
+        double sy = 0, sz = 0;
+        for (size_t j = 0; j < q; j++) {
+            sy += y[j] * cwr[j];
+            sz += z[j] * cwr[j];
+        }
+        ys[i] = sy;
+        t[i] = a * sz;
+    }
     if (k) {
         cblas_dgemv(CblasRowMajor, CblasNoTrans, ki, qi, 1.0, w->Rs, qi, cw, 1, 0.0, w->coef, 1);
         cblas_dgemv(CblasRowMajor, CblasNoTrans, ni, ki, -a, pb->T, Ki, w->coef, 1, 1.0, t, 1);
@@ -236,22 +238,33 @@ static void kernel_problem_deflate(kernel_problem *pb, kernel_scratch *w, const 
         pb->KT[i * K + k] = u[i * ustride];
     }
     const double *uk = pb->KT + k; /* column k, stride K */
-    cblas_dgemv(CblasRowMajor, CblasTrans, ni, qi, 1.0, pb->Yk, qi, uk, (int)K, 0.0, w->Yu, 1);
-    cblas_dgemv(CblasRowMajor, CblasTrans, ni, qi, 1.0, pb->Z, qi, uk, (int)K, 0.0, w->Zu, 1);
-    double uu = cblas_ddot(ni, uk, (int)K, uk, (int)K), tu = cblas_ddot(ni, t, 1, uk, (int)K);
-    for (size_t i = 0; i < k; i++) {
-        double tiu = cblas_ddot(ni, pb->T + i, (int)K, uk, (int)K);
-        cblas_daxpy(qi, -tiu, yl, 1, pb->R + i * q, 1);
+    double *restrict Yu = w->Yu, *restrict Rk = pb->R + k * q;
+    const double *restrict ylr = yl;
+    double tu = 0;
+    /* t_i'u for the earlier scores, then their R rows: R_i -= (t_i'u) yl'. */
+    if (k) {
+        cblas_dgemv(CblasRowMajor, CblasTrans, ni, (int)k, 1.0, pb->T, (int)K, uk, (int)K, 0.0, w->coef, 1);
+        cblas_dger(CblasRowMajor, (int)k, qi, -1.0, w->coef, 1, yl, 1, pb->R, qi);
+    }
+    /* One pass over Yk and Z: Yu = Yk'u (old rows), Yk -= t yl', Z -= u yl', R_k = Z_new't. */
+    memset(Yu, 0, q * sizeof *Yu);
+    memset(Rk, 0, q * sizeof *Rk);
+    for (size_t i = 0; i < n; i++) {
+        const double ui = uk[i * K], ti = t[i];
+        double *restrict y = pb->Yk + i * q, *restrict z = pb->Z + i * q;
+        tu += ti * ui;
+        for (size_t j = 0; j < q; j++) {
+            Yu[j] += y[j] * ui;
+            y[j] -= ti * ylr[j];
+            z[j] -= ui * ylr[j];
+            Rk[j] += z[j] * ti;
+        }
     }
     for (size_t i = 0; i < q; i++)
         for (size_t j = 0; j < q; j++) {
-            pb->G[i * q + j] += -w->Yu[i] * yl[j] - yl[i] * w->Yu[j] + tu * yl[i] * yl[j];
-            pb->S[i * q + j] -= tt * yl[i] * yl[j];
-            pb->ZtZ[i * q + j] += -w->Zu[i] * yl[j] - yl[i] * w->Zu[j] + uu * yl[i] * yl[j];
+            pb->G[i * q + j] += -Yu[i] * ylr[j] - ylr[i] * Yu[j] + tu * ylr[i] * ylr[j];
+            pb->S[i * q + j] -= tt * ylr[i] * ylr[j];
         }
-    cblas_dger(CblasRowMajor, ni, qi, -1.0, uk, (int)K, yl, 1, pb->Z, qi);
-    cblas_dger(CblasRowMajor, ni, qi, -1.0, t, 1, yl, 1, pb->Yk, qi);
-    cblas_dgemv(CblasRowMajor, CblasTrans, ni, qi, 1.0, pb->Z, qi, t, 1, 0.0, pb->R + k * q, 1);
     pb->used = k + 1;
 }
 
@@ -288,8 +301,107 @@ done:
     return st;
 }
 
+static void kernel_scratch_free(kernel_scratch *w)
+{
+    free(w->Rs);
+    free(w->cw);
+    free(w->c_old);
+    free(w->gc);
+    free(w->coef);
+    free(w->ys);
+    free(w->v);
+    free(w->Yu);
+}
+
+static bool kernel_scratch_alloc(kernel_scratch *w, size_t n, size_t q, size_t K)
+{
+    w->Rs = malloc(K * q * sizeof(double));
+    w->cw = malloc(q * sizeof(double));
+    w->c_old = malloc(q * sizeof(double));
+    w->gc = malloc(q * sizeof(double));
+    w->coef = malloc(K * sizeof(double));
+    w->ys = malloc(n * sizeof(double));
+    w->v = malloc(n * sizeof(double));
+    w->Yu = malloc(q * sizeof(double));
+    return w->Rs && w->cw && w->c_old && w->gc && w->coef && w->ys && w->v && w->Yu;
+}
+
+/* Centre one problem's responses and form Z = K0 Yk and the q x q products. */
+static void kernel_problem_setup(kernel_problem *pb, const double *K0, const double *Y, const double *Z0, size_t z0_ld,
+                                 size_t n, size_t q, ncmp_pls_kernel *m)
+{
+    const int ni = (int)n, qi = (int)q;
+    m->n_train = n;
+    m->n_targets = q;
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = 0; j < q; j++)
+            m->y_mean[j] += Y[i * q + j];
+    for (size_t j = 0; j < q; j++)
+        m->y_mean[j] /= (double)n;
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = 0; j < q; j++)
+            pb->Yk[i * q + j] = Y[i * q + j] - m->y_mean[j];
+    if (Z0)
+        for (size_t i = 0; i < n; i++)
+            memcpy(pb->Z + i * q, Z0 + i * z0_ld, q * sizeof *pb->Z);
+    else
+        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, ni, qi, ni, 1.0, K0, ni, pb->Yk, qi, 0.0, pb->Z, qi);
+    cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, qi, qi, ni, 1.0, pb->Yk, qi, pb->Z, qi, 0.0, pb->G, qi);
+    cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, qi, qi, ni, 1.0, pb->Yk, qi, pb->Yk, qi, 0.0, pb->S, qi);
+}
+
+typedef enum { PHASE_SETUP, PHASE_SCORE, PHASE_PRODUCT, PHASE_DEFLATE } lockstep_phase;
+
+/* One phase of the lockstep fit for the problems active[0..n_active-1], shared over the pool. */
+typedef struct lockstep {
+    kernel_problem *pb;
+    kernel_scratch *w;
+    const size_t *active;
+    int *scored;
+    double *Ub;
+    const ncmp_pls_options *o;
+    size_t n, q, K, B, k, n_active;
+    lockstep_phase phase;
+    const double *K0;
+    const double *const *Y;
+    const double *Z0;
+    size_t z0_ld;
+    ncmp_pls_kernel **out;
+    const double *Tb;
+} lockstep;
+
+static void lockstep_task(void *ctx, int task, int n_tasks)
+{
+    lockstep *j = ctx;
+    size_t begin, end;
+    if (j->phase == PHASE_PRODUCT) { /* rows [begin, end) of U = K0 Tb */
+        ncmp_parallel_split(j->n, task, n_tasks, &begin, &end);
+        if (end == begin)
+            return;
+        if (j->n_active == 1)
+            cblas_dgemv(CblasRowMajor, CblasNoTrans, (int)(end - begin), (int)j->n, 1.0, j->K0 + begin * j->n,
+                        (int)j->n, j->Tb, (int)j->B, 0.0, j->Ub + begin * j->B, (int)j->B);
+        else
+            cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)(end - begin), (int)j->n_active, (int)j->n, 1.0,
+                        j->K0 + begin * j->n, (int)j->n, j->Tb, (int)j->B, 0.0, j->Ub + begin * j->B, (int)j->B);
+        return;
+    }
+    ncmp_parallel_split(j->n_active, task, n_tasks, &begin, &end);
+    for (size_t c = begin; c < end; c++) {
+        size_t b = j->active[c];
+        if (j->phase == PHASE_SETUP)
+            kernel_problem_setup(&j->pb[b], j->K0, j->Y[b], j->Z0 ? j->Z0 + b * j->q : NULL, j->z0_ld, j->n, j->q,
+                                 j->out[b]);
+        else if (j->phase == PHASE_DEFLATE)
+            kernel_problem_deflate(&j->pb[b], &j->w[task], j->Ub + c, j->B, j->n, j->q, j->K, j->k);
+        else
+            j->scored[b] = kernel_problem_score(&j->pb[b], &j->w[task], j->n, j->q, j->K, j->k, j->o);
+    }
+}
+
 ncmp_status ncmp_pls_kernel_fit_many(const double *K0, size_t n, size_t p, const double *const *Y, size_t n_problems,
-                                     size_t q, const ncmp_pls_options *options, ncmp_pls_kernel **out, ncmp_error *err)
+                                     size_t q, const double *Z0, size_t z0_ld, const ncmp_pls_options *options,
+                                     ncmp_pls_kernel **out, ncmp_error *err)
 {
     for (size_t b = 0; b < n_problems; b++)
         out[b] = NULL;
@@ -316,22 +428,18 @@ ncmp_status ncmp_pls_kernel_fit_many(const double *K0, size_t n, size_t p, const
             return st;
     const size_t B = n_problems;
     kernel_problem *pb = calloc(B, sizeof *pb);
-    kernel_scratch w = {0};
+    int n_workers = B > 1 ? ncmp_parallel_threads() : 1;
+    if (n_workers < 1)
+        n_workers = 1;
+    if (n_workers > (int)B)
+        n_workers = (int)B;
+    kernel_scratch *w = calloc((size_t)n_workers, sizeof *w);
     size_t *active = malloc(B * sizeof *active);
+    int *scored = malloc(B * sizeof *scored);
     double *Tb = malloc(n * B * sizeof *Tb), *Ub = malloc(n * B * sizeof *Ub);
-    w.H = malloc(q * q * sizeof(double));
-    w.Rs = malloc(K * q * sizeof(double));
-    w.cw = malloc(q * sizeof(double));
-    w.c_old = malloc(q * sizeof(double));
-    w.gc = malloc(q * sizeof(double));
-    w.yw = malloc(q * sizeof(double));
-    w.coef = malloc(K * sizeof(double));
-    w.ys = malloc(n * sizeof(double));
-    w.v = malloc(n * sizeof(double));
-    w.Yu = malloc(q * sizeof(double));
-    w.Zu = malloc(q * sizeof(double));
-    bool ok = pb && active && Tb && Ub && w.H && w.Rs && w.cw && w.c_old && w.gc && w.yw && w.coef && w.ys && w.v &&
-              w.Yu && w.Zu;
+    bool ok = pb && w && active && scored && Tb && Ub;
+    for (int t = 0; ok && t < n_workers; t++)
+        ok = kernel_scratch_alloc(&w[t], n, q, K);
     for (size_t b = 0; ok && b < B; b++) {
         ok = kernel_problem_alloc(&pb[b], n, q, K);
         if (ok && (out[b] = calloc(1, sizeof **out))) {
@@ -345,33 +453,33 @@ ncmp_status ncmp_pls_kernel_fit_many(const double *K0, size_t n, size_t p, const
                        B, n, q);
         goto done;
     }
-    const int ni = (int)n, qi = (int)q;
-    for (size_t b = 0; b < B; b++) {
-        ncmp_pls_kernel *m = out[b];
-        m->n_train = n;
-        m->n_targets = q;
-        for (size_t i = 0; i < n; i++)
-            for (size_t j = 0; j < q; j++)
-                m->y_mean[j] += Y[b][i * q + j];
-        for (size_t j = 0; j < q; j++)
-            m->y_mean[j] /= (double)n;
-        for (size_t i = 0; i < n; i++)
-            for (size_t j = 0; j < q; j++)
-                pb[b].Yk[i * q + j] = Y[b][i * q + j] - m->y_mean[j];
-        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, ni, qi, ni, 1.0, K0, ni, pb[b].Yk, qi, 0.0, pb[b].Z, qi);
-        cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, qi, qi, ni, 1.0, pb[b].Yk, qi, pb[b].Z, qi, 0.0, pb[b].G,
-                    qi);
-        cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, qi, qi, ni, 1.0, pb[b].Yk, qi, pb[b].Yk, qi, 0.0, pb[b].S,
-                    qi);
-        cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, qi, qi, ni, 1.0, pb[b].Z, qi, pb[b].Z, qi, 0.0, pb[b].ZtZ,
-                    qi);
-    }
+    /* With several problems everything below runs on the pool with single-threaded
+     * BLAS: alternating pool phases with OpenBLAS's own threads left both spinning
+     * for the 2 cores (a third of the time in sched_yield). */
+    const int blas_threads = ncmp_blas_threads();
+    const int pool = B > 1 ? ncmp_parallel_threads() : 1;
+    lockstep job = {pb, w, active, scored, Ub, &o, n, q, K, B, 0, 0, PHASE_SETUP, K0, Y, Z0, z0_ld, out, Tb};
+    if (B > 1)
+        ncmp_blas_set_threads(1);
+    for (size_t b = 0; b < B; b++)
+        active[b] = b;
+    job.n_active = B;
+    ncmp_parallel_run(n_workers, lockstep_task, &job);
     for (size_t k = 0; k < K; k++) {
+        size_t nc = 0;
+        for (size_t b = 0; b < B; b++)
+            if (!pb[b].done)
+                active[nc++] = b;
+        if (!nc)
+            break;
+        job.k = k;
+        job.n_active = nc;
+        job.phase = PHASE_SCORE;
+        ncmp_parallel_run(n_workers < (int)nc ? n_workers : (int)nc, lockstep_task, &job);
         size_t na = 0;
-        for (size_t b = 0; b < B; b++) {
-            if (pb[b].done)
-                continue;
-            if (!kernel_problem_score(&pb[b], &w, n, q, K, k, &o)) {
+        for (size_t c = 0; c < nc; c++) {
+            size_t b = active[c];
+            if (!scored[b]) {
                 pb[b].done = 1;
                 continue;
             }
@@ -381,15 +489,15 @@ ncmp_status ncmp_pls_kernel_fit_many(const double *K0, size_t n, size_t p, const
         }
         if (!na)
             break;
-        /* The one O(n^2) step of a component, for every problem at once. */
-        if (na == 1)
-            cblas_dgemv(CblasRowMajor, CblasNoTrans, ni, ni, 1.0, K0, ni, Tb, (int)B, 0.0, Ub, (int)B);
-        else
-            cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, ni, (int)na, ni, 1.0, K0, ni, Tb, (int)B, 0.0, Ub,
-                        (int)B);
-        for (size_t c = 0; c < na; c++)
-            kernel_problem_deflate(&pb[active[c]], &w, Ub + c, B, n, q, K, k);
+        /* The one O(n^2) step of a component, for every problem at once: U = K0 [t_1 .. t_na]. */
+        job.n_active = na;
+        job.phase = PHASE_PRODUCT;
+        ncmp_parallel_run(pool, lockstep_task, &job);
+        job.phase = PHASE_DEFLATE;
+        ncmp_parallel_run(n_workers < (int)na ? n_workers : (int)na, lockstep_task, &job);
     }
+    if (B > 1)
+        ncmp_blas_set_threads(blas_threads);
     for (size_t b = 0; b < B; b++)
         if ((st = kernel_problem_finish(&pb[b], n, q, K, out[b], err)))
             goto done;
@@ -400,17 +508,10 @@ done:
     free(active);
     free(Tb);
     free(Ub);
-    free(w.H);
-    free(w.Rs);
-    free(w.cw);
-    free(w.c_old);
-    free(w.gc);
-    free(w.yw);
-    free(w.coef);
-    free(w.ys);
-    free(w.v);
-    free(w.Yu);
-    free(w.Zu);
+    free(scored);
+    for (int t = 0; w && t < n_workers; t++)
+        kernel_scratch_free(&w[t]);
+    free(w);
     if (st)
         for (size_t b = 0; b < B; b++) {
             ncmp_pls_kernel_free(out[b]);
@@ -422,7 +523,7 @@ done:
 ncmp_status ncmp_pls_kernel_fit(const double *K0, size_t n, size_t p, const double *Y, size_t q,
                                 const ncmp_pls_options *options, ncmp_pls_kernel **out, ncmp_error *err)
 {
-    return ncmp_pls_kernel_fit_many(K0, n, p, &Y, 1, q, options, out, err);
+    return ncmp_pls_kernel_fit_many(K0, n, p, &Y, 1, q, NULL, 0, options, out, err);
 }
 
 ncmp_status ncmp_pls_kernel_predict(const ncmp_pls_kernel *m, const double *K_test, size_t mm, double *Y_out,

@@ -43,10 +43,14 @@ ncmp_status ncmp_pls_kernel_fit(const double *K, size_t n, size_t n_features, co
                                 const ncmp_pls_options *options, ncmp_pls_kernel **out, ncmp_error *err);
 /* The same for n_problems independent response matrices Y[b][n][q] over one
  * kernel (out[b] receives each model); the fits of one problem do not depend
- * on the others, up to the rounding of the shared matrix products. */
+ * on the others, up to the rounding of the shared matrix products.  Z0, if
+ * not NULL, holds K Yc_b (Yc_b = Y[b] centred) for every problem, problem b
+ * in columns b*q .. b*q+q-1 of an n x z0_ld matrix (see
+ * ncmp_score_pls_gram_many, which forms it for all splits from one product
+ * with the full Gram matrix); NULL computes it (one n x n x q product each). */
 ncmp_status ncmp_pls_kernel_fit_many(const double *K, size_t n, size_t n_features, const double *const *Y,
-                                     size_t n_problems, size_t q, const ncmp_pls_options *options,
-                                     ncmp_pls_kernel **out, ncmp_error *err);
+                                     size_t n_problems, size_t q, const double *Z0, size_t z0_ld,
+                                     const ncmp_pls_options *options, ncmp_pls_kernel **out, ncmp_error *err);
 /* Y_out[m][q] = K_test[m][n] dual_coef + y_mean, K_test = (X_test - train mean) Xc'. */
 ncmp_status ncmp_pls_kernel_predict(const ncmp_pls_kernel *model, const double *K_test, size_t m, double *Y_out,
                                     ncmp_error *err);

@@ -20,5 +20,32 @@
 #include "model/net.h"
 #include "model/cnnf.h"
 #include "model/stability.h"
+#include "model/export.h"
+
+#include "datasets/image.h"
+#include "datasets/preprocess.h"
+#include "datasets/stimuli.h"
+
+#include "neural/assembly.h"
+#include "neural/ceiling.h"
+#include "neural/io.h"
+#include "neural/simulate.h"
+
+#include "analysis/activations.h"
+#include "analysis/splits.h"
+#include "analysis/pls.h"
+#include "analysis/pls_kernel.h"
+#include "analysis/ridge.h"
+#include "analysis/metrics.h"
+#include "analysis/linear_score.h"
+#include "analysis/similarity.h"
+#include "analysis/protocol.h"
+#include "analysis/results.h"
+#include "analysis/temporal.h"
+#include "analysis/temporal_output.h"
+#include "analysis/compare.h"
+#include "analysis/compare_io.h"
+#include "analysis/plot.h"
+#include "analysis/report.h"
 
 #endif

@@ -180,7 +180,8 @@ ncmp_status ncmp_activations_iteration_index(const ncmp_activations *a, long lon
                      a->iterations[0], a->iterations[a->n_iterations - 1]);
 }
 
-static const char *const *match_keys;
+static _Thread_local const char *const
+    *match_keys; /* qsort has no context argument; thread-local keeps callers on different threads apart */
 static int cmp_index(const void *x, const void *y)
 {
     return strcmp(match_keys[*(const size_t *)x], match_keys[*(const size_t *)y]);

@@ -3,6 +3,8 @@
 #include "analysis/metrics.h"
 
 #include "analysis/pls_kernel.h"
+#include "core/parallel.h"
+#include "core/provenance.h"
 #include "neural/ceiling.h"
 
 #include <cblas.h>
@@ -213,6 +215,36 @@ static void z0_for_split(const double *G, size_t N, const double *Y, const doubl
             Z0[i * QB + c] -= mu[c];
 }
 
+/* Predictions and Pearson r of every response set of one split, over the pool. */
+typedef struct predict_job {
+    ncmp_score **out;
+    ncmp_pls_kernel **km;
+    const double *const *responses;
+    const double *Kte;
+    double *Yte; /* [tasks][nte][q] */
+    const size_t *te;
+    size_t nte, q, split, row0, n_sets;
+} predict_job;
+
+static void predict_task(void *ctx, int task, int n_tasks)
+{
+    predict_job *j = ctx;
+    size_t begin, end, q = j->q;
+    ncmp_parallel_split(j->n_sets, task, n_tasks, &begin, &end);
+    double *Yte = j->Yte + (size_t)task * j->nte * q;
+    for (size_t b = begin; b < end; b++) {
+        ncmp_score *r = j->out[b];
+        if (j->km[b]->n_components_used < r->min_components_used)
+            r->min_components_used = j->km[b]->n_components_used;
+        double *pred = r->predictions + j->row0 * q;
+        ncmp_pls_kernel_predict(j->km[b], j->Kte, j->nte, pred, NULL);
+        for (size_t i = 0; i < j->nte; i++)
+            memcpy(Yte + i * q, j->responses[b] + j->te[i] * q, q * sizeof *Yte);
+        for (size_t c = 0; c < q; c++)
+            r->per_neuroid[j->split * q + c] = ncmp_pearson(pred + c, q, Yte + c, q, j->nte);
+    }
+}
+
 ncmp_status ncmp_score_pls_gram_many(const double *G, size_t n, size_t p, const double *const *responses, size_t n_sets,
                                      size_t q, const ncmp_splits *splits, const ncmp_pls_options *options,
                                      ncmp_score **out, ncmp_error *err)
@@ -229,7 +261,9 @@ ncmp_status ncmp_score_pls_gram_many(const double *G, size_t n, size_t p, const 
         }
     size_t K = splits->n_splits, B = n_sets, QB = q * B;
     double *Ktr = malloc(max_train * max_train * sizeof *Ktr), *Kte = malloc(max_test * max_train * sizeof *Kte);
-    double *Ytr = malloc((B * max_train * q + 1) * sizeof *Ytr), *Yte = malloc(max_test * q * sizeof *Yte);
+    double *Ytr = malloc((B * max_train * q + 1) * sizeof *Ytr);
+    int n_pool = ncmp_parallel_threads() > 0 ? ncmp_parallel_threads() : 1;
+    double *Yte = malloc((size_t)n_pool * max_test * q * sizeof *Yte); /* one per pool task */
     /* K0 Yc for every split from one product with the full Gram matrix (see z0_for_split). */
     double *Yall = malloc(n * QB * sizeof *Yall), *GY = malloc(n * QB * sizeof *GY);
     double *Z0 = malloc(max_train * QB * sizeof *Z0), *Gc = malloc(max_train * n * sizeof *Gc);
@@ -265,18 +299,16 @@ ncmp_status ncmp_score_pls_gram_many(const double *G, size_t n, size_t p, const 
             ncmp_error_context(err, "split %zu", s);
             goto done;
         }
+        predict_job pj = {out, km, responses, Kte, Yte, te, nte, q, s, splits->test_offset[s], B};
+        int tasks = B > 1 ? ncmp_parallel_threads() : 1, blas = ncmp_blas_threads();
+        if (tasks > 1)
+            ncmp_blas_set_threads(1);
+        ncmp_parallel_run(tasks, predict_task, &pj);
+        if (tasks > 1)
+            ncmp_blas_set_threads(blas);
         for (size_t b = 0; b < B; b++) {
-            ncmp_score *r = out[b];
-            if (km[b]->n_components_used < r->min_components_used)
-                r->min_components_used = km[b]->n_components_used;
-            double *pred = r->predictions + splits->test_offset[s] * q;
-            ncmp_pls_kernel_predict(km[b], Kte, nte, pred, err);
             ncmp_pls_kernel_free(km[b]);
             km[b] = NULL;
-            for (size_t i = 0; i < nte; i++)
-                memcpy(Yte + i * q, responses[b] + te[i] * q, q * sizeof *Yte);
-            for (size_t j = 0; j < q; j++)
-                r->per_neuroid[s * q + j] = ncmp_pearson(pred + j, q, Yte + j, q, nte);
         }
     }
     for (size_t b = 0; b < B; b++)

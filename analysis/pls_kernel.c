@@ -98,8 +98,8 @@ static int kernel_problem_alloc(kernel_problem *pb, size_t n, size_t q, size_t K
     pb->tts = calloc(K, sizeof(double));
     pb->yl = malloc(q * sizeof(double));
     pb->zeroed = calloc(q, 1);
-    return pb->Yk && pb->Z && pb->G && pb->S && pb->R && pb->A && pb->T && pb->KT && pb->Q && pb->tts &&
-           pb->yl && pb->zeroed;
+    return pb->Yk && pb->Z && pb->G && pb->S && pb->R && pb->A && pb->T && pb->KT && pb->Q && pb->tts && pb->yl &&
+           pb->zeroed;
 }
 
 /* scikit-learn's masking of fully explained Y columns (as ncmp_pls_first_active_target),
@@ -350,7 +350,7 @@ static void kernel_problem_setup(kernel_problem *pb, const double *K0, const dou
     cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, qi, qi, ni, 1.0, pb->Yk, qi, pb->Yk, qi, 0.0, pb->S, qi);
 }
 
-typedef enum { PHASE_SETUP, PHASE_SCORE, PHASE_PRODUCT, PHASE_DEFLATE } lockstep_phase;
+typedef enum { PHASE_SETUP, PHASE_SCORE, PHASE_PRODUCT, PHASE_DEFLATE, PHASE_FINISH } lockstep_phase;
 
 /* One phase of the lockstep fit for the problems active[0..n_active-1], shared over the pool. */
 typedef struct lockstep {
@@ -368,6 +368,7 @@ typedef struct lockstep {
     size_t z0_ld;
     ncmp_pls_kernel **out;
     const double *Tb;
+    ncmp_error *errors; /* [B], for the finish phase */
 } lockstep;
 
 static void lockstep_task(void *ctx, int task, int n_tasks)
@@ -392,6 +393,8 @@ static void lockstep_task(void *ctx, int task, int n_tasks)
         if (j->phase == PHASE_SETUP)
             kernel_problem_setup(&j->pb[b], j->K0, j->Y[b], j->Z0 ? j->Z0 + b * j->q : NULL, j->z0_ld, j->n, j->q,
                                  j->out[b]);
+        else if (j->phase == PHASE_FINISH)
+            j->scored[b] = kernel_problem_finish(&j->pb[b], j->n, j->q, j->K, j->out[b], &j->errors[b]);
         else if (j->phase == PHASE_DEFLATE)
             kernel_problem_deflate(&j->pb[b], &j->w[task], j->Ub + c, j->B, j->n, j->q, j->K, j->k);
         else
@@ -458,7 +461,7 @@ ncmp_status ncmp_pls_kernel_fit_many(const double *K0, size_t n, size_t p, const
      * for the 2 cores (a third of the time in sched_yield). */
     const int blas_threads = ncmp_blas_threads();
     const int pool = B > 1 ? ncmp_parallel_threads() : 1;
-    lockstep job = {pb, w, active, scored, Ub, &o, n, q, K, B, 0, 0, PHASE_SETUP, K0, Y, Z0, z0_ld, out, Tb};
+    lockstep job = {pb, w, active, scored, Ub, &o, n, q, K, B, 0, 0, PHASE_SETUP, K0, Y, Z0, z0_ld, out, Tb, NULL};
     if (B > 1)
         ncmp_blas_set_threads(1);
     for (size_t b = 0; b < B; b++)
@@ -498,9 +501,26 @@ ncmp_status ncmp_pls_kernel_fit_many(const double *K0, size_t n, size_t p, const
     }
     if (B > 1)
         ncmp_blas_set_threads(blas_threads);
+    /* The dual coefficients of every problem (scored[] now holds their status). */
+    if (!(job.errors = calloc(B, sizeof *job.errors))) {
+        st = ncmp_fail(err, NCMP_ERR_NOMEM, "out of memory");
+        goto done;
+    }
     for (size_t b = 0; b < B; b++)
-        if ((st = kernel_problem_finish(&pb[b], n, q, K, out[b], err)))
-            goto done;
+        active[b] = b;
+    job.n_active = B;
+    job.phase = PHASE_FINISH;
+    if (B > 1)
+        ncmp_blas_set_threads(1);
+    ncmp_parallel_run(n_workers, lockstep_task, &job);
+    if (B > 1)
+        ncmp_blas_set_threads(blas_threads);
+    for (size_t b = 0; b < B && !st; b++)
+        if ((st = (ncmp_status)job.scored[b]))
+            *err = job.errors[b];
+    free(job.errors);
+    if (st)
+        goto done;
 done:
     for (size_t b = 0; pb && b < B; b++)
         kernel_problem_free(&pb[b]);

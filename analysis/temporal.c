@@ -4,6 +4,7 @@
 
 #include "analysis/protocol.h"
 #include "core/log.h"
+#include "core/parallel.h"
 #include "core/progress.h"
 
 #include <errno.h>
@@ -128,6 +129,27 @@ ncmp_status ncmp_temporal_parse_bins(const char *text, const ncmp_assembly *neur
     return NCMP_OK;
 }
 
+/* The inputs of bins [begin, end) over the pool (each bin independent). */
+typedef struct prepare_job {
+    const ncmp_assembly *neural;
+    const ncmp_activations *acts;
+    const double *start, *end;
+    ncmp_score_inputs **in;
+    size_t n_bins;
+    ncmp_status *status;
+    ncmp_error *errors;
+} prepare_job;
+
+static void prepare_task(void *ctx, int task, int n_tasks)
+{
+    prepare_job *j = ctx;
+    size_t begin, end;
+    ncmp_parallel_split(j->n_bins, task, n_tasks, &begin, &end);
+    for (size_t b = begin; b < end; b++)
+        j->status[b] =
+            ncmp_score_inputs_prepare(j->neural, NULL, j->start[b], j->end[b], j->acts, &j->in[b], &j->errors[b]);
+}
+
 /* Argmax skipping NaN (first wins); n if every value is NaN. */
 static size_t argmax(const double *v, size_t n, size_t stride)
 {
@@ -224,6 +246,8 @@ ncmp_status ncmp_temporal_compute(const ncmp_activations *acts, const char *laye
     if ((st = ncmp_activations_layer_features(acts, layer, &p, err)))
         return st;
     ncmp_temporal *r = calloc(1, sizeof *r);
+    ncmp_assembly *selected = NULL;
+    const ncmp_assembly *source = neural;
     ncmp_score_inputs **in = NULL;
     double *features = NULL, *Ycat = NULL;
     size_t *it_index = NULL;
@@ -263,12 +287,45 @@ ncmp_status ncmp_temporal_compute(const ncmp_activations *acts, const char *laye
         if ((st = ncmp_activations_iteration_index(acts, r->iterations[t], &it_index[t], err)))
             goto done;
     }
-    /* The responses of every bin, exactly as `score --time-window START:END` prepares them. */
-    for (size_t b = 0; b < B; b++) {
-        if ((st = ncmp_score_inputs_prepare(neural, region, r->bin_start[b], r->bin_end[b], acts, &in[b], err))) {
-            ncmp_error_context(err, "time bin %g-%g ms", r->bin_start[b], r->bin_end[b]);
+    /* The responses of every bin, exactly as `score --time-window START:END` prepares them
+     * (the region selected once; the bins, each with its ceiling, over the pool). */
+    if (region) {
+        if ((st = ncmp_assembly_select_regions(neural, &region, 1, &selected, err)))
+            goto done;
+        source = selected;
+    }
+    {
+        prepare_job job = {source, acts, r->bin_start, r->bin_end, in, B, NULL, NULL};
+        job.status = calloc(B, sizeof *job.status);
+        job.errors = calloc(B, sizeof *job.errors);
+        if (!job.status || !job.errors) {
+            free(job.status);
+            free(job.errors);
+            st = ncmp_fail(err, NCMP_ERR_NOMEM, "out of memory");
             goto done;
         }
+        /* Recordings without repetitions: say so once, not once per bin. */
+        bool quiet = !ncmp_coord_find(&source->presentation, "repetition");
+        ncmp_log_level level = ncmp_log_get_level();
+        if (quiet) {
+            ncmp_log_warn("%s has no 'repetition' coordinate (already averaged): no ceilings; ceiled is null",
+                          neural->source && neural->source[0] ? neural->source : "the recordings");
+            if (level > NCMP_LOG_ERROR)
+                ncmp_log_set_level(NCMP_LOG_ERROR);
+        }
+        ncmp_parallel_run(ncmp_parallel_threads(), prepare_task, &job);
+        ncmp_log_set_level(level);
+        for (size_t b = 0; b < B && !st; b++)
+            if ((st = job.status[b])) {
+                *err = job.errors[b];
+                ncmp_error_context(err, "time bin %g-%g ms", r->bin_start[b], r->bin_end[b]);
+            }
+        free(job.status);
+        free(job.errors);
+        if (st)
+            goto done;
+    }
+    for (size_t b = 0; b < B; b++) {
         r->ceiling[b] = in[b]->ceiling;
         r->ceiling_error[b] = in[b]->ceiling_error;
         if (b && (in[b]->n_stimuli != in[0]->n_stimuli || in[b]->n_neuroids != in[0]->n_neuroids)) {
@@ -288,8 +345,8 @@ ncmp_status ncmp_temporal_compute(const ncmp_activations *acts, const char *laye
         if (!any)
             ncmp_log_warn("no recorded time bin lies inside %g-%g ms: no window score", o.window_start_ms,
                           o.window_end_ms);
-        else if ((st = ncmp_score_inputs_prepare(neural, region, o.window_start_ms, o.window_end_ms, acts, &in[B],
-                                                 err))) {
+        else if ((st =
+                      ncmp_score_inputs_prepare(source, NULL, o.window_start_ms, o.window_end_ms, acts, &in[B], err))) {
             ncmp_error_context(err, "time window %g-%g ms", o.window_start_ms, o.window_end_ms);
             goto done;
         } else {
@@ -452,6 +509,7 @@ ncmp_status ncmp_temporal_compute(const ncmp_activations *acts, const char *laye
     }
 done:
     ncmp_progress_finish(bar);
+    ncmp_assembly_free(selected);
     for (size_t b = 0; in && b <= B; b++)
         ncmp_score_inputs_free(in[b]);
     for (size_t b = 0; cells && b <= B; b++)

@@ -308,7 +308,8 @@ static int cmp_str_ptr(const void *x, const void *y)
 }
 
 /* Indices 0..n-1 sorted by strcmp of strings[i] (stable for equal strings). */
-static const char *const *sort_keys;
+static _Thread_local const char *const
+    *sort_keys; /* qsort has no context argument; thread-local keeps callers on different threads apart */
 static int cmp_index_by_key(const void *x, const void *y)
 {
     size_t i = *(const size_t *)x, j = *(const size_t *)y;

@@ -46,7 +46,8 @@ double ncmp_nan_median(const double *x, size_t n, double *work)
     return k % 2 ? work[k / 2] : 0.5 * (work[k / 2 - 1] + work[k / 2]);
 }
 
-static const char *const *sort_keys;
+static _Thread_local const char *const
+    *sort_keys; /* qsort has no context argument; thread-local keeps callers on different threads apart */
 static int cmp_index_by_key(const void *x, const void *y)
 {
     size_t i = *(const size_t *)x, j = *(const size_t *)y;

@@ -218,7 +218,7 @@ static void z0_for_split(const double *G, size_t N, const double *Y, const doubl
 /* Predictions and Pearson r of every response set of one split, over the pool. */
 typedef struct predict_job {
     ncmp_score **out;
-    ncmp_pls_kernel **km;
+    ncmp_pls_kernel *const *km;
     const double *const *responses;
     const double *Kte;
     double *Yte; /* [tasks][nte][q] */
@@ -271,14 +271,16 @@ ncmp_status ncmp_score_pls_gram_many(const double *G, size_t n, size_t p, const 
     size_t *comp = malloc(n * sizeof *comp);
     unsigned char *in_train = malloc(n);
     const double **Yp = malloc((B + 1) * sizeof *Yp);
-    ncmp_pls_kernel **km = calloc(B + 1, sizeof *km);
-    bool ok = Ktr && Kte && Ytr && Yte && Yp && km && Yall && GY && Z0 && Gc && Yc && rs && comp && in_train;
+    ncmp_pls_kernel_workspace *ws = NULL;
+    bool ok = Ktr && Kte && Ytr && Yte && Yp && Yall && GY && Z0 && Gc && Yc && rs && comp && in_train;
     for (size_t b = 0; ok && b < B; b++)
         ok = (out[b] = score_alloc(splits, n, q, options)) != NULL;
     if (!ok) {
         st = ncmp_fail(err, NCMP_ERR_NOMEM, "score: out of memory for %zu stimuli", n);
         goto done;
     }
+    if ((st = ncmp_pls_kernel_workspace_alloc(max_train, q, B, options ? options->n_components : 25, &ws, err)))
+        goto done;
     for (size_t i = 0; i < n; i++)
         for (size_t b = 0; b < B; b++)
             memcpy(Yall + i * QB + b * q, responses[b] + i * q, q * sizeof *Yall);
@@ -295,7 +297,8 @@ ncmp_status ncmp_score_pls_gram_many(const double *G, size_t n, size_t p, const 
         }
         ncmp_pls_kernel_center(G, n, tr, ntr, te, nte, Ktr, Kte);
         z0_for_split(G, n, Yall, GY, QB, tr, ntr, Z0, Gc, Yc, rs, comp, in_train);
-        if ((st = ncmp_pls_kernel_fit_many(Ktr, ntr, p, Yp, B, q, Z0, QB, options, km, err))) {
+        ncmp_pls_kernel *const *km = NULL;
+        if ((st = ncmp_pls_kernel_fit_workspace(ws, Ktr, ntr, p, Yp, B, Z0, QB, options, &km, err))) {
             ncmp_error_context(err, "split %zu", s);
             goto done;
         }
@@ -306,10 +309,6 @@ ncmp_status ncmp_score_pls_gram_many(const double *G, size_t n, size_t p, const 
         ncmp_parallel_run(tasks, predict_task, &pj);
         if (tasks > 1)
             ncmp_blas_set_threads(blas);
-        for (size_t b = 0; b < B; b++) {
-            ncmp_pls_kernel_free(km[b]);
-            km[b] = NULL;
-        }
     }
     for (size_t b = 0; b < B; b++)
         ncmp_score_aggregate(out[b]->per_neuroid, K, q, out[b]->split_median, &out[b]->raw, &out[b]->error);
@@ -319,7 +318,7 @@ done:
     free(Ytr);
     free(Yte);
     free(Yp);
-    free(km);
+    ncmp_pls_kernel_workspace_free(ws);
     free(Yall);
     free(GY);
     free(Z0);

@@ -53,15 +53,21 @@ void ncmp_pls_kernel_center(const double *G, size_t N, const size_t *train, size
     free(r);
 }
 
-/* Per-problem state of the lockstep fit (see ncmp_pls_kernel_fit_many). */
+/* Per-problem state of the lockstep fit (see ncmp_pls_kernel_fit_many).
+ *
+ * The deflated responses are never written: with the y loadings L = [yl_1 ..
+ * yl_k] (the first k columns of Q), Yk = Y0 - T L' and Z = K0 Yk = Z0 - (K0 T) L',
+ * so every product with Yk or Z is one read-only pass over Y0 and Z0 plus an
+ * O(n k) correction.  That halves the memory traffic of a component, which
+ * is what bounds the lockstep fit of many time bins. */
 typedef struct kernel_problem {
-    double *Yk, *Z;        /* [n][q]: deflated centred responses and Z = K0 Yk */
-    double *G, *S;         /* [q][q]: Yk' K0 Yk, Yk' Yk */
+    double *Y0, *Z0;       /* [n][q]: centred responses and K0 Y0 (read-only) */
+    double *G, *S;         /* [q][q]: Yk' K0 Yk, Yk' Yk (rank-one updates) */
+    double *S0;            /* [q]: the diagonal of Y0'Y0 (scale of the drift of S) */
     double *R;             /* [K][q]: t_i' Z for the scores found so far */
     double *A, *T, *KT;    /* [n][K]: dual x weights, x scores, K0 x scores */
     double *Q;             /* [q][K]: y loadings */
     double *tts;           /* [K]: t_i' t_i */
-    double *yl;            /* [q]: y loadings of the current component */
     unsigned char *zeroed; /* [q]: columns masked as fully explained */
     size_t used;
     int done;
@@ -69,83 +75,95 @@ typedef struct kernel_problem {
 
 static void kernel_problem_free(kernel_problem *pb)
 {
-    free(pb->Yk);
-    free(pb->Z);
+    free(pb->Y0);
+    free(pb->Z0);
     free(pb->G);
     free(pb->S);
+    free(pb->S0);
     free(pb->R);
     free(pb->A);
     free(pb->T);
     free(pb->KT);
     free(pb->Q);
     free(pb->tts);
-    free(pb->yl);
     free(pb->zeroed);
 }
 
 static int kernel_problem_alloc(kernel_problem *pb, size_t n, size_t q, size_t K)
 {
     memset(pb, 0, sizeof *pb);
-    pb->Yk = malloc(n * q * sizeof(double));
-    pb->Z = malloc(n * q * sizeof(double));
+    pb->Y0 = malloc(n * q * sizeof(double));
+    pb->Z0 = malloc(n * q * sizeof(double));
     pb->G = malloc(q * q * sizeof(double));
     pb->S = malloc(q * q * sizeof(double));
+    pb->S0 = malloc(q * sizeof(double));
     pb->R = calloc(K * q, sizeof(double));
     pb->A = calloc(n * K, sizeof(double));
     pb->T = calloc(n * K, sizeof(double));
     pb->KT = calloc(n * K, sizeof(double));
     pb->Q = calloc(q * K, sizeof(double));
     pb->tts = calloc(K, sizeof(double));
-    pb->yl = malloc(q * sizeof(double));
     pb->zeroed = calloc(q, 1);
-    return pb->Yk && pb->Z && pb->G && pb->S && pb->R && pb->A && pb->T && pb->KT && pb->Q && pb->tts && pb->yl &&
+    return pb->Y0 && pb->Z0 && pb->G && pb->S && pb->S0 && pb->R && pb->A && pb->T && pb->KT && pb->Q && pb->tts &&
            pb->zeroed;
 }
 
-/* scikit-learn's masking of fully explained Y columns (as ncmp_pls_first_active_target),
- * keeping Z = K0 Yk and the q x q products consistent with the zeroed columns. */
-static size_t kernel_problem_first_active(kernel_problem *pb, size_t n, size_t q, size_t k)
+/* Scratch shared by the problems of one lockstep fit. */
+typedef struct kernel_scratch {
+    double *Rs;              /* [K][q]: R / tts */
+    double *cw, *c_old, *gc; /* [q] */
+    double *coef, *c2, *c3;  /* [K] */
+    double *ys, *v, *col;    /* [n] */
+    double *Yu, *Yt, *Zt;    /* [q] */
+} kernel_scratch;
+
+/* scikit-learn's masking of fully explained Y columns (as ncmp_pls_first_active_target):
+ * a column whose residual is entirely below 10 eps is zeroed.  ||Yk[:, j]||^2 = S_jj
+ * rules most columns out; the others (S_jj within rounding of n (10 eps)^2) are
+ * formed exactly, Y0[:, j] - T L[j, :]'.  The first column left is the first active
+ * one (any unmasked column has an entry above 10 eps > eps). */
+static size_t kernel_problem_first_active(kernel_problem *pb, kernel_scratch *w, size_t n, size_t q, size_t K, size_t k)
 {
     const double eps = DBL_EPSILON;
+    size_t first = q;
     for (size_t j = 0; j < q; j++) {
         if (pb->zeroed[j])
             continue;
-        bool small = true;
-        for (size_t i = 0; i < n && small; i++)
-            small = fabs(pb->Yk[i * q + j]) < 10 * eps;
-        if (!small)
+        double margin = 64 * eps * pb->S0[j] * (double)(k + 1);
+        bool small = false;
+        if (pb->S[j * q + j] <= (double)n * 100 * eps * eps + margin) {
+            for (size_t i = 0; i < n; i++)
+                w->col[i] = pb->Y0[i * q + j];
+            if (k)
+                cblas_dgemv(CblasRowMajor, CblasNoTrans, (int)n, (int)k, -1.0, pb->T, (int)K, pb->Q + j * K, 1, 1.0,
+                            w->col, 1);
+            small = true;
+            for (size_t i = 0; i < n && small; i++)
+                small = fabs(w->col[i]) < 10 * eps;
+        }
+        if (!small) {
+            if (first == q)
+                first = j;
             continue;
+        }
         pb->zeroed[j] = 1;
-        for (size_t i = 0; i < n; i++)
-            pb->Yk[i * q + j] = pb->Z[i * q + j] = 0;
         for (size_t i = 0; i < k; i++)
             pb->R[i * q + j] = 0;
         for (size_t i = 0; i < q; i++)
             pb->G[i * q + j] = pb->G[j * q + i] = pb->S[i * q + j] = pb->S[j * q + i] = 0;
     }
-    for (size_t j = 0; j < q; j++)
-        for (size_t i = 0; i < n; i++)
-            if (fabs(pb->Yk[i * q + j]) > eps)
-                return j;
-    return q;
+    return first;
 }
 
-/* Scratch shared by the problems of one lockstep fit. */
-typedef struct kernel_scratch {
-    double *Rs;                     /* [K][q]: R / tts */
-    double *cw, *c_old, *gc, *coef; /* [q], [q], [q], [K] */
-    double *ys, *v, *Yu;            /* [n], [n], [q] */
-} kernel_scratch;
-
-/* One component of one problem up to its x score t (written to pb->T[:, k]):
- * the power method of NIPALS in the span of Yk, then A, Q and yl.  Returns 0
- * when the Y residual is constant (the problem is done). */
+/* One component of one problem up to its x score t (written to pb->T[:, k])
+ * and its dual x weights A[:, k].  Returns 0 when the Y residual is constant
+ * (the problem is done). */
 static int kernel_problem_score(kernel_problem *pb, kernel_scratch *w, size_t n, size_t q, size_t K, size_t k,
                                 const ncmp_pls_options *o)
 {
     const double eps = DBL_EPSILON;
     const int ni = (int)n, qi = (int)q, Ki = (int)K, ki = (int)k;
-    size_t first = kernel_problem_first_active(pb, n, q, k);
+    size_t first = kernel_problem_first_active(pb, w, n, q, K, k);
     if (first == q) {
         ncmp_log_debug("PLS: Y residual is constant at component %zu; the remaining components are zero", k);
         return 0;
@@ -187,12 +205,13 @@ static int kernel_problem_score(kernel_problem *pb, kernel_scratch *w, size_t n,
     cblas_dgemv(CblasRowMajor, CblasNoTrans, qi, qi, 1.0, pb->S, qi, cw, 1, 0.0, gc, 1);
     double yy = cblas_ddot(qi, cw, 1, gc, 1);
     double a = 1.0 / (yy * (sqrt(fmax(yu, 0)) / yy + eps));
-    /* Back to n-vectors: ys = Yk cw; t = a Kk ys = a Dk Z cw
-     * = a (Z cw - sum_i t_i (R_i cw) / tts_i). */
+    /* Back to n-vectors, one read of Y0 and Z0:
+     *   ys = Yk cw = Y0 cw - T (L'cw),
+     *   t = a Kk ys = a Dk Z cw = a (Z0 cw - (K0 T)(L'cw) - T (R cw / tts)). */
     double *restrict ys = w->ys, *restrict t = w->v;
     const double *restrict cwr = cw;
-    for (size_t i = 0; i < n; i++) { /* one pass over Yk and Z */
-        const double *restrict y = pb->Yk + i * q, *restrict z = pb->Z + i * q;
+    for (size_t i = 0; i < n; i++) {
+        const double *restrict y = pb->Y0 + i * q, *restrict z = pb->Z0 + i * q;
         double sy = 0, sz = 0;
         for (size_t j = 0; j < q; j++) {
             sy += y[j] * cwr[j];
@@ -202,7 +221,12 @@ static int kernel_problem_score(kernel_problem *pb, kernel_scratch *w, size_t n,
         t[i] = a * sz;
     }
     if (k) {
+        cblas_dgemv(CblasRowMajor, CblasTrans, qi, ki, 1.0, pb->Q, Ki, cw, 1, 0.0, w->c2, 1); /* L'cw */
+        cblas_dgemv(CblasRowMajor, CblasNoTrans, ni, ki, -1.0, pb->T, Ki, w->c2, 1, 1.0, ys, 1);
         cblas_dgemv(CblasRowMajor, CblasNoTrans, ki, qi, 1.0, w->Rs, qi, cw, 1, 0.0, w->coef, 1);
+        for (size_t c = 0; c < k; c++)
+            w->c3[c] = -a * w->c2[c];
+        cblas_dgemv(CblasRowMajor, CblasNoTrans, ni, ki, 1.0, pb->KT, Ki, w->c3, 1, 1.0, t, 1);
         cblas_dgemv(CblasRowMajor, CblasNoTrans, ni, ki, -a, pb->T, Ki, w->coef, 1, 1.0, t, 1);
     }
     double tt = cblas_ddot(ni, t, 1, t, 1);
@@ -220,50 +244,63 @@ static int kernel_problem_score(kernel_problem *pb, kernel_scratch *w, size_t n,
         pb->T[i * K + k] = t[i];
     }
     pb->tts[k] = tt;
-    cblas_dgemv(CblasRowMajor, CblasTrans, ni, qi, 1.0 / tt, pb->Yk, qi, t, 1, 0.0, pb->yl, 1);
-    for (size_t j = 0; j < q; j++)
-        pb->Q[j * K + k] = pb->yl[j];
     return 1;
 }
 
 /* Deflation of one problem after its x score t = T[:, k] and u = K0 t are known:
- *   Yk+1 = Yk - t yl',  Z_k+1 = Z - u yl',  and the products updated to match. */
+ * the y loadings yl = Yk't / t't, then Yk+1 = Yk - t yl' and Z_k+1 = Z - u yl'
+ * implicitly (yl becomes column k of L = Q), with G, S and R updated to match.
+ * One read of Y0 and Z0 gives Y0'u, Y0't and Z0't. */
 static void kernel_problem_deflate(kernel_problem *pb, kernel_scratch *w, const double *u, size_t ustride, size_t n,
                                    size_t q, size_t K, size_t k)
 {
-    const int ni = (int)n, qi = (int)q;
-    double *t = w->v, *yl = pb->yl, tt = pb->tts[k];
+    const int ni = (int)n, qi = (int)q, Ki = (int)K, ki = (int)k;
+    double *t = w->v, tt = pb->tts[k];
     for (size_t i = 0; i < n; i++) {
         t[i] = pb->T[i * K + k];
         pb->KT[i * K + k] = u[i * ustride];
     }
     const double *uk = pb->KT + k; /* column k, stride K */
-    double *restrict Yu = w->Yu, *restrict Rk = pb->R + k * q;
-    const double *restrict ylr = yl;
+    double *restrict Yu = w->Yu, *restrict Yt = w->Yt, *restrict Zt = w->Zt;
     double tu = 0;
-    /* t_i'u for the earlier scores, then their R rows: R_i -= (t_i'u) yl'. */
-    if (k) {
-        cblas_dgemv(CblasRowMajor, CblasTrans, ni, (int)k, 1.0, pb->T, (int)K, uk, (int)K, 0.0, w->coef, 1);
-        cblas_dger(CblasRowMajor, (int)k, qi, -1.0, w->coef, 1, yl, 1, pb->R, qi);
-    }
-    /* One pass over Yk and Z: Yu = Yk'u (old rows), Yk -= t yl', Z -= u yl', R_k = Z_new't. */
     memset(Yu, 0, q * sizeof *Yu);
-    memset(Rk, 0, q * sizeof *Rk);
+    memset(Yt, 0, q * sizeof *Yt);
+    memset(Zt, 0, q * sizeof *Zt);
     for (size_t i = 0; i < n; i++) {
         const double ui = uk[i * K], ti = t[i];
-        double *restrict y = pb->Yk + i * q, *restrict z = pb->Z + i * q;
+        const double *restrict y = pb->Y0 + i * q, *restrict z = pb->Z0 + i * q;
         tu += ti * ui;
         for (size_t j = 0; j < q; j++) {
             Yu[j] += y[j] * ui;
-            y[j] -= ti * ylr[j];
-            z[j] -= ui * ylr[j];
-            Rk[j] += z[j] * ti;
+            Yt[j] += y[j] * ti;
+            Zt[j] += z[j] * ti;
         }
     }
+    /* Corrections for the earlier components: Yk'x = Y0'x - L (T'x), Z'x = Z0'x - L ((K0 T)'x). */
+    double *yl = w->col; /* [q] of the n-long scratch */
+    if (k) {
+        cblas_dgemv(CblasRowMajor, CblasTrans, ni, ki, 1.0, pb->T, Ki, uk, Ki, 0.0, w->coef, 1); /* T'u */
+        cblas_dgemv(CblasRowMajor, CblasTrans, ni, ki, 1.0, pb->T, Ki, t, 1, 0.0, w->c2, 1);     /* T't */
+        cblas_dgemv(CblasRowMajor, CblasTrans, ni, ki, 1.0, pb->KT, Ki, t, 1, 0.0, w->c3, 1);    /* (K0 T)'t */
+        cblas_dgemv(CblasRowMajor, CblasNoTrans, qi, ki, -1.0, pb->Q, Ki, w->coef, 1, 1.0, Yu, 1);
+        cblas_dgemv(CblasRowMajor, CblasNoTrans, qi, ki, -1.0, pb->Q, Ki, w->c2, 1, 1.0, Yt, 1);
+        cblas_dgemv(CblasRowMajor, CblasNoTrans, qi, ki, -1.0, pb->Q, Ki, w->c3, 1, 1.0, Zt, 1);
+    }
+    for (size_t j = 0; j < q; j++) {
+        yl[j] = pb->zeroed[j] ? 0 : Yt[j] / tt;
+        if (pb->zeroed[j])
+            Yu[j] = Zt[j] = 0;
+        pb->Q[j * K + k] = yl[j];
+    }
+    /* R_i -= (t_i'u) yl' for the earlier scores; R_k = t'Z_k+1 = t'Z - (t'u) yl'. */
+    if (k)
+        cblas_dger(CblasRowMajor, ki, qi, -1.0, w->coef, 1, yl, 1, pb->R, qi);
+    for (size_t j = 0; j < q; j++)
+        pb->R[k * q + j] = Zt[j] - tu * yl[j];
     for (size_t i = 0; i < q; i++)
         for (size_t j = 0; j < q; j++) {
-            pb->G[i * q + j] += -Yu[i] * ylr[j] - ylr[i] * Yu[j] + tu * ylr[i] * ylr[j];
-            pb->S[i * q + j] -= tt * ylr[i] * ylr[j];
+            pb->G[i * q + j] += -Yu[i] * yl[j] - yl[i] * Yu[j] + tu * yl[i] * yl[j];
+            pb->S[i * q + j] -= tt * yl[i] * yl[j];
         }
     pb->used = k + 1;
 }
@@ -275,8 +312,10 @@ static ncmp_status kernel_problem_finish(const kernel_problem *pb, size_t n, siz
 {
     size_t U = pb->used;
     m->n_components_used = (int)U;
-    if (!U)
+    if (!U) { /* every response constant: predictions are the train means */
+        memset(m->dual_coef, 0, n * q * sizeof *m->dual_coef);
         return NCMP_OK;
+    }
     double *M = malloc(U * U * sizeof *M), *Minv = malloc(U * U * sizeof *Minv), *AM = malloc(n * U * sizeof *AM);
     ncmp_status st = NCMP_OK;
     if (!M || !Minv || !AM) {
@@ -308,9 +347,14 @@ static void kernel_scratch_free(kernel_scratch *w)
     free(w->c_old);
     free(w->gc);
     free(w->coef);
+    free(w->c2);
+    free(w->c3);
     free(w->ys);
     free(w->v);
+    free(w->col);
     free(w->Yu);
+    free(w->Yt);
+    free(w->Zt);
 }
 
 static bool kernel_scratch_alloc(kernel_scratch *w, size_t n, size_t q, size_t K)
@@ -320,10 +364,16 @@ static bool kernel_scratch_alloc(kernel_scratch *w, size_t n, size_t q, size_t K
     w->c_old = malloc(q * sizeof(double));
     w->gc = malloc(q * sizeof(double));
     w->coef = malloc(K * sizeof(double));
+    w->c2 = malloc(K * sizeof(double));
+    w->c3 = malloc(K * sizeof(double));
     w->ys = malloc(n * sizeof(double));
     w->v = malloc(n * sizeof(double));
+    w->col = malloc((n > q ? n : q) * sizeof(double));
     w->Yu = malloc(q * sizeof(double));
-    return w->Rs && w->cw && w->c_old && w->gc && w->coef && w->ys && w->v && w->Yu;
+    w->Yt = malloc(q * sizeof(double));
+    w->Zt = malloc(q * sizeof(double));
+    return w->Rs && w->cw && w->c_old && w->gc && w->coef && w->c2 && w->c3 && w->ys && w->v && w->col && w->Yu &&
+           w->Yt && w->Zt;
 }
 
 /* Centre one problem's responses and form Z = K0 Yk and the q x q products. */
@@ -333,6 +383,7 @@ static void kernel_problem_setup(kernel_problem *pb, const double *K0, const dou
     const int ni = (int)n, qi = (int)q;
     m->n_train = n;
     m->n_targets = q;
+    memset(m->y_mean, 0, q * sizeof *m->y_mean);
     for (size_t i = 0; i < n; i++)
         for (size_t j = 0; j < q; j++)
             m->y_mean[j] += Y[i * q + j];
@@ -340,14 +391,16 @@ static void kernel_problem_setup(kernel_problem *pb, const double *K0, const dou
         m->y_mean[j] /= (double)n;
     for (size_t i = 0; i < n; i++)
         for (size_t j = 0; j < q; j++)
-            pb->Yk[i * q + j] = Y[i * q + j] - m->y_mean[j];
+            pb->Y0[i * q + j] = Y[i * q + j] - m->y_mean[j];
     if (Z0)
         for (size_t i = 0; i < n; i++)
-            memcpy(pb->Z + i * q, Z0 + i * z0_ld, q * sizeof *pb->Z);
+            memcpy(pb->Z0 + i * q, Z0 + i * z0_ld, q * sizeof *pb->Z0);
     else
-        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, ni, qi, ni, 1.0, K0, ni, pb->Yk, qi, 0.0, pb->Z, qi);
-    cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, qi, qi, ni, 1.0, pb->Yk, qi, pb->Z, qi, 0.0, pb->G, qi);
-    cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, qi, qi, ni, 1.0, pb->Yk, qi, pb->Yk, qi, 0.0, pb->S, qi);
+        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, ni, qi, ni, 1.0, K0, ni, pb->Y0, qi, 0.0, pb->Z0, qi);
+    cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, qi, qi, ni, 1.0, pb->Y0, qi, pb->Z0, qi, 0.0, pb->G, qi);
+    cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, qi, qi, ni, 1.0, pb->Y0, qi, pb->Y0, qi, 0.0, pb->S, qi);
+    for (size_t j = 0; j < q; j++)
+        pb->S0[j] = pb->S[j * q + j];
 }
 
 typedef enum { PHASE_SETUP, PHASE_SCORE, PHASE_PRODUCT, PHASE_DEFLATE, PHASE_FINISH } lockstep_phase;
@@ -366,7 +419,7 @@ typedef struct lockstep {
     const double *const *Y;
     const double *Z0;
     size_t z0_ld;
-    ncmp_pls_kernel **out;
+    ncmp_pls_kernel *const *out;
     const double *Tb;
     ncmp_error *errors; /* [B], for the finish phase */
 } lockstep;
@@ -402,23 +455,110 @@ static void lockstep_task(void *ctx, int task, int n_tasks)
     }
 }
 
-ncmp_status ncmp_pls_kernel_fit_many(const double *K0, size_t n, size_t p, const double *const *Y, size_t n_problems,
-                                     size_t q, const double *Z0, size_t z0_ld, const ncmp_pls_options *options,
-                                     ncmp_pls_kernel **out, ncmp_error *err)
+struct ncmp_pls_kernel_workspace {
+    size_t max_n, q, B, K;
+    int n_workers;
+    kernel_problem *pb;
+    kernel_scratch *w;
+    size_t *active;
+    int *scored;
+    double *Tb, *Ub;
+    ncmp_error *errors;
+    ncmp_pls_kernel *models;
+    ncmp_pls_kernel **model_ptrs;
+};
+
+void ncmp_pls_kernel_workspace_free(ncmp_pls_kernel_workspace *ws)
 {
-    for (size_t b = 0; b < n_problems; b++)
-        out[b] = NULL;
+    if (!ws)
+        return;
+    for (size_t b = 0; ws->pb && b < ws->B; b++)
+        kernel_problem_free(&ws->pb[b]);
+    for (int t = 0; ws->w && t < ws->n_workers; t++)
+        kernel_scratch_free(&ws->w[t]);
+    for (size_t b = 0; ws->models && b < ws->B; b++) {
+        free(ws->models[b].y_mean);
+        free(ws->models[b].dual_coef);
+    }
+    free(ws->pb);
+    free(ws->w);
+    free(ws->active);
+    free(ws->scored);
+    free(ws->Tb);
+    free(ws->Ub);
+    free(ws->errors);
+    free(ws->models);
+    free(ws->model_ptrs);
+    free(ws);
+}
+
+ncmp_status ncmp_pls_kernel_workspace_alloc(size_t max_n, size_t q, size_t n_problems, int n_components,
+                                            ncmp_pls_kernel_workspace **out, ncmp_error *err)
+{
+    *out = NULL;
+    if (!max_n || !q || !n_problems || n_components < 1)
+        return ncmp_fail(err, NCMP_ERR_USAGE, "kernel PLS workspace: need stimuli, targets, problems and components");
+    ncmp_pls_kernel_workspace *ws = calloc(1, sizeof *ws);
+    if (!ws)
+        return ncmp_fail(err, NCMP_ERR_NOMEM, "out of memory");
+    const size_t B = n_problems, K = (size_t)n_components, n = max_n;
+    ws->max_n = n;
+    ws->q = q;
+    ws->B = B;
+    ws->K = K;
+    ws->n_workers = B > 1 ? ncmp_parallel_threads() : 1;
+    if (ws->n_workers < 1)
+        ws->n_workers = 1;
+    if (ws->n_workers > (int)B)
+        ws->n_workers = (int)B;
+    ws->pb = calloc(B, sizeof *ws->pb);
+    ws->w = calloc((size_t)ws->n_workers, sizeof *ws->w);
+    ws->active = malloc(B * sizeof *ws->active);
+    ws->scored = malloc(B * sizeof *ws->scored);
+    ws->Tb = malloc(n * B * sizeof *ws->Tb);
+    ws->Ub = malloc(n * B * sizeof *ws->Ub);
+    ws->errors = calloc(B, sizeof *ws->errors);
+    ws->models = calloc(B, sizeof *ws->models);
+    ws->model_ptrs = calloc(B, sizeof *ws->model_ptrs);
+    bool ok =
+        ws->pb && ws->w && ws->active && ws->scored && ws->Tb && ws->Ub && ws->errors && ws->models && ws->model_ptrs;
+    for (int t = 0; ok && t < ws->n_workers; t++)
+        ok = kernel_scratch_alloc(&ws->w[t], n, q, K);
+    for (size_t b = 0; ok && b < B; b++) {
+        ok = kernel_problem_alloc(&ws->pb[b], n, q, K);
+        ws->models[b].y_mean = calloc(q, sizeof(double));
+        ws->models[b].dual_coef = calloc(n * q, sizeof(double));
+        ws->model_ptrs[b] = &ws->models[b];
+        ok = ok && ws->models[b].y_mean && ws->models[b].dual_coef;
+    }
+    if (!ok) {
+        ncmp_pls_kernel_workspace_free(ws);
+        return ncmp_fail(err, NCMP_ERR_NOMEM, "kernel PLS: out of memory for %zu problems of %zu stimuli x %zu targets",
+                         B, n, q);
+    }
+    *out = ws;
+    return NCMP_OK;
+}
+
+ncmp_status ncmp_pls_kernel_fit_workspace(ncmp_pls_kernel_workspace *ws, const double *K0, size_t n, size_t p,
+                                          const double *const *Y, size_t n_problems, const double *Z0, size_t z0_ld,
+                                          const ncmp_pls_options *options, ncmp_pls_kernel *const **models,
+                                          ncmp_error *err)
+{
+    *models = NULL;
     ncmp_pls_options o = NCMP_PLS_DEFAULTS;
     if (options)
         o = *options;
     if (o.n_components < 1 || o.max_iter < 1 || !(o.tol >= 0))
         return ncmp_fail(err, NCMP_ERR_USAGE, "PLS: need n_components >= 1, max_iter >= 1, tol >= 0 (got %d, %d, %g)",
                          o.n_components, o.max_iter, o.tol);
-    if (n < 2 || q < 1)
+    const size_t q = ws->q, B = n_problems, K = (size_t)o.n_components;
+    if (n < 2)
         return ncmp_fail(err, NCMP_ERR_SHAPE, "kernel PLS: need at least 2 samples and 1 target; got %zu x %zu", n, q);
-    if (!n_problems)
-        return NCMP_OK;
-    size_t K = (size_t)o.n_components;
+    if (n > ws->max_n || B != ws->B || K != ws->K)
+        return ncmp_fail(err, NCMP_ERR_SHAPE,
+                         "kernel PLS: workspace for %zu stimuli, %zu problems, %zu components; asked for %zu, %zu, %zu",
+                         ws->max_n, ws->B, ws->K, n, B, K);
     ncmp_status st = ncmp_pls_check_components(K, n, p, err);
     if (st)
         return st;
@@ -426,42 +566,27 @@ ncmp_status ncmp_pls_kernel_fit_many(const double *K0, size_t n, size_t p, const
         if (!isfinite(K0[i]))
             return ncmp_fail(err, NCMP_ERR_VALUE, "kernel PLS: Gram matrix entry (%zu, %zu) is %g", i / n, i % n,
                              K0[i]);
-    for (size_t b = 0; b < n_problems; b++)
+    for (size_t b = 0; b < B; b++)
         if ((st = ncmp_pls_check_responses(Y[b], n, q, err)))
             return st;
-    const size_t B = n_problems;
-    kernel_problem *pb = calloc(B, sizeof *pb);
-    int n_workers = B > 1 ? ncmp_parallel_threads() : 1;
-    if (n_workers < 1)
-        n_workers = 1;
-    if (n_workers > (int)B)
-        n_workers = (int)B;
-    kernel_scratch *w = calloc((size_t)n_workers, sizeof *w);
-    size_t *active = malloc(B * sizeof *active);
-    int *scored = malloc(B * sizeof *scored);
-    double *Tb = malloc(n * B * sizeof *Tb), *Ub = malloc(n * B * sizeof *Ub);
-    bool ok = pb && w && active && scored && Tb && Ub;
-    for (int t = 0; ok && t < n_workers; t++)
-        ok = kernel_scratch_alloc(&w[t], n, q, K);
-    for (size_t b = 0; ok && b < B; b++) {
-        ok = kernel_problem_alloc(&pb[b], n, q, K);
-        if (ok && (out[b] = calloc(1, sizeof **out))) {
-            out[b]->y_mean = calloc(q, sizeof(double));
-            out[b]->dual_coef = calloc(n * q, sizeof(double));
-        }
-        ok = ok && out[b] && out[b]->y_mean && out[b]->dual_coef;
-    }
-    if (!ok) {
-        st = ncmp_fail(err, NCMP_ERR_NOMEM, "kernel PLS: out of memory for %zu problems of %zu stimuli x %zu targets",
-                       B, n, q);
-        goto done;
+    kernel_problem *pb = ws->pb;
+    size_t *active = ws->active;
+    int *scored = ws->scored;
+    double *Tb = ws->Tb;
+    const int n_workers = ws->n_workers;
+    for (size_t b = 0; b < B; b++) {
+        memset(pb[b].zeroed, 0, q);
+        pb[b].used = 0;
+        pb[b].done = 0;
     }
     /* With several problems everything below runs on the pool with single-threaded
      * BLAS: alternating pool phases with OpenBLAS's own threads left both spinning
      * for the 2 cores (a third of the time in sched_yield). */
-    const int blas_threads = ncmp_blas_threads();
+    const int ni = (int)n, blas_threads = ncmp_blas_threads();
     const int pool = B > 1 ? ncmp_parallel_threads() : 1;
-    lockstep job = {pb, w, active, scored, Ub, &o, n, q, K, B, 0, 0, PHASE_SETUP, K0, Y, Z0, z0_ld, out, Tb, NULL};
+    lockstep job = {pb, ws->w, active, scored, ws->Ub,         &o, n,         q, K, B, 0, 0, PHASE_SETUP,
+                    K0, Y,     Z0,     z0_ld,  ws->model_ptrs, Tb, ws->errors};
+    (void)ni;
     if (B > 1)
         ncmp_blas_set_threads(1);
     for (size_t b = 0; b < B; b++)
@@ -499,44 +624,60 @@ ncmp_status ncmp_pls_kernel_fit_many(const double *K0, size_t n, size_t p, const
         job.phase = PHASE_DEFLATE;
         ncmp_parallel_run(n_workers < (int)na ? n_workers : (int)na, lockstep_task, &job);
     }
-    if (B > 1)
-        ncmp_blas_set_threads(blas_threads);
-    /* The dual coefficients of every problem (scored[] now holds their status). */
-    if (!(job.errors = calloc(B, sizeof *job.errors))) {
-        st = ncmp_fail(err, NCMP_ERR_NOMEM, "out of memory");
-        goto done;
-    }
+    /* The dual coefficients of every problem (scored[] then holds their status). */
     for (size_t b = 0; b < B; b++)
         active[b] = b;
     job.n_active = B;
     job.phase = PHASE_FINISH;
-    if (B > 1)
-        ncmp_blas_set_threads(1);
     ncmp_parallel_run(n_workers, lockstep_task, &job);
     if (B > 1)
         ncmp_blas_set_threads(blas_threads);
     for (size_t b = 0; b < B && !st; b++)
-        if ((st = (ncmp_status)job.scored[b]))
-            *err = job.errors[b];
-    free(job.errors);
+        if ((st = (ncmp_status)scored[b]))
+            *err = ws->errors[b];
     if (st)
-        goto done;
-done:
-    for (size_t b = 0; pb && b < B; b++)
-        kernel_problem_free(&pb[b]);
-    free(pb);
-    free(active);
-    free(Tb);
-    free(Ub);
-    free(scored);
-    for (int t = 0; w && t < n_workers; t++)
-        kernel_scratch_free(&w[t]);
-    free(w);
+        return st;
+    *models = ws->model_ptrs;
+    return NCMP_OK;
+}
+
+ncmp_status ncmp_pls_kernel_fit_many(const double *K0, size_t n, size_t p, const double *const *Y, size_t n_problems,
+                                     size_t q, const double *Z0, size_t z0_ld, const ncmp_pls_options *options,
+                                     ncmp_pls_kernel **out, ncmp_error *err)
+{
+    for (size_t b = 0; b < n_problems; b++)
+        out[b] = NULL;
+    ncmp_pls_options o = NCMP_PLS_DEFAULTS;
+    if (options)
+        o = *options;
+    if (n < 2 || q < 1)
+        return ncmp_fail(err, NCMP_ERR_SHAPE, "kernel PLS: need at least 2 samples and 1 target; got %zu x %zu", n, q);
+    if (!n_problems)
+        return NCMP_OK;
+    if (o.n_components < 1)
+        return ncmp_fail(err, NCMP_ERR_USAGE, "PLS: need n_components >= 1, max_iter >= 1, tol >= 0 (got %d, %d, %g)",
+                         o.n_components, o.max_iter, o.tol);
+    ncmp_pls_kernel_workspace *ws = NULL;
+    ncmp_pls_kernel *const *models = NULL;
+    ncmp_status st = ncmp_pls_kernel_workspace_alloc(n, q, n_problems, o.n_components, &ws, err);
+    if (!st)
+        st = ncmp_pls_kernel_fit_workspace(ws, K0, n, p, Y, n_problems, Z0, z0_ld, options, &models, err);
+    for (size_t b = 0; !st && b < n_problems; b++) {
+        /* Hand the workspace's model arrays over to the caller. */
+        if (!(out[b] = calloc(1, sizeof **out))) {
+            st = ncmp_fail(err, NCMP_ERR_NOMEM, "out of memory");
+            break;
+        }
+        *out[b] = *models[b];
+        ws->models[b].y_mean = NULL;
+        ws->models[b].dual_coef = NULL;
+    }
     if (st)
-        for (size_t b = 0; b < B; b++) {
+        for (size_t b = 0; b < n_problems; b++) {
             ncmp_pls_kernel_free(out[b]);
             out[b] = NULL;
         }
+    ncmp_pls_kernel_workspace_free(ws);
     return st;
 }
 

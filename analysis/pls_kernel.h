@@ -51,6 +51,20 @@ ncmp_status ncmp_pls_kernel_fit(const double *K, size_t n, size_t n_features, co
 ncmp_status ncmp_pls_kernel_fit_many(const double *K, size_t n, size_t n_features, const double *const *Y,
                                      size_t n_problems, size_t q, const double *Z0, size_t z0_ld,
                                      const ncmp_pls_options *options, ncmp_pls_kernel **out, ncmp_error *err);
+/* A workspace for repeated lockstep fits (e.g. one per split) of n_problems
+ * response sets of q targets over kernels of at most max_n stimuli, with
+ * n_components components: everything the fits need, allocated once.  Owned
+ * by the caller: free with ncmp_pls_kernel_workspace_free. */
+typedef struct ncmp_pls_kernel_workspace ncmp_pls_kernel_workspace;
+ncmp_status ncmp_pls_kernel_workspace_alloc(size_t max_n, size_t q, size_t n_problems, int n_components,
+                                            ncmp_pls_kernel_workspace **out, ncmp_error *err);
+void ncmp_pls_kernel_workspace_free(ncmp_pls_kernel_workspace *ws);
+/* As ncmp_pls_kernel_fit_many, into the workspace: *models[b] are owned by the
+ * workspace and valid until its next fit or its free. */
+ncmp_status ncmp_pls_kernel_fit_workspace(ncmp_pls_kernel_workspace *ws, const double *K, size_t n, size_t n_features,
+                                          const double *const *Y, size_t n_problems, const double *Z0, size_t z0_ld,
+                                          const ncmp_pls_options *options, ncmp_pls_kernel *const **models,
+                                          ncmp_error *err);
 /* Y_out[m][q] = K_test[m][n] dual_coef + y_mean, K_test = (X_test - train mean) Xc'. */
 ncmp_status ncmp_pls_kernel_predict(const ncmp_pls_kernel *model, const double *K_test, size_t m, double *Y_out,
                                     ncmp_error *err);

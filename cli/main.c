@@ -1,4 +1,5 @@
 /* neurocmp: git-style command-line entry point. */
+#include "analysis/plot.h"
 #include "cli/commands.h"
 #include "core/h5.h"
 #include "core/log.h"
@@ -6,6 +7,7 @@
 #include "core/version.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static const cli_entry commands[] = {
@@ -69,6 +71,9 @@ int main(int argc, char **argv)
      * (disk full while flushing); every file is closed explicitly, so skip it. */
     H5dont_atexit();
     ncmp_h5_quiet();
+    /* cairo/fontconfig keep their font caches for the process; release them at exit so
+     * leak checkers (the sanitizer build) see a clean process. */
+    atexit(ncmp_plot_release_font_caches);
     ncmp_provenance_set_command_line(argc, argv);
     int i = 1;
     /* Global options before the command. */

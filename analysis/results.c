@@ -2,12 +2,15 @@
 #include "analysis/results.h"
 
 #include "analysis/json.h"
+#include "core/h5.h"
 #include "core/provenance.h"
 #include "core/sha256.h"
 #include "core/version.h"
 
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 typedef double (*score_field)(const ncmp_score *s, double ceiling);
 static double field_raw(const ncmp_score *s, double c)
@@ -153,4 +156,26 @@ ncmp_status ncmp_score_write_json(const ncmp_score *const *scores, const long lo
     ncmp_json_write_provenance(f, roles, paths, hashes, r->splits_path ? 3 : 2);
     fputs("\n}\n", f);
     return ncmp_json_file_commit(&jf, err);
+}
+
+ncmp_status ncmp_splits_write_masks_h5(hid_t loc, const ncmp_splits *sp, ncmp_error *err)
+{
+    const size_t K = sp->n_splits, n = sp->n_samples;
+    unsigned char *mask = calloc(K * n + 1, 1);
+    if (!mask)
+        return ncmp_fail(err, NCMP_ERR_NOMEM, "out of memory");
+    hsize_t dims[2] = {K, n};
+    for (size_t s = 0; s < K; s++)
+        for (size_t i = sp->train_offset[s]; i < sp->train_offset[s + 1]; i++)
+            mask[s * n + sp->train[i]] = 1;
+    ncmp_status st = ncmp_h5_write_array(loc, "train_mask", H5T_STD_U8LE, H5T_NATIVE_UCHAR, 2, dims, mask, err);
+    if (!st) {
+        memset(mask, 0, K * n);
+        for (size_t s = 0; s < K; s++)
+            for (size_t i = sp->test_offset[s]; i < sp->test_offset[s + 1]; i++)
+                mask[s * n + sp->test[i]] = 1;
+        st = ncmp_h5_write_array(loc, "test_mask", H5T_STD_U8LE, H5T_NATIVE_UCHAR, 2, dims, mask, err);
+    }
+    free(mask);
+    return st;
 }

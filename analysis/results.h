@@ -12,6 +12,9 @@
 #include <stdio.h>
 
 #include "analysis/metrics.h"
+#include "analysis/splits.h"
+
+#include <hdf5.h>
 #include "core/status.h"
 
 typedef struct ncmp_score_report {
@@ -35,7 +38,11 @@ ncmp_status ncmp_score_write_json(const ncmp_score *const *scores, const long lo
 /* The "provenance" object of every JSON result (an indented JSON object, no
  * trailing newline): neurocmp version and revision, HDF5/GSL/BLAS, UTC time,
  * command line, and "<role>_path"/"<role>_sha256" for each input. */
-void ncmp_json_write_provenance(FILE *f, const char *const *roles, const char *const *paths,
-                                const char *const *hashes, size_t n_inputs);
+void ncmp_json_write_provenance(FILE *f, const char *const *roles, const char *const *paths, const char *const *hashes,
+                                size_t n_inputs);
+
+/* /train_mask and /test_mask [n_splits][n_stimuli] (uint8, 1 = in that split's
+ * train / test set) under loc, as `score --details` and `temporal` write them. */
+ncmp_status ncmp_splits_write_masks_h5(hid_t loc, const ncmp_splits *splits, ncmp_error *err);
 
 #endif

@@ -151,14 +151,13 @@ ncmp_status ncmp_temporal_write_h5(const ncmp_temporal *t, const ncmp_temporal_r
     if (st)
         return st;
     const size_t T = t->n_iterations, B = t->n_bins, K = t->n_splits, n = t->n_stimuli, q = t->n_neuroids;
-    unsigned char *mask = calloc(K * n + 1, 1);
     long long *best = malloc((B + 1) * sizeof *best);
-    if (!mask || !best) {
+    if (!best) {
         st = ncmp_fail(err, NCMP_ERR_NOMEM, "out of memory");
         goto done;
     }
     hid_t f = out.file;
-    hsize_t dT = T, dB = B, dTB[2] = {T, B}, dTBK[3] = {T, B, K}, dTBKQ[4] = {T, B, K, q}, dKN[2] = {K, n};
+    hsize_t dT = T, dB = B, dTB[2] = {T, B}, dTBK[3] = {T, B, K}, dTBKQ[4] = {T, B, K, q};
     for (size_t b = 0; b < B; b++)
         best[b] = t->best_iteration[b] < T ? t->iterations[t->best_iteration[b]] : -1;
     if ((st = ncmp_provenance_write_h5(f, err)) ||
@@ -198,23 +197,12 @@ ncmp_status ncmp_temporal_write_h5(const ncmp_temporal *t, const ncmp_temporal_r
          (st = ncmp_h5_attr_set_double(f, "window_end_ms", t->window_end_ms, err)) ||
          (st = ncmp_h5_attr_set_double(f, "window_ceiling", t->window_ceiling, err))))
         goto done;
-    const ncmp_splits *sp = t->splits;
-    for (size_t s = 0; s < K; s++)
-        for (size_t i = sp->train_offset[s]; i < sp->train_offset[s + 1]; i++)
-            mask[s * n + sp->train[i]] = 1;
-    if ((st = ncmp_h5_write_array(f, "train_mask", H5T_STD_U8LE, H5T_NATIVE_UCHAR, 2, dKN, mask, err)))
-        goto done;
-    memset(mask, 0, K * n);
-    for (size_t s = 0; s < K; s++)
-        for (size_t i = sp->test_offset[s]; i < sp->test_offset[s + 1]; i++)
-            mask[s * n + sp->test[i]] = 1;
-    if ((st = ncmp_h5_write_array(f, "test_mask", H5T_STD_U8LE, H5T_NATIVE_UCHAR, 2, dKN, mask, err)))
+    if ((st = ncmp_splits_write_masks_h5(f, t->splits, err)))
         goto done;
     st = ncmp_h5_output_commit(&out, err);
 done:
     if (st)
         ncmp_h5_output_abort(&out, false);
-    free(mask);
     free(best);
     return st;
 }

@@ -46,16 +46,23 @@ bins=""
 for b in $(seq 0 19); do bins="$bins${bins:+,}block5@$((b / 4 < 5 ? b / 4 : 5))"; done
 [ -f rec.nc ] || "$bin" simulate-neural --activations "$data" --bins "$bins" --neuroids "$neuroids" --repetitions 2 \
   --objects 8 --region IT --seed 1 -o rec.nc -q
-secs() { /usr/bin/time -f "%e %M" -o time.txt "$@" >run.log 2>&1 || { cat run.log; exit 1; }; cat time.txt; }
+# prints "seconds peak_kB"; a failed run prints its log to stderr and stops the benchmark
+secs() {
+  if ! /usr/bin/time -f "%e %M" -o time.txt "$@" >run.log 2>&1; then
+    cat run.log time.txt >&2
+    kill -TERM $$
+  fi
+  cat time.txt
+}
 
 echo "== score: 6 iterations on one window (70-470 ms = every bin averaged)"
 set -- $(secs "$bin" score --activations "$data" --layer block5 --neural rec.nc --region IT --time-window 70:470 \
   --splits-to splits.json --force)
 score_s=$1 score_kb=$2
 echo "   ${score_s} s, peak RSS $((score_kb / 1024)) MB"
-echo "== temporal: 6 iterations x 20 bins (+ the 70-170 ms window row)"
+echo "== temporal: 6 iterations x 20 bins (no extra window row: --time-window none)"
 set -- $(secs "$bin" temporal --activations "$data" --layer block5 --neural rec.nc --region IT \
-  --splits-from splits.json --out temporal --no-figures --force)
+  --splits-from splits.json --time-window none --out temporal --no-figures --force)
 temporal_s=$1 temporal_kb=$2
 echo "   ${temporal_s} s, peak RSS $((temporal_kb / 1024)) MB"
 grep -A24 "best iteration of the bin" run.log | head -24

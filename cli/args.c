@@ -211,3 +211,20 @@ void cli_print_help(const cli_command *cmd, FILE *s)
     for (size_t i = 0; i < N_COMMON; i++)
         print_option(&common_options[i], s);
 }
+
+ncmp_status cli_parse_time_window(const char *text, bool allow_none, double *start, double *end_ms, ncmp_error *err)
+{
+    *start = *end_ms = NAN;
+    if (allow_none && !strcmp(text, "none"))
+        return NCMP_OK;
+    char *end;
+    *start = strtod(text, &end);
+    if (end == text || *end != ':')
+        return ncmp_fail(err, NCMP_ERR_USAGE, "--time-window '%s': expected START:END in ms, e.g. 70:170%s", text,
+                         allow_none ? ", or none" : "");
+    const char *second = end + 1;
+    *end_ms = strtod(second, &end);
+    if (end == second || *end || !isfinite(*start) || !isfinite(*end_ms) || *end_ms <= *start)
+        return ncmp_fail(err, NCMP_ERR_USAGE, "--time-window '%s': expected START:END in ms with START < END", text);
+    return NCMP_OK;
+}

@@ -13,8 +13,8 @@
 typedef enum cli_option_kind { CLI_FLAG, CLI_STRING, CLI_INT, CLI_DOUBLE } cli_option_kind;
 
 typedef struct cli_option {
-    const char *name;    /* long name without dashes */
-    char short_name;     /* 0 if none */
+    const char *name; /* long name without dashes */
+    char short_name;  /* 0 if none */
     cli_option_kind kind;
     void *target;        /* bool*, const char**, long*, double*; its initial value is the default */
     const char *metavar; /* e.g. "FILE" */
@@ -34,7 +34,7 @@ typedef struct cli_command {
 typedef struct cli_parsed {
     char **positional; /* points into argv */
     int n_positional;
-    bool help;         /* --help was given: caller prints help and exits 0 */
+    bool help; /* --help was given: caller prints help and exits 0 */
 } cli_parsed;
 
 /* Parse argv[1..argc-1] (argv[0] is the subcommand name).  -q/--quiet,
@@ -47,5 +47,9 @@ void cli_print_help(const cli_command *cmd, FILE *stream);
 
 /* Closest of `candidates` to `word` within a small edit distance, else NULL. */
 const char *cli_suggest(const char *word, const char *const *candidates, size_t n);
+
+/* --time-window START:END in ms (START < END, both finite); with allow_none,
+ * "none" gives NaN for both.  Errors name the option and the text. */
+ncmp_status cli_parse_time_window(const char *text, bool allow_none, double *start, double *end, ncmp_error *err);
 
 #endif

@@ -40,8 +40,8 @@ static void print_table(const ncmp_net *net)
             snprintf(pbuf, sizeof pbuf, "%zu", params);
         if (mmac > 0)
             snprintf(mbuf, sizeof mbuf, "%.1f", mmac);
-        printf("  %3d  %-12s %-8s %-12s %12s %10s  %s%s\n", i, L->name, ncmp_layer_type_name(L->type), out, pbuf,
-               mbuf, L->alias, a->cnnf && i == a->update_layer ? " (update layer)" : "");
+        printf("  %3d  %-12s %-8s %-12s %12s %10s  %s%s\n", i, L->name, ncmp_layer_type_name(L->type), out, pbuf, mbuf,
+               L->alias, a->cnnf && i == a->update_layer ? " (update layer)" : "");
     }
     printf("\n%zu parameters; %.3f GMAC per image forward", ncmp_net_param_count(net),
            ncmp_arch_forward_macs(a, 0) / 1e9);
@@ -139,7 +139,8 @@ int cmd_arch(int argc, char **argv)
     rc = 0;
     ncmp_error err;
     if (width < 0 || input_size < 0 || classes < 0 || iterations < 0 || n_inputs < 1 || n_inputs > 1024) {
-        ncmp_fail(&err, NCMP_ERR_USAGE, "--width, --input-size, --classes and --iterations must be >= 0, --inputs in 1..1024");
+        ncmp_fail(&err, NCMP_ERR_USAGE,
+                  "--width, --input-size, --classes and --iterations must be >= 0, --inputs in 1..1024");
         return cli_report(&err);
     }
     ncmp_arch_options o = {width, (int)input_size, (int)classes, update};

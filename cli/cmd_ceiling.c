@@ -12,19 +12,6 @@
 #include <sys/stat.h>
 
 /* "A:B" in ms. */
-static ncmp_status parse_window(const char *text, double *a, double *b, ncmp_error *err)
-{
-    char *end;
-    *a = strtod(text, &end);
-    if (end == text || *end != ':')
-        return ncmp_fail(err, NCMP_ERR_USAGE, "--time-window '%s': expected START:END in ms, e.g. 70:170", text);
-    const char *second = end + 1;
-    *b = strtod(second, &end);
-    if (end == second || *end || !isfinite(*a) || !isfinite(*b) || *b <= *a)
-        return ncmp_fail(err, NCMP_ERR_USAGE, "--time-window '%s': expected START:END in ms with START < END", text);
-    return NCMP_OK;
-}
-
 int cmd_ceiling(int argc, char **argv)
 {
     const char *neural = NULL, *region = NULL, *window = "70:170", *out = NULL;
@@ -69,7 +56,7 @@ int cmd_ceiling(int argc, char **argv)
         return cli_report(&err);
     }
     double w0 = NAN, w1 = NAN;
-    if (!per_bin && parse_window(window, &w0, &w1, &err))
+    if (!per_bin && cli_parse_time_window(window, false, &w0, &w1, &err))
         return cli_report(&err);
     struct stat sb;
     if (out && !force && stat(out, &sb) == 0) {

@@ -30,19 +30,6 @@ static ncmp_status parse_pair(const char *text, long long *a, long long *b, ncmp
     return NCMP_OK;
 }
 
-static ncmp_status parse_window(const char *text, double *a, double *b, ncmp_error *err)
-{
-    char *end;
-    *a = strtod(text, &end);
-    if (end == text || *end != ':')
-        return ncmp_fail(err, NCMP_ERR_USAGE, "--time-window '%s': expected START:END in ms, e.g. 70:170", text);
-    const char *second = end + 1;
-    *b = strtod(second, &end);
-    if (end == second || *end || !isfinite(*a) || !isfinite(*b) || *b <= *a)
-        return ncmp_fail(err, NCMP_ERR_USAGE, "--time-window '%s': expected START:END in ms with START < END", text);
-    return NCMP_OK;
-}
-
 /* Score one model from its activations on the shared inputs/splits and keep its predictions. */
 static ncmp_status score_model(const char *path, const char *layer, long long t, const ncmp_assembly *neural,
                                const char *region, double w0, double w1, const ncmp_splits *splits_in,
@@ -241,7 +228,7 @@ int cmd_compare(int argc, char **argv)
         }
         long long ta = 0, tb = 0;
         double w0 = NAN, w1 = NAN;
-        if (parse_pair(iterations, &ta, &tb, &err) || parse_window(window, &w0, &w1, &err) ||
+        if (parse_pair(iterations, &ta, &tb, &err) || cli_parse_time_window(window, false, &w0, &w1, &err) ||
             ncmp_metric_parse(metric, &metric_kind, &err))
             goto fail;
         if (metric_kind == NCMP_METRIC_RSA || metric_kind == NCMP_METRIC_CKA) {

@@ -51,12 +51,12 @@ int cmd_export(int argc, char **argv)
 {
     const char *arch_name = NULL, *weights = NULL, *stimuli_path = NULL, *layers_text = "all", *out = NULL;
     const char *update = NULL, *precision = "float", *reduce_text = "none";
-    long seed = 0, iterations = 0, batch = 8, threads = 0, compress = 0, input_size = 0, classes = 0,
-         project_seed = 0;
+    long seed = 0, iterations = 0, batch = 8, threads = 0, compress = 0, input_size = 0, classes = 0, project_seed = 0;
     double width = 0;
     bool force = false, resume = false, crop = false, stability = false;
     const cli_option options[] = {
-        {"arch", 'a', CLI_STRING, &arch_name, "NAME|FILE", "architecture: cnnf-fmnist, vgg16, vgg16-cnnf or a .spec file"},
+        {"arch", 'a', CLI_STRING, &arch_name, "NAME|FILE",
+         "architecture: cnnf-fmnist, vgg16, vgg16-cnnf or a .spec file"},
         {"weights", 'w', CLI_STRING, &weights, "FILE.h5", "weights (SPEC §4; scripts/torch_to_h5.py converts .pt)"},
         {"seed", 0, CLI_INT, &seed, "S", "seeded initialisation when no --weights are given"},
         {"width", 0, CLI_DOUBLE, &width, "W", "width multiplier (0: the spec's)"},
@@ -70,11 +70,13 @@ int cmd_export(int argc, char **argv)
         {"batch", 'b', CLI_INT, &batch, "B", "stimuli per batch (memory grows with it, not with the set)"},
         {"threads", 'j', CLI_INT, &threads, "N", "threads for BLAS and the engine (0: all cores)"},
         {"precision", 0, CLI_STRING, &precision, "float|double", "float32, or float64 for reproducible iterates"},
-        {"reduce", 0, CLI_STRING, &reduce_text, "none|avgpool|project:K", "store layers whole, channel means, or K random projections"},
+        {"reduce", 0, CLI_STRING, &reduce_text, "none|avgpool|project:K",
+         "store layers whole, channel means, or K random projections"},
         {"project-seed", 0, CLI_INT, &project_seed, "S", "seed of the random projection (stored in the file)"},
         {"compress", 0, CLI_INT, &compress, "LEVEL", "deflate level 0-9 (0: none)"},
         {"center-crop", 0, CLI_FLAG, &crop, NULL, "resize the shorter side, then crop the centre (else stretch)"},
-        {"check-stability", 0, CLI_FLAG, &stability, NULL, "rerun the first batch in float32 one ulp off; report and store the divergence"},
+        {"check-stability", 0, CLI_FLAG, &stability, NULL,
+         "rerun the first batch in float32 one ulp off; report and store the divergence"},
         {"force", 'f', CLI_FLAG, &force, NULL, "replace an existing output"},
         {"resume", 'r', CLI_FLAG, &resume, NULL, "continue an interrupted export of the same command"},
     };
@@ -103,7 +105,8 @@ int cmd_export(int argc, char **argv)
     }
     ncmp_export_options o;
     memset(&o, 0, sizeof o);
-    if (strcmp(precision, "float") && strcmp(precision, "double") && strcmp(precision, "float32") && strcmp(precision, "float64")) {
+    if (strcmp(precision, "float") && strcmp(precision, "double") && strcmp(precision, "float32") &&
+        strcmp(precision, "float64")) {
         ncmp_fail(&err, NCMP_ERR_USAGE, "--precision must be float or double, got '%s'", precision);
         return cli_report(&err);
     }
@@ -143,9 +146,9 @@ int cmd_export(int argc, char **argv)
         ncmp_net_free(net);
         return cli_report(&err);
     }
-    ncmp_log_info("exporting %zu stimuli (%s) through %s, iterations 0..%ld, %d layer%s, %s, batch %ld", ncmp_stimuli_count(stimuli),
-                  ncmp_stimuli_kind_name(ncmp_stimuli_get_kind(stimuli)), net->arch->name, iterations, n_layers,
-                  n_layers == 1 ? "" : "s", ncmp_dtype_name(o.precision), batch);
+    ncmp_log_info("exporting %zu stimuli (%s) through %s, iterations 0..%ld, %d layer%s, %s, batch %ld",
+                  ncmp_stimuli_count(stimuli), ncmp_stimuli_kind_name(ncmp_stimuli_get_kind(stimuli)), net->arch->name,
+                  iterations, n_layers, n_layers == 1 ? "" : "s", ncmp_dtype_name(o.precision), batch);
     o.out_path = out;
     o.iterations = (int)iterations;
     o.layers = layers;

@@ -223,8 +223,8 @@ int cmd_inspect(int argc, char **argv)
     stat(path, &sb);
     printf("file: %s (%.1f MB)\n", path, (double)sb.st_size / 1e6);
     if (ncmp_h5_attr_exists(f, "complete"))
-        printf("status: %s\n", ncmp_h5_is_complete(f) ? "complete"
-                                                      : "INCOMPLETE (interrupted while written; readers refuse it)");
+        printf("status: %s\n",
+               ncmp_h5_is_complete(f) ? "complete" : "INCOMPLETE (interrupted while written; readers refuse it)");
     else
         printf("status: not a neurocmp output (no 'complete' attribute)\n");
     printf("attributes:\n");

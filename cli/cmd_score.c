@@ -22,19 +22,6 @@
 #include <sys/stat.h>
 #include <time.h>
 
-static ncmp_status parse_window(const char *text, double *a, double *b, ncmp_error *err)
-{
-    char *end;
-    *a = strtod(text, &end);
-    if (end == text || *end != ':')
-        return ncmp_fail(err, NCMP_ERR_USAGE, "--time-window '%s': expected START:END in ms, e.g. 70:170", text);
-    const char *second = end + 1;
-    *b = strtod(second, &end);
-    if (end == second || *end || !isfinite(*a) || !isfinite(*b) || *b <= *a)
-        return ncmp_fail(err, NCMP_ERR_USAGE, "--time-window '%s': expected START:END in ms with START < END", text);
-    return NCMP_OK;
-}
-
 static double now_seconds(void)
 {
     struct timespec ts;
@@ -53,12 +40,11 @@ static ncmp_status write_details(const char *path, bool force, const ncmp_score 
     if (st)
         return st;
     const size_t ns = splits->n_splits, n = in->n_stimuli, q = in->n_neuroids;
-    unsigned char *mask = calloc(ns * n, 1);
     const char **nids = malloc((q ? q : 1) * sizeof *nids);
     double *raw = malloc(n_its * sizeof *raw), *error = malloc(n_its * sizeof *error);
     double *ceiled = malloc(n_its * sizeof *ceiled);
     long long *itv = malloc(n_its * sizeof *itv);
-    if (!mask || !nids || !raw || !error || !ceiled || !itv) {
+    if (!nids || !raw || !error || !ceiled || !itv) {
         st = ncmp_fail(err, NCMP_ERR_NOMEM, "out of memory");
         goto done;
     }
@@ -89,17 +75,7 @@ static ncmp_status write_details(const char *path, bool force, const ncmp_score 
         (st = ncmp_h5_write_strings(f, "stimulus_id", (const char *const *)in->stimulus_ids, n, err)) ||
         (st = ncmp_h5_write_strings(f, "neuroid_id", nids, q, err)))
         goto done;
-    hsize_t md[2] = {ns, n};
-    for (size_t s = 0; s < ns; s++)
-        for (size_t i = splits->train_offset[s]; i < splits->train_offset[s + 1]; i++)
-            mask[s * n + splits->train[i]] = 1;
-    if ((st = ncmp_h5_write_array(f, "train_mask", H5T_STD_U8LE, H5T_NATIVE_UCHAR, 2, md, mask, err)))
-        goto done;
-    memset(mask, 0, ns * n);
-    for (size_t s = 0; s < ns; s++)
-        for (size_t i = splits->test_offset[s]; i < splits->test_offset[s + 1]; i++)
-            mask[s * n + splits->test[i]] = 1;
-    if ((st = ncmp_h5_write_array(f, "test_mask", H5T_STD_U8LE, H5T_NATIVE_UCHAR, 2, md, mask, err)))
+    if ((st = ncmp_splits_write_masks_h5(f, splits, err)))
         goto done;
     for (size_t i = 0; i < n_its; i++) {
         raw[i] = scores[i]->raw;
@@ -170,7 +146,6 @@ static ncmp_status write_details(const char *path, bool force, const ncmp_score 
 done:
     if (st)
         ncmp_h5_output_abort(&out, false);
-    free(mask);
     free(nids);
     free(raw);
     free(error);
@@ -327,7 +302,7 @@ int cmd_score(int argc, char **argv)
         }
     }
     double w0 = NAN, w1 = NAN;
-    if (parse_window(window, &w0, &w1, &err))
+    if (cli_parse_time_window(window, false, &w0, &w1, &err))
         return cli_report(&err);
     struct stat sb;
     if (!force && out && stat(out, &sb) == 0) {

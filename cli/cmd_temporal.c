@@ -46,22 +46,6 @@ static ncmp_status parse_iterations(const char *text, long long **values, size_t
     return NCMP_OK;
 }
 
-static ncmp_status parse_window(const char *text, double *a, double *b, ncmp_error *err)
-{
-    *a = *b = NAN;
-    if (!strcmp(text, "none"))
-        return NCMP_OK;
-    char *end;
-    *a = strtod(text, &end);
-    if (end == text || *end != ':')
-        return ncmp_fail(err, NCMP_ERR_USAGE, "--time-window '%s': expected START:END in ms or 'none'", text);
-    const char *second = end + 1;
-    *b = strtod(second, &end);
-    if (end == second || *end || !isfinite(*a) || !isfinite(*b) || *b <= *a)
-        return ncmp_fail(err, NCMP_ERR_USAGE, "--time-window '%s': expected START:END in ms with START < END", text);
-    return NCMP_OK;
-}
-
 static void print_table(const ncmp_temporal *t)
 {
     const size_t T = t->n_iterations, B = t->n_bins;
@@ -255,7 +239,7 @@ int cmd_temporal(int argc, char **argv)
     o.block_bytes = (size_t)block_mb << 20;
     o.splits_path = splits_from;
     o.progress = true;
-    if (parse_window(window, &o.window_start_ms, &o.window_end_ms, &err))
+    if (cli_parse_time_window(window, true, &o.window_start_ms, &o.window_end_ms, &err))
         return cli_report(&err);
     char json_path[4096] = "", h5_path[4096] = "";
     const char *dir = out ? out : report;

@@ -2,18 +2,8 @@
 # Command-line behaviour of neurocmp: help, versions, unknown options, inspect, demo, bad input.
 set -u
 bin=${1:?usage: test_cli.sh path/to/neurocmp}
-tmp=$(mktemp -d "${NCMP_TEST_TMPDIR:-/tmp}/cli.XXXXXX")
-trap 'rm -rf "$tmp"' EXIT
-pass=0 fail=0
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*" >&2; }
-# expect CODE DESCRIPTION -- command...   (stdout+stderr saved in $tmp/out)
-expect() {
-  local code=$1 what=$2; shift 3
-  "$@" >"$tmp/out" 2>&1; local got=$?
-  if [ "$got" -eq "$code" ]; then ok; else bad "$what: exit $got, expected $code"; sed 's/^/    /' "$tmp/out" >&2; fi
-}
-contains() { if grep -qF -- "$1" "$tmp/out"; then ok; else bad "output lacks '$1'"; sed 's/^/    /' "$tmp/out" >&2; fi; }
+. "$(dirname "$0")/cli_lib.sh"
+cli_tmp cli
 
 expect 0 "main help" -- "$bin" --help
 contains "usage: neurocmp"; contains "inspect"; contains "version"; contains "demo"
@@ -119,5 +109,4 @@ else
   echo "note: python3 with h5py not found; skipping the h5py cross-check"
 fi
 
-echo "cli: $pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+cli_summary "cli"

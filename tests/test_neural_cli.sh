@@ -6,17 +6,8 @@ bin=${1:?usage: test_neural_cli.sh path/to/neurocmp}
 py=${NCMP_PYTHON3:-/usr/bin/python3}
 fx=${NCMP_FIXTURES:-$(dirname "$0")/fixtures}/neural
 data=${NEUROCMP_DATADIR:-$(dirname "$0")/..}/datasets/cowley2023-v4-210325
-tmp=$(mktemp -d "${NCMP_TEST_TMPDIR:-/tmp}/neural-cli.XXXXXX")
-trap 'rm -rf "$tmp"' EXIT
-pass=0 fail=0
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*" >&2; }
-expect() {
-  local code=$1 what=$2; shift 3
-  "$@" >"$tmp/out" 2>&1; local got=$?
-  if [ "$got" -eq "$code" ]; then ok; else bad "$what: exit $got, expected $code"; sed 's/^/    /' "$tmp/out" >&2; fi
-}
-contains() { if grep -qF -- "$1" "$tmp/out"; then ok; else bad "output lacks '$1'"; sed 's/^/    /' "$tmp/out" >&2; fi; }
+. "$(dirname "$0")/cli_lib.sh"
+cli_tmp neural-cli
 
 expect 0 "main help lists the commands" -- "$bin" --help
 contains "ceiling"; contains "neural"
@@ -153,5 +144,4 @@ expect 1 "simulate: not an activations file" -- "$bin" simulate-neural --activat
   --bins block2@0 --out "$tmp/sim2.nc"
 contains "small_ids.txt"
 
-echo "neural cli: $pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+cli_summary "neural cli"

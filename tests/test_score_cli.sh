@@ -6,17 +6,8 @@ set -u
 bin=${1:?usage: test_score_cli.sh path/to/neurocmp}
 py=${NCMP_PYTHON3:-/usr/bin/python3}
 fx=${NCMP_FIXTURES:-$(dirname "$0")/fixtures}/analysis
-tmp=$(mktemp -d "${NCMP_TEST_TMPDIR:-/tmp}/score-cli.XXXXXX")
-trap 'rm -rf "$tmp"' EXIT
-pass=0 fail=0
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*" >&2; }
-expect() {
-  local code=$1 what=$2; shift 3
-  "$@" >"$tmp/out" 2>&1; local got=$?
-  if [ "$got" -eq "$code" ]; then ok; else bad "$what: exit $got, expected $code"; sed 's/^/    /' "$tmp/out" >&2; fi
-}
-contains() { if grep -qF -- "$1" "$tmp/out"; then ok; else bad "output lacks '$1'"; sed 's/^/    /' "$tmp/out" >&2; fi; }
+. "$(dirname "$0")/cli_lib.sh"
+cli_tmp score-cli
 acts=$fx/e2e_activations.h5
 nc=$fx/e2e_neural.nc
 
@@ -189,5 +180,4 @@ PYEOF
   cat "$tmp/out"
 fi
 
-echo "score cli: $pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+cli_summary "score cli"

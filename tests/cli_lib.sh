@@ -1,0 +1,23 @@
+# Shared helpers of the command-line test scripts (sourced, not run):
+#   cli_tmp NAME            make $tmp (removed on exit) under $NCMP_TEST_TMPDIR or /tmp
+#   ok / bad MESSAGE        count a passed / failed check
+#   expect CODE WHAT -- CMD...   run CMD (stdout+stderr to $tmp/out), check its exit code
+#   contains TEXT           check that $tmp/out contains TEXT
+#   cli_summary NAME        print the counts; exit status 0 only if nothing failed
+pass=0 fail=0
+cli_tmp() {
+  tmp=$(mktemp -d "${NCMP_TEST_TMPDIR:-/tmp}/$1.XXXXXX")
+  trap 'rm -rf "$tmp"' EXIT
+}
+ok() { pass=$((pass + 1)); }
+bad() { fail=$((fail + 1)); echo "FAIL: $*" >&2; }
+expect() {
+  local code=$1 what=$2; shift 3
+  "$@" >"$tmp/out" 2>&1; local got=$?
+  if [ "$got" -eq "$code" ]; then ok; else bad "$what: exit $got, expected $code"; sed 's/^/    /' "$tmp/out" >&2; fi
+}
+contains() { if grep -qF -- "$1" "$tmp/out"; then ok; else bad "output lacks '$1'"; sed 's/^/    /' "$tmp/out" >&2; fi; }
+cli_summary() {
+  echo "$1: $pass passed, $fail failed"
+  [ "$fail" -eq 0 ]
+}

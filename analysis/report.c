@@ -121,41 +121,29 @@ static void fmt(char *buf, size_t size, double v)
         snprintf(buf, size, "%.4f", v);
 }
 
-static void write_doc(const doc *d, const ncmp_temporal *t, const ncmp_temporal_report *rep, const char *act_hex,
-                      const char *neu_hex)
+/* One region: intro, summary, its figures and its table. */
+static void write_region(const doc *d, const ncmp_temporal *t, const ncmp_temporal_report *rep, const char *suffix,
+                         int level)
 {
     const size_t T = t->n_iterations, B = t->n_bins;
     bool ceiled = false;
     for (size_t b = 0; b < B; b++)
         ceiled = ceiled || !isnan(t->ceiling[b]);
     const double *vals = ceiled ? t->ceiled : t->raw;
-    char title[512], line[2048];
-    snprintf(title, sizeof title, "neurocmp: %s across model iterations and time bins (%s)", rep->layer,
-             rep->region ? rep->region : "all neuroids");
-    if (d->html) {
-        fputs("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>", d->f);
-        text(d, title);
-        fputs("</title>\n<style>body{font-family:sans-serif;max-width:1000px;margin:2em auto;padding:0 1em;"
-              "color:#222}table{border-collapse:collapse;font-size:13px;margin:1em 0}td,th{border:1px solid #ccc;"
-              "padding:3px 7px;text-align:right}th{background:#f3f3f3}td.best{font-weight:bold;background:#fff3c4}"
-              "img{max-width:100%}pre{background:#f6f6f6;padding:.7em;overflow-x:auto;white-space:pre-wrap}"
-              "figure{margin:1.5em 0}figcaption{font-size:13px;color:#555}</style></head><body>\n",
-              d->f);
-    }
-    heading(d, 1, title);
+    char line[2048], name[256];
     para_begin(d);
     snprintf(line, sizeof line,
-             "Each cell is the Brain-Score predictivity protocol (%s%s, %s, Pearson r per neuroid on held-out "
+             "Each cell is the Brain-Score predictivity protocol (%s, %s, Pearson r per neuroid on held-out "
              "stimuli, median over neuroids, mean over splits) of layer %s at one model iteration for the responses "
-             "of one time bin, %s by that bin's split-half ceiling. %zu stimuli, %zu neuroids, %zu features, %zu "
-             "iterations x %zu time bins, mode %s.",
-             rep->metric, rep->n_components ? "" : "", t->splits->description, rep->layer,
+             "of one time bin of %s, %s by that bin's split-half ceiling. %zu stimuli, %zu neuroids, %zu features, "
+             "%zu iterations x %zu time bins, mode %s.",
+             rep->metric, t->splits->description, rep->layer, rep->region ? rep->region : "all neuroids",
              ceiled ? "divided" : "not divided (the recordings have no repetitions)", t->n_stimuli, t->n_neuroids,
              t->n_features, T, B, rep->mode);
     text(d, line);
     para_end(d);
     /* What it says: best iteration per bin and peak latency. */
-    heading(d, 2, "Summary");
+    heading(d, level, "Summary");
     para_begin(d);
     size_t later = 0, counted = 0;
     for (size_t b = 0; b < B; b++)
@@ -164,8 +152,8 @@ static void write_doc(const doc *d, const ncmp_temporal *t, const ncmp_temporal_
             later += t->best_iteration[b] > 0;
         }
     snprintf(line, sizeof line,
-             "In %zu of %zu time bins a feedback iteration (t > %lld) predicts the responses better than the "
-             "feed-forward pass. Peak latency (centre of the best bin) per iteration: ",
+             "In %zu of %zu time bins a later iteration (t > %lld) predicts the responses better than the first "
+             "one. Peak latency (centre of the best bin) per iteration: ",
              later, counted, t->iterations[0]);
     text(d, line);
     for (size_t i = 0; i < T; i++) {
@@ -176,15 +164,14 @@ static void write_doc(const doc *d, const ncmp_temporal *t, const ncmp_temporal_
             "the peak latency should shift later with the iteration. Differences within about two standard errors "
             "are not reliable: use 'neurocmp compare' for a test.");
     para_end(d);
-    heading(d, 2, "Figures");
-    figure(d, "heatmap",
+    heading(d, level, "Figures");
+    snprintf(name, sizeof name, "heatmap%s", suffix);
+    figure(d, name,
            ceiled ? "Ceiled predictivity per model iteration and time bin; outlined: best iteration of each bin"
                   : "Raw predictivity per model iteration and time bin; outlined: best iteration of each bin");
-    figure(d, "score_vs_time",
-           "Predictivity over time, one line per iteration (error bars: standard error over splits)");
-    figure(d, "score_vs_iteration",
-           "Predictivity per iteration: the standard time window and the best time bin (error bars: standard error)");
-    heading(d, 2, "Table");
+    snprintf(name, sizeof name, "score_vs_time%s", suffix);
+    figure(d, name, "Predictivity over time, one line per iteration (error bars: standard error over splits)");
+    heading(d, level, "Table");
     para_begin(d);
     text(d, ceiled ? "Ceiled score (raw / ceiling of the bin) +- its standard error; the best iteration of each bin "
                      "is marked."
@@ -197,6 +184,7 @@ static void write_doc(const doc *d, const ncmp_temporal *t, const ncmp_temporal_
     if (!cells || !store) {
         free(cells);
         free(store);
+        table_end(d);
         return;
     }
     for (size_t c = 0; c < ncols; c++)
@@ -238,10 +226,49 @@ static void write_doc(const doc *d, const ncmp_temporal *t, const ncmp_temporal_
     table_end(d);
     free(cells);
     free(store);
+}
+
+static void write_doc(const doc *d, const ncmp_temporal *const *t, const ncmp_temporal_report *rep, size_t n_regions,
+                      const char *act_hex, const char *neu_hex)
+{
+    char title[1024], line[2048];
+    size_t len =
+        (size_t)snprintf(title, sizeof title, "neurocmp: %s across model iterations and time bins (", rep[0].layer);
+    for (size_t r = 0; r < n_regions && len < sizeof title - 64; r++)
+        len += (size_t)snprintf(title + len, sizeof title - len, "%s%s", r ? ", " : "",
+                                rep[r].region ? rep[r].region : "all neuroids");
+    snprintf(title + len, sizeof title - len, ")");
+    if (d->html) {
+        fputs("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>", d->f);
+        text(d, title);
+        fputs("</title>\n<style>body{font-family:sans-serif;max-width:1000px;margin:2em auto;padding:0 1em;"
+              "color:#222}table{border-collapse:collapse;font-size:13px;margin:1em 0}td,th{border:1px solid #ccc;"
+              "padding:3px 7px;text-align:right}th{background:#f3f3f3}td.best{font-weight:bold;background:#fff3c4}"
+              "img{max-width:100%}pre{background:#f6f6f6;padding:.7em;overflow-x:auto;white-space:pre-wrap}"
+              "figure{margin:1.5em 0}figcaption{font-size:13px;color:#555}</style></head><body>\n",
+              d->f);
+    }
+    heading(d, 1, title);
+    if (n_regions == 1)
+        write_region(d, t[0], &rep[0], "", 2);
+    else
+        for (size_t r = 0; r < n_regions; r++) {
+            char suffix[160];
+            snprintf(suffix, sizeof suffix, "_%s", rep[r].region ? rep[r].region : "all");
+            snprintf(line, sizeof line, "Region %s", rep[r].region ? rep[r].region : "all neuroids");
+            heading(d, 2, line);
+            write_region(d, t[r], &rep[r], suffix, 3);
+        }
+    heading(d, 2, n_regions > 1 ? "Across regions" : "Across iterations");
+    figure(d, "score_vs_iteration",
+           n_regions > 1 ? "Predictivity per iteration, one line per region (the standard time window, or the best "
+                           "time bin without one; error bars: standard error)"
+                         : "Predictivity per iteration: the standard time window and the best time bin (error bars: "
+                           "standard error)");
     heading(d, 2, "Reproduce");
     para_begin(d);
-    text(d, "Command line, inputs and versions (also embedded in every figure and in temporal.json / temporal.h5, "
-            "which holds every per-split, per-neuroid value):");
+    text(d, "Command line, inputs and versions (also embedded in every figure and in the temporal JSON / HDF5 "
+            "files, which hold every per-split, per-neuroid value):");
     para_end(d);
     snprintf(line, sizeof line, "%s", ncmp_provenance_command_line());
     code_block(d, line);
@@ -249,14 +276,15 @@ static void write_doc(const doc *d, const ncmp_temporal *t, const ncmp_temporal_
     snprintf(buf, sizeof buf,
              "activations  %s\n             sha256 %s\nneural       %s\n             sha256 %s\nneurocmp     %s "
              "(%s)",
-             rep->activations_path, act_hex, rep->neural_path, neu_hex, NCMP_VERSION, NCMP_GIT_REVISION);
+             rep[0].activations_path, act_hex, rep[0].neural_path, neu_hex, NCMP_VERSION, NCMP_GIT_REVISION);
     code_block(d, buf);
     if (d->html)
         fputs("</body></html>\n", d->f);
 }
 
-static ncmp_status write_one(const char *dir, const char *name, bool html, const ncmp_temporal *t,
-                             const ncmp_temporal_report *rep, const char *act_hex, const char *neu_hex, ncmp_error *err)
+static ncmp_status write_one(const char *dir, const char *name, bool html, const ncmp_temporal *const *t,
+                             const ncmp_temporal_report *rep, size_t n_regions, const char *act_hex,
+                             const char *neu_hex, ncmp_error *err)
 {
     char path[4096];
     if (snprintf(path, sizeof path, "%s/%s", dir, name) >= (int)sizeof path)
@@ -266,19 +294,21 @@ static ncmp_status write_one(const char *dir, const char *name, bool html, const
     if (st)
         return st;
     doc d = {jf.stream, html};
-    write_doc(&d, t, rep, act_hex, neu_hex);
+    write_doc(&d, t, rep, n_regions, act_hex, neu_hex);
     return ncmp_json_file_commit(&jf, err);
 }
 
-ncmp_status ncmp_report_write_temporal(const ncmp_temporal *t, const ncmp_temporal_report *rep, const char *dir,
-                                       ncmp_error *err)
+ncmp_status ncmp_report_write_temporal(const ncmp_temporal *const *t, const ncmp_temporal_report *rep, size_t n_regions,
+                                       const char *dir, ncmp_error *err)
 {
+    if (!n_regions)
+        return ncmp_fail(err, NCMP_ERR_USAGE, "no results to report");
     char act_hex[NCMP_SHA256_HEX_LEN] = "", neu_hex[NCMP_SHA256_HEX_LEN] = "";
     ncmp_status st;
-    if ((st = ncmp_sha256_file(rep->activations_path, act_hex, err)) ||
-        (st = ncmp_sha256_file(rep->neural_path, neu_hex, err)) ||
-        (st = write_one(dir, "report.md", false, t, rep, act_hex, neu_hex, err)) ||
-        (st = write_one(dir, "index.html", true, t, rep, act_hex, neu_hex, err)))
+    if ((st = ncmp_sha256_file(rep[0].activations_path, act_hex, err)) ||
+        (st = ncmp_sha256_file(rep[0].neural_path, neu_hex, err)) ||
+        (st = write_one(dir, "report.md", false, t, rep, n_regions, act_hex, neu_hex, err)) ||
+        (st = write_one(dir, "index.html", true, t, rep, n_regions, act_hex, neu_hex, err)))
         return st;
     return NCMP_OK;
 }

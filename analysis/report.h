@@ -13,8 +13,10 @@
 #include "analysis/temporal_output.h"
 #include "core/status.h"
 
-/* index.html and report.md in dir; the figures (ncmp_temporal_write_figures) must be there. */
-ncmp_status ncmp_report_write_temporal(const ncmp_temporal *t, const ncmp_temporal_report *report, const char *dir,
-                                       ncmp_error *err);
+/* index.html and report.md in dir for the results of one or more regions
+ * (t[r] with report[r]); the figures (ncmp_temporal_write_figures with the
+ * same arguments) must be there. */
+ncmp_status ncmp_report_write_temporal(const ncmp_temporal *const *t, const ncmp_temporal_report *report,
+                                       size_t n_regions, const char *dir, ncmp_error *err);
 
 #endif

@@ -232,32 +232,36 @@ static ncmp_status figure_paths(const char *dir, const char *name, char *png, ch
     return a > 0 && (size_t)a < size && b > 0 && (size_t)b < size ? NCMP_OK : NCMP_ERR_USAGE;
 }
 
-ncmp_status ncmp_temporal_write_figures(const ncmp_temporal *t, const ncmp_temporal_report *rep, const char *dir,
-                                        ncmp_error *err)
+/* Values shown for one result: ceiled when any bin has a ceiling, else raw, with matching errors. */
+static bool shows_ceiled(const ncmp_temporal *t)
+{
+    for (size_t b = 0; b < t->n_bins; b++)
+        if (!isnan(t->ceiling[b]))
+            return true;
+    return false;
+}
+
+/* The heatmap and score-vs-time figures of one region (suffix "" or "_<region>"). */
+static ncmp_status region_figures(const ncmp_temporal *t, const ncmp_temporal_report *rep, const char *dir,
+                                  const char *suffix, const char *prov, ncmp_error *err)
 {
     const size_t T = t->n_iterations, B = t->n_bins;
-    char *prov = NULL, png[4096], svg[4096], title[512];
-    ncmp_status st = provenance_text(rep, &prov, err);
-    if (st)
-        return st;
-    bool ceiled = false;
-    for (size_t b = 0; b < B; b++)
-        ceiled = ceiled || !isnan(t->ceiling[b]);
+    char png[4096], svg[4096], title[512], name[256];
+    ncmp_status st = NCMP_OK;
+    bool ceiled = shows_ceiled(t);
     const double *vals = ceiled ? t->ceiled : t->raw;
     char **labels = calloc(T, sizeof *labels);
     unsigned char *mark = calloc(T * B, 1);
     double *x = malloc(B * sizeof *x), *err_scaled = malloc(T * B * sizeof *err_scaled);
-    double *xi = malloc(T * sizeof *xi);
-    ncmp_line_series *series = calloc(T > 2 ? T : 2, sizeof *series);
+    ncmp_line_series *series = calloc(T, sizeof *series);
     char(*names)[48] = calloc(T, sizeof *names);
-    if (!labels || !mark || !x || !err_scaled || !xi || !series || !names) {
+    if (!labels || !mark || !x || !err_scaled || !series || !names) {
         st = ncmp_fail(err, NCMP_ERR_NOMEM, "out of memory");
         goto done;
     }
     for (size_t i = 0; i < T; i++) {
         snprintf(names[i], sizeof names[i], "t = %lld", t->iterations[i]);
         labels[i] = names[i];
-        xi[i] = (double)t->iterations[i];
     }
     for (size_t b = 0; b < B; b++) {
         x[b] = 0.5 * (t->bin_start[b] + t->bin_end[b]);
@@ -267,9 +271,10 @@ ncmp_status ncmp_temporal_write_figures(const ncmp_temporal *t, const ncmp_tempo
     for (size_t i = 0; i < T * B; i++)
         err_scaled[i] = ceiled ? t->error[i] / t->ceiling[i % B] : t->error[i];
     const char *what = ceiled ? "ceiled predictivity" : "raw predictivity (no ceiling)";
+    const char *region = rep->region ? rep->region : "all neuroids";
     /* 1. The matrix. */
     snprintf(title, sizeof title, "%s (%s) vs %s: %s per iteration and time bin (outlined: best iteration)", rep->layer,
-             rep->metric, rep->region ? rep->region : "all neuroids", ceiled ? "ceiled score" : "raw score");
+             rep->metric, region, ceiled ? "ceiled score" : "raw score");
     ncmp_plot_meta meta = {title, prov};
     ncmp_heatmap h = {
         .n_rows = T,
@@ -286,79 +291,116 @@ ncmp_status ncmp_temporal_write_figures(const ncmp_temporal *t, const ncmp_tempo
         .mark = mark,
         .annotate = T * B <= 120,
     };
-    if ((st = figure_paths(dir, "heatmap", png, svg, sizeof png)) ||
-        (st = ncmp_plot_heatmap(&h, &meta, 900, 120 + 40 * (int)(T < 12 ? T : 12) + 160, png, svg, err)))
-        goto figure_fail;
-    /* 2. Score vs time bin, one line per iteration. */
-    for (size_t i = 0; i < T; i++) {
-        series[i].label = names[i];
-        series[i].n = B;
-        series[i].x = x;
-        series[i].y = vals + i * B;
-        series[i].y_err = err_scaled + i * B;
-    }
-    snprintf(title, sizeof title, "%s vs %s: score over time, one line per iteration (bars: standard error)",
-             rep->layer, rep->region ? rep->region : "all neuroids");
-    ncmp_line_plot lp = {series, T, "time bin centre (ms)", what, NULL, 0, NAN, NAN, 0.0};
-    if ((st = figure_paths(dir, "score_vs_time", png, svg, sizeof png)) ||
-        (st = ncmp_plot_lines(&lp, &meta, 900, 520, png, svg, err)))
-        goto figure_fail;
-    /* 3. Score vs iteration: the standard window (per region: one line here), and the best bin. */
-    double *wv = NULL, *we = NULL, *bv = malloc(T * sizeof *bv), *be = malloc(T * sizeof *be);
-    if (t->has_window) {
-        wv = malloc(T * sizeof *wv);
-        we = malloc(T * sizeof *we);
-    }
-    if (!bv || !be || (t->has_window && (!wv || !we))) {
-        free(bv);
-        free(be);
-        free(wv);
-        free(we);
-        st = ncmp_fail(err, NCMP_ERR_NOMEM, "out of memory");
+    snprintf(name, sizeof name, "heatmap%s", suffix);
+    if (figure_paths(dir, name, png, svg, sizeof png)) {
+        st = ncmp_fail(err, NCMP_ERR_USAGE, "figure path under '%s' is too long", dir);
         goto done;
     }
-    size_t ns = 0;
-    char wlabel[128], blabel[128];
-    if (t->has_window) {
-        bool wc = !isnan(t->window_ceiling);
-        for (size_t i = 0; i < T; i++) {
-            wv[i] = wc ? t->window_ceiled[i] : t->window_raw[i];
-            we[i] = wc ? t->window_error[i] / t->window_ceiling : t->window_error[i];
-        }
-        snprintf(wlabel, sizeof wlabel, "%s, %g-%g ms window", rep->region ? rep->region : "all", t->window_start_ms,
-                 t->window_end_ms);
-        series[ns++] = (ncmp_line_series){wlabel, T, xi, wv, we};
-    }
-    for (size_t i = 0; i < T; i++) {
-        size_t b = t->best_bin[i];
-        bv[i] = b < B ? vals[i * B + b] : NAN;
-        be[i] = b < B ? err_scaled[i * B + b] : NAN;
-    }
-    snprintf(blabel, sizeof blabel, "%s, best time bin", rep->region ? rep->region : "all");
-    series[ns++] = (ncmp_line_series){blabel, T, xi, bv, be};
-    snprintf(title, sizeof title, "%s: score vs model iteration (bars: standard error over splits)", rep->layer);
-    ncmp_line_plot ip = {series, ns, "model iteration", what, xi, T, NAN, NAN, NAN};
-    st = figure_paths(dir, "score_vs_iteration", png, svg, sizeof png);
-    if (st)
+    if ((st = ncmp_plot_heatmap(&h, &meta, 900, 120 + 40 * (int)(T < 12 ? T : 12) + 160, png, svg, err)))
+        goto done;
+    /* 2. Score vs time bin, one line per iteration. */
+    for (size_t i = 0; i < T; i++)
+        series[i] = (ncmp_line_series){names[i], B, x, vals + i * B, err_scaled + i * B};
+    snprintf(title, sizeof title, "%s vs %s: score over time, one line per iteration (bars: standard error)",
+             rep->layer, region);
+    ncmp_line_plot lp = {series, T, "time bin centre (ms)", what, NULL, 0, NAN, NAN, 0.0};
+    snprintf(name, sizeof name, "score_vs_time%s", suffix);
+    if (figure_paths(dir, name, png, svg, sizeof png)) {
         st = ncmp_fail(err, NCMP_ERR_USAGE, "figure path under '%s' is too long", dir);
-    else
-        st = ncmp_plot_lines(&ip, &meta, 900, 520, png, svg, err);
-    free(bv);
-    free(be);
-    free(wv);
-    free(we);
-    goto done;
-figure_fail:
-    if (!st)
-        st = ncmp_fail(err, NCMP_ERR_USAGE, "figure path under '%s' is too long", dir);
+        goto done;
+    }
+    st = ncmp_plot_lines(&lp, &meta, 900, 520, png, svg, err);
 done:
-    free(prov);
     free(labels);
     free(mark);
     free(x);
     free(err_scaled);
-    free(xi);
     free(series);
     free(names);
+    return st;
+}
+
+ncmp_status ncmp_temporal_write_figures(const ncmp_temporal *const *t, const ncmp_temporal_report *rep,
+                                        size_t n_regions, const char *dir, ncmp_error *err)
+{
+    if (!n_regions)
+        return ncmp_fail(err, NCMP_ERR_USAGE, "no results to draw");
+    const size_t T = t[0]->n_iterations;
+    for (size_t r = 1; r < n_regions; r++)
+        if (t[r]->n_iterations != T)
+            return ncmp_fail(err, NCMP_ERR_SHAPE, "region %zu has %zu iterations, region 0 has %zu", r,
+                             t[r]->n_iterations, T);
+    char *prov = NULL, png[4096], svg[4096], title[512];
+    ncmp_status st = provenance_text(&rep[0], &prov, err);
+    if (st)
+        return st;
+    for (size_t r = 0; r < n_regions && !st; r++) {
+        char suffix[160] = "";
+        if (n_regions > 1)
+            snprintf(suffix, sizeof suffix, "_%s", rep[r].region ? rep[r].region : "all");
+        st = region_figures(t[r], &rep[r], dir, suffix, prov, err);
+    }
+    /* Score vs iteration, per region: the standard window when it was scored, and (for
+     * one region) also the best time bin of each iteration. */
+    size_t n_series = n_regions + (n_regions == 1 ? 1 : 0);
+    double *vals = malloc(n_series * 2 * T * sizeof *vals), *xi = malloc(T * sizeof *xi);
+    ncmp_line_series *series = calloc(n_series, sizeof *series);
+    char(*labels)[160] = calloc(n_series, sizeof *labels);
+    if (!st && (!vals || !xi || !series || !labels))
+        st = ncmp_fail(err, NCMP_ERR_NOMEM, "out of memory");
+    size_t ns = 0;
+    bool any_ceiled = false;
+    for (size_t r = 0; r < n_regions && !st; r++) {
+        const ncmp_temporal *tr = t[r];
+        const char *region = rep[r].region ? rep[r].region : "all";
+        bool ceiled = shows_ceiled(tr);
+        any_ceiled = any_ceiled || ceiled;
+        for (int pass = 0; pass < 2; pass++) {
+            bool window = pass == 0;
+            if (window ? !tr->has_window : (n_regions > 1 && tr->has_window))
+                continue; /* several regions: one line each, the window if scored */
+            double *v = vals + ns * 2 * T, *e = v + T;
+            for (size_t i = 0; i < T; i++) {
+                if (window) {
+                    bool wc = !isnan(tr->window_ceiling);
+                    v[i] = wc ? tr->window_ceiled[i] : tr->window_raw[i];
+                    e[i] = wc ? tr->window_error[i] / tr->window_ceiling : tr->window_error[i];
+                } else {
+                    size_t b = tr->best_bin[i], B = tr->n_bins;
+                    v[i] = b < B ? (ceiled ? tr->ceiled[i * B + b] : tr->raw[i * B + b]) : NAN;
+                    e[i] = b < B ? (ceiled ? tr->error[i * B + b] / tr->ceiling[b] : tr->error[i * B + b]) : NAN;
+                }
+            }
+            if (window)
+                snprintf(labels[ns], sizeof labels[ns], "%s, %g-%g ms window", region, tr->window_start_ms,
+                         tr->window_end_ms);
+            else
+                snprintf(labels[ns], sizeof labels[ns], "%s, best time bin", region);
+            if (ns < n_series)
+                series[ns] = (ncmp_line_series){labels[ns], T, xi, v, e};
+            ns++;
+            if (ns == n_series)
+                break;
+        }
+    }
+    if (!st) {
+        for (size_t i = 0; i < T; i++)
+            xi[i] = (double)t[0]->iterations[i];
+        snprintf(title, sizeof title, "%s: score vs model iteration%s (bars: standard error over splits)", rep[0].layer,
+                 n_regions > 1 ? " per region" : "");
+        ncmp_plot_meta meta = {title, prov};
+        ncmp_line_plot ip = {
+            series, ns, "model iteration", any_ceiled ? "ceiled predictivity" : "raw predictivity", xi, T, NAN,
+            NAN,    NAN};
+        if (figure_paths(dir, "score_vs_iteration", png, svg, sizeof png))
+            st = ncmp_fail(err, NCMP_ERR_USAGE, "figure path under '%s' is too long", dir);
+        else
+            st = ncmp_plot_lines(&ip, &meta, 900, 520, png, svg, err);
+    }
+    free(vals);
+    free(xi);
+    free(series);
+    free(labels);
+    free(prov);
     return st;
 }

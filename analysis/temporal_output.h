@@ -32,8 +32,12 @@ ncmp_status ncmp_temporal_write_json(const ncmp_temporal *t, const ncmp_temporal
                                      ncmp_error *err);
 ncmp_status ncmp_temporal_write_h5(const ncmp_temporal *t, const ncmp_temporal_report *report, const char *path,
                                    bool force, ncmp_error *err);
-/* heatmap, score_vs_time and score_vs_iteration as PNG and SVG in dir (which must exist). */
-ncmp_status ncmp_temporal_write_figures(const ncmp_temporal *t, const ncmp_temporal_report *report, const char *dir,
-                                        ncmp_error *err);
+/* Figures as PNG and SVG in dir (which must exist) for the results of one or
+ * more regions (t[r] with report[r], the same iterations): per region
+ * heatmap and score_vs_time (named heatmap_<region>, ... when there are
+ * several), and one score_vs_iteration with a line per region (the standard
+ * window; for a single region also its best time bin). */
+ncmp_status ncmp_temporal_write_figures(const ncmp_temporal *const *t, const ncmp_temporal_report *report,
+                                        size_t n_regions, const char *dir, ncmp_error *err);
 
 #endif

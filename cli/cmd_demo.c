@@ -167,8 +167,9 @@ static ncmp_status temporal_demo(const char *out_dir, const char *acts_path, int
     if ((st = ncmp_make_directories(report_dir, err)))
         goto done;
     ncmp_temporal_report rep = {"block4", "V4sim", "pls", "per-bin", acts_path, nc_path, NULL, NULL, 25};
-    if ((st = ncmp_temporal_write_figures(t, &rep, report_dir, err)) ||
-        (st = ncmp_report_write_temporal(t, &rep, report_dir, err)))
+    const ncmp_temporal *const results[1] = {t};
+    if ((st = ncmp_temporal_write_figures(results, &rep, 1, report_dir, err)) ||
+        (st = ncmp_report_write_temporal(results, &rep, 1, report_dir, err)))
         goto done;
     printf("Report with the heatmap, line plots and tables:\n   %s/index.html (and report.md)\n", report_dir);
 done:

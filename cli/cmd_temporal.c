@@ -113,8 +113,8 @@ int cmd_temporal(int argc, char **argv)
         {.name = "region",
          .kind = CLI_STRING,
          .target = &region,
-         .metavar = "R",
-         .help = "only the neuroids of this region (default: all)"},
+         .metavar = "R[,R2..]",
+         .help = "only the neuroids of this region (default: all); several: a matrix each, compared in the figures"},
         {.name = "bins",
          .kind = CLI_STRING,
          .target = &bins,
@@ -241,25 +241,66 @@ int cmd_temporal(int argc, char **argv)
     o.progress = true;
     if (cli_parse_time_window(window, true, &o.window_start_ms, &o.window_end_ms, &err))
         return cli_report(&err);
-    char json_path[4096] = "", h5_path[4096] = "";
-    const char *dir = out ? out : report;
-    if (dir) {
-        snprintf(json_path, sizeof json_path, "%s/temporal.json", dir);
-        snprintf(h5_path, sizeof h5_path, "%s/temporal.h5", dir);
-        if (!force && (exists(json_path) || exists(h5_path))) {
-            ncmp_fail(&err, NCMP_ERR_EXISTS, "'%s' already holds temporal results; use --force to replace them", dir);
+    /* One or more regions ("V4,IT"): a matrix each, figures and report over all of them. */
+    size_t n_regions = 1;
+    char *region_list = region ? strdup(region) : NULL;
+    char *regions[64] = {NULL};
+    if (region_list) {
+        n_regions = 0;
+        for (char *tok = strtok(region_list, ","); tok; tok = strtok(NULL, ","))
+            if (n_regions < 64 && *tok)
+                regions[n_regions++] = tok;
+        if (!n_regions) {
+            free(region_list);
+            ncmp_fail(&err, NCMP_ERR_USAGE, "--region '%s': no region named", region);
             return cli_report(&err);
         }
     }
-    if (splits_to && !force && exists(splits_to)) {
-        ncmp_fail(&err, NCMP_ERR_EXISTS, "'%s' exists; use --force to replace it", splits_to);
-        return cli_report(&err);
-    }
+    char(*json_path)[4096] = calloc(n_regions, sizeof *json_path),
+    (*h5_path)[4096] = calloc(n_regions, sizeof *h5_path);
+    ncmp_temporal **t = calloc(n_regions, sizeof *t);
+    ncmp_temporal_report *rep = calloc(n_regions, sizeof *rep);
     ncmp_activations *acts = NULL;
     ncmp_assembly *a = NULL;
-    ncmp_temporal *t = NULL;
     long long *its = NULL;
     double *bs = NULL, *be = NULL;
+    if (!json_path || !h5_path || !t || !rep) {
+        ncmp_fail(&err, NCMP_ERR_NOMEM, "out of memory");
+        goto fail;
+    }
+    const char *dir = out ? out : report;
+    for (size_t r = 0; r < n_regions; r++) {
+        const char *R = regions[r];
+        if (dir) {
+            if (n_regions > 1) {
+                snprintf(json_path[r], sizeof json_path[r], "%s/temporal_%s.json", dir, R);
+                snprintf(h5_path[r], sizeof h5_path[r], "%s/temporal_%s.h5", dir, R);
+            } else {
+                snprintf(json_path[r], sizeof json_path[r], "%s/temporal.json", dir);
+                snprintf(h5_path[r], sizeof h5_path[r], "%s/temporal.h5", dir);
+            }
+            if (!force && (exists(json_path[r]) || exists(h5_path[r]))) {
+                ncmp_fail(&err, NCMP_ERR_EXISTS, "'%s' already holds temporal results; use --force to replace them",
+                          dir);
+                goto fail;
+            }
+        }
+        rep[r] = (ncmp_temporal_report){
+            .layer = layer,
+            .region = R,
+            .metric = metric,
+            .mode = mode,
+            .activations_path = activations,
+            .neural_path = neural,
+            .splits_path = splits_from,
+            .details_path = dir ? h5_path[r] : NULL,
+            .n_components = o.metric == NCMP_TEMPORAL_PLS ? (int)components : 0,
+        };
+    }
+    if (splits_to && !force && exists(splits_to)) {
+        ncmp_fail(&err, NCMP_ERR_EXISTS, "'%s' exists; use --force to replace it", splits_to);
+        goto fail;
+    }
     if (parse_iterations(iterations, &its, &o.n_iterations, &err))
         goto fail;
     o.iterations = its;
@@ -271,46 +312,45 @@ int cmd_temporal(int argc, char **argv)
     }
     o.bin_start = bs;
     o.bin_end = be;
-    printf("temporal: layer %s of %s vs %s%s%s; %zu time bins, %s, %s\n", layer, activations, neural,
-           region ? ", region " : "", region ? region : "", o.n_bins, metric, mode);
-    fflush(stdout);
-    if (ncmp_temporal_compute(acts, layer, a, region, &o, &t, &err))
-        goto fail;
-    printf("%zu stimuli x %zu features, %zu neuroids; %s\n", t->n_stimuli, t->n_features, t->n_neuroids,
-           t->splits->description);
-    if (t->n_unused_activations)
-        ncmp_log_info("%zu stimuli of %s are not in the recordings and are not used", t->n_unused_activations,
-                      activations);
-    if (o.metric == NCMP_TEMPORAL_PLS && t->min_components_used < o.pls.n_components)
-        ncmp_log_warn("the responses were fully explained after %d components in some cell", t->min_components_used);
-    print_table(t);
-    if (splits_to && ncmp_splits_write_json(t->splits, (const char *const *)t->stimulus_ids, splits_to, &err))
-        goto fail;
-    ncmp_temporal_report rep = {
-        .layer = layer,
-        .region = region,
-        .metric = metric,
-        .mode = mode,
-        .activations_path = activations,
-        .neural_path = neural,
-        .splits_path = splits_from,
-        .details_path = dir ? h5_path : NULL,
-        .n_components = o.metric == NCMP_TEMPORAL_PLS ? (int)components : 0,
-    };
-    if (dir) {
-        if (ncmp_make_directories(dir, &err) || ncmp_temporal_write_h5(t, &rep, h5_path, force, &err) ||
-            ncmp_temporal_write_json(t, &rep, json_path, &err))
+    for (size_t r = 0; r < n_regions; r++) {
+        const char *R = regions[r];
+        printf("%stemporal: layer %s of %s vs %s%s%s; %zu time bins, %s, %s\n", r ? "\n" : "", layer, activations,
+               neural, R ? ", region " : "", R ? R : "", o.n_bins, metric, mode);
+        fflush(stdout);
+        if (ncmp_temporal_compute(acts, layer, a, R, &o, &t[r], &err)) {
+            if (n_regions > 1)
+                ncmp_error_context(&err, "region %s", R);
             goto fail;
-        if ((!no_figures || report) && ncmp_temporal_write_figures(t, &rep, dir, &err))
+        }
+        printf("%zu stimuli x %zu features, %zu neuroids; %s\n", t[r]->n_stimuli, t[r]->n_features, t[r]->n_neuroids,
+               t[r]->splits->description);
+        if (t[r]->n_unused_activations)
+            ncmp_log_info("%zu stimuli of %s are not in the recordings and are not used", t[r]->n_unused_activations,
+                          activations);
+        if (o.metric == NCMP_TEMPORAL_PLS && t[r]->min_components_used < o.pls.n_components)
+            ncmp_log_warn("the responses were fully explained after %d components in some cell",
+                          t[r]->min_components_used);
+        print_table(t[r]);
+        if (dir) {
+            if (ncmp_make_directories(dir, &err) || ncmp_temporal_write_h5(t[r], &rep[r], h5_path[r], force, &err) ||
+                ncmp_temporal_write_json(t[r], &rep[r], json_path[r], &err))
+                goto fail;
+            printf("\nwrote %s, %s\n", json_path[r], h5_path[r]);
+        }
+    }
+    if (splits_to && ncmp_splits_write_json(t[0]->splits, (const char *const *)t[0]->stimulus_ids, splits_to, &err))
+        goto fail;
+    const ncmp_temporal *const *results = (const ncmp_temporal *const *)t;
+    if (dir && (!no_figures || report)) {
+        if (ncmp_temporal_write_figures(results, rep, n_regions, dir, &err))
             goto fail;
-        printf("\nwrote %s, %s%s\n", json_path, h5_path, !no_figures || report ? " and the figures" : "");
+        printf("wrote the figures (PNG and SVG) to %s\n", dir);
     }
     if (report) {
-        if (out && strcmp(out, report)) {
-            if (ncmp_make_directories(report, &err) || ncmp_temporal_write_figures(t, &rep, report, &err))
-                goto fail;
-        }
-        if (ncmp_report_write_temporal(t, &rep, report, &err))
+        if (out && strcmp(out, report) &&
+            (ncmp_make_directories(report, &err) || ncmp_temporal_write_figures(results, rep, n_regions, report, &err)))
+            goto fail;
+        if (ncmp_report_write_temporal(results, rep, n_regions, report, &err))
             goto fail;
         printf("wrote %s/index.html and %s/report.md\n", report, report);
     }
@@ -319,7 +359,13 @@ int cmd_temporal(int argc, char **argv)
 fail:
     rc = cli_report(&err);
 cleanup:
-    ncmp_temporal_free(t);
+    for (size_t r = 0; t && r < n_regions; r++)
+        ncmp_temporal_free(t[r]);
+    free(t);
+    free(rep);
+    free(json_path);
+    free(h5_path);
+    free(region_list);
     ncmp_activations_close(acts);
     ncmp_assembly_free(a);
     free(its);

@@ -132,6 +132,32 @@ assert "| bin (ms) |" in md
 print("outputs ok")
 PYEOF
 
+# several regions: a matrix and figures each, one score-vs-iteration figure with a line per region
+"$py" - "$tmp/sim.nc" "$tmp/two.nc" <<'PYEOF' || bad "could not write a two-region recording"
+import sys
+import xarray as xr
+a = xr.open_dataarray(sys.argv[1])
+b = a.assign_coords(neuroid_id=("neuroid", [s + "_b" for s in a.neuroid_id.values]),
+                    region=("neuroid", ["V4"] * a.sizes["neuroid"]))
+c = xr.concat([a, b], dim="neuroid")
+c.name = a.name
+c.to_netcdf(sys.argv[2])
+PYEOF
+expect 0 "two regions" -- "$bin" temporal --activations "$acts" --layer fc --neural "$tmp/two.nc" --region IT,V4 \
+  --report "$tmp/two"
+for f in temporal_IT.json temporal_V4.h5 heatmap_IT.png heatmap_V4.svg score_vs_time_V4.png score_vs_iteration.svg \
+  index.html; do
+  [ -s "$tmp/two/$f" ] && ok || bad "two regions: $f missing"
+done
+grep -q "IT, 70-170 ms window" "$tmp/two/score_vs_iteration.svg" && grep -q "V4, 70-170 ms window" \
+  "$tmp/two/score_vs_iteration.svg" && ok || bad "score_vs_iteration lacks a line per region"
+grep -q "Region V4" "$tmp/two/report.md" && ok || bad "report lacks the V4 section"
+"$py" - "$tmp/two/temporal_IT.json" "$tmp/pls/temporal.json" >"$tmp/out" 2>&1 <<'PYEOF' && ok || { bad "region IT differs from the one-region run"; sed 's/^/    /' "$tmp/out" >&2; }
+import json, sys
+a, b = (json.load(open(p)) for p in sys.argv[1:])
+assert a["raw"] == b["raw"] and a["ceiling"] == b["ceiling"], (a["raw"], b["raw"])
+PYEOF
+
 # 4. bad input
 "$py" - "$tmp/nobins.nc" <<'PYEOF' || bad "could not write a recording without time bins"
 import sys

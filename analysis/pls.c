@@ -259,3 +259,14 @@ ncmp_status ncmp_pls_predict(const ncmp_pls *pls, const double *X, size_t m, siz
     free(Xc);
     return NCMP_OK;
 }
+
+ncmp_status ncmp_pls_solver_parse(const char *name, ncmp_pls_solver *solver, ncmp_error *err)
+{
+    static const char *const names[] = {"auto", "nipals", "kernel"};
+    for (size_t i = 0; i < 3; i++)
+        if (!strcmp(name, names[i])) {
+            *solver = (ncmp_pls_solver)i;
+            return NCMP_OK;
+        }
+    return ncmp_fail(err, NCMP_ERR_USAGE, "--solver '%s': expected auto, nipals or kernel", name);
+}

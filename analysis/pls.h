@@ -29,6 +29,9 @@ typedef enum ncmp_pls_solver {
     NCMP_PLS_KERNEL    /* analysis/pls_kernel.h: O(n^2) per power iteration */
 } ncmp_pls_solver;
 
+/* "auto", "nipals" or "kernel" (anything else is NCMP_ERR_USAGE naming --solver). */
+ncmp_status ncmp_pls_solver_parse(const char *name, ncmp_pls_solver *solver, ncmp_error *err);
+
 typedef struct ncmp_pls_options {
     int n_components; /* 25 */
     int max_iter;     /* 500 */

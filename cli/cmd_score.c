@@ -276,16 +276,8 @@ int cmd_score(int argc, char **argv)
         return cli_report(&err);
     }
     ncmp_pls_solver solver;
-    if (!strcmp(solver_name, "auto"))
-        solver = NCMP_PLS_AUTO;
-    else if (!strcmp(solver_name, "nipals"))
-        solver = NCMP_PLS_NIPALS;
-    else if (!strcmp(solver_name, "kernel"))
-        solver = NCMP_PLS_KERNEL;
-    else {
-        ncmp_fail(&err, NCMP_ERR_USAGE, "--solver '%s': expected auto, nipals or kernel", solver_name);
+    if (ncmp_pls_solver_parse(solver_name, &solver, &err))
         return cli_report(&err);
-    }
     if (block_mb < 1 || block_mb > 1 << 20) {
         ncmp_fail(&err, NCMP_ERR_USAGE, "--block-mb must be in 1..1048576, got %ld", block_mb);
         return cli_report(&err);

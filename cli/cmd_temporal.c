@@ -226,16 +226,8 @@ int cmd_temporal(int argc, char **argv)
         return cli_report(&err);
     }
     o.pls.n_components = (int)components;
-    if (!strcmp(solver, "auto"))
-        o.pls.solver = NCMP_PLS_AUTO;
-    else if (!strcmp(solver, "nipals"))
-        o.pls.solver = NCMP_PLS_NIPALS;
-    else if (!strcmp(solver, "kernel"))
-        o.pls.solver = NCMP_PLS_KERNEL;
-    else {
-        ncmp_fail(&err, NCMP_ERR_USAGE, "--solver '%s': expected auto, nipals or kernel", solver);
+    if (ncmp_pls_solver_parse(solver, &o.pls.solver, &err))
         return cli_report(&err);
-    }
     o.block_bytes = (size_t)block_mb << 20;
     o.splits_path = splits_from;
     o.progress = true;

@@ -13,6 +13,7 @@
 
 #include <hdf5_hl.h>
 #include <math.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -345,6 +346,33 @@ static void test_rng_statistics(void)
 
 /* ---- SHA-256 ----------------------------------------------------------------------- */
 
+/* The digest cache must not hide a change: same size, new content and mtime. */
+static void test_sha256_rehashes_changed_file(void)
+{
+    const char *path = test_tmp_path("sha-cache.bin");
+    char first[NCMP_SHA256_HEX_LEN], again[NCMP_SHA256_HEX_LEN], changed[NCMP_SHA256_HEX_LEN];
+    char expect[NCMP_SHA256_HEX_LEN];
+    ncmp_error err;
+    FILE *f = fopen(path, "wb");
+    CU_ASSERT_FATAL(f != NULL);
+    fputs("abc", f);
+    fclose(f);
+    CU_ASSERT_EQUAL(ncmp_sha256_file(path, first, &err), NCMP_OK);
+    CU_ASSERT_EQUAL(ncmp_sha256_file(path, again, &err), NCMP_OK);
+    CU_ASSERT_STRING_EQUAL(first, again);
+    f = fopen(path, "wb");
+    CU_ASSERT_FATAL(f != NULL);
+    fputs("abd", f);
+    fclose(f);
+    struct timespec times[2] = {{0, UTIME_OMIT}, {12345, 678}}; /* a different mtime even on coarse clocks */
+    CU_ASSERT_EQUAL(utimensat(AT_FDCWD, path, times, 0), 0);
+    CU_ASSERT_EQUAL(ncmp_sha256_file(path, changed, &err), NCMP_OK);
+    ncmp_sha256_buffer("abd", 3, expect);
+    CU_ASSERT_STRING_EQUAL(changed, expect);
+    CU_ASSERT_STRING_NOT_EQUAL(changed, first);
+    test_remove(path);
+}
+
 static void test_sha256_matches_hashlib(void)
 {
     FILE *f = fopen(test_fixture_path("core/sha256.txt"), "r");
@@ -543,7 +571,7 @@ static void test_h5_attributes_and_strings(void)
     CU_ASSERT_EQUAL(iv, 5);
     CU_ASSERT_EQUAL(ncmp_h5_attr_get_double(f, "step", &dv, &err), NCMP_OK);
     CU_ASSERT_EQUAL(dv, 0.1);
-    CU_ASSERT_EQUAL(ncmp_h5_attr_get_double(f, "iterations", &dv, &err), NCMP_OK); /* ints read as numbers */
+    CU_ASSERT_EQUAL(ncmp_h5_attr_get_double(f, "iterations", &dv, &err), NCMP_OK);  /* ints read as numbers */
     CU_ASSERT_EQUAL(ncmp_h5_attr_get_int64(f, "step", &iv, &err), NCMP_ERR_FORMAT); /* floats are not ints */
     CU_ASSERT_EQUAL(ncmp_h5_attr_get_string(f, "note", &sv, &err), NCMP_OK);
     CU_ASSERT_STRING_EQUAL(sv, "replaced");
@@ -733,7 +761,8 @@ int main(void)
     static const test_case tensor_cases[] = {{"alloc, views, copy", test_tensor_alloc_and_views}};
     static const test_case rng_cases[] = {{"matches Python reference", test_rng_matches_python_reference},
                                           {"statistics and determinism", test_rng_statistics}};
-    static const test_case sha_cases[] = {{"matches hashlib", test_sha256_matches_hashlib}};
+    static const test_case sha_cases[] = {{"matches hashlib", test_sha256_matches_hashlib},
+                                          {"rehashes a changed file", test_sha256_rehashes_changed_file}};
     static const test_case h5_cases[] = {
         {"atomic commit, exists, overwrite", test_h5_atomic_commit_and_exists},
         {"unwritable destinations", test_h5_unwritable_destinations},
@@ -745,8 +774,8 @@ int main(void)
         {"paths", test_paths},
     };
     static const test_suite suites[] = {
-        {"status", status_cases, 1}, {"log", log_cases, 2},  {"tensor", tensor_cases, 1},
-        {"rng", rng_cases, 2},       {"sha256", sha_cases, 1}, {"h5", h5_cases, 8},
+        {"status", status_cases, 1}, {"log", log_cases, 2},    {"tensor", tensor_cases, 1},
+        {"rng", rng_cases, 2},       {"sha256", sha_cases, 2}, {"h5", h5_cases, 8},
     };
     return test_run("core", suites, sizeof suites / sizeof suites[0]);
 }

@@ -111,7 +111,7 @@ static int kernel_problem_alloc(kernel_problem *pb, size_t n, size_t q, size_t K
 /* Scratch shared by the problems of one lockstep fit. */
 typedef struct kernel_scratch {
     double *Rs;              /* [K][q]: R / tts */
-    double *cw, *c_old, *gc; /* [q] */
+    double *cw, *g_old, *gc; /* [q] */
     double *coef, *c2, *c3;  /* [K] */
     double *ys, *v, *col;    /* [n] */
     double *Yu, *Yt, *Zt;    /* [q] */
@@ -180,7 +180,7 @@ static int kernel_problem_score(kernel_problem *pb, kernel_scratch *w, size_t n,
         for (size_t i = 0; i < k; i++)
             for (size_t j = 0; j < q; j++)
                 w->Rs[i * q + j] = pb->R[i * q + j] / pb->tts[i];
-    double *cw = w->cw, *gc = w->gc, *g_old = w->c_old;
+    double *cw = w->cw, *gc = w->gc, *g_old = w->g_old;
     memset(cw, 0, q * sizeof *cw);
     cw[first] = 1.0;
     double yu = 0, yu_old = 0;
@@ -189,7 +189,7 @@ static int kernel_problem_score(kernel_problem *pb, kernel_scratch *w, size_t n,
         yu = cblas_ddot(qi, cw, 1, gc, 1); /* ||X'ys||^2 */
         bool converged = q == 1;
         if (iter > 0 && !converged) {
-            double cross = cblas_ddot(qi, cw, 1, g_old, 1); /* G c_old was the previous iteration's G c */
+            double cross = cblas_ddot(qi, cw, 1, g_old, 1); /* g_old = G c_old, the previous iteration's G c */
             double diff = 2 - 2 * cross / sqrt(fmax(yu, 0) * fmax(yu_old, 0));
             converged = diff < o->tol;
         }
@@ -337,7 +337,7 @@ static void kernel_scratch_free(kernel_scratch *w)
 {
     free(w->Rs);
     free(w->cw);
-    free(w->c_old);
+    free(w->g_old);
     free(w->gc);
     free(w->coef);
     free(w->c2);
@@ -354,7 +354,7 @@ static bool kernel_scratch_alloc(kernel_scratch *w, size_t n, size_t q, size_t K
 {
     w->Rs = malloc(K * q * sizeof(double));
     w->cw = malloc(q * sizeof(double));
-    w->c_old = malloc(q * sizeof(double));
+    w->g_old = malloc(q * sizeof(double));
     w->gc = malloc(q * sizeof(double));
     w->coef = malloc(K * sizeof(double));
     w->c2 = malloc(K * sizeof(double));
@@ -365,7 +365,7 @@ static bool kernel_scratch_alloc(kernel_scratch *w, size_t n, size_t q, size_t K
     w->Yu = malloc(q * sizeof(double));
     w->Yt = malloc(q * sizeof(double));
     w->Zt = malloc(q * sizeof(double));
-    return w->Rs && w->cw && w->c_old && w->gc && w->coef && w->c2 && w->c3 && w->ys && w->v && w->col && w->Yu &&
+    return w->Rs && w->cw && w->g_old && w->gc && w->coef && w->c2 && w->c3 && w->ys && w->v && w->col && w->Yu &&
            w->Yt && w->Zt;
 }
 

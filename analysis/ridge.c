@@ -147,6 +147,36 @@ static ncmp_status eigen(const double *K, size_t n, double add, gsl_vector *eval
     return NCMP_OK;
 }
 
+/* The thin SVD U S V' of U (in place), with GSL's error handler off. */
+static ncmp_status svd(gsl_matrix *U, gsl_matrix *V, gsl_vector *S, gsl_vector *work, const char *what, ncmp_error *err)
+{
+    gsl_error_handler_t *old = gsl_set_error_handler_off();
+    int rc = gsl_linalg_SV_decomp(U, V, S, work);
+    gsl_set_error_handler(old);
+    if (rc)
+        return ncmp_fail(err, NCMP_ERR_VALUE, "%s: SVD of the %zu x %zu design failed (GSL %d)", what, U->size1,
+                         U->size2, rc);
+    return NCMP_OK;
+}
+
+/* out = right diag(w) left' y with w_r = 1 / values_r, or 0 where values_r <= cut * max(values):
+ * the truncated pseudo-inverse solve of both OLS paths.  tmp is values->size x y->size2. */
+static void pseudo_solve(const gsl_matrix *left, const gsl_vector *values, double cut, const gsl_matrix *y,
+                         gsl_matrix *tmp, const gsl_matrix *right, gsl_matrix *out)
+{
+    double vmax = 0;
+    for (size_t r = 0; r < values->size; r++)
+        vmax = fmax(vmax, gsl_vector_get(values, r));
+    cut *= vmax;
+    gsl_blas_dgemm(CblasTrans, CblasNoTrans, 1.0, left, y, 0.0, tmp);
+    for (size_t r = 0; r < values->size; r++) {
+        double v = gsl_vector_get(values, r), w = v > cut ? 1.0 / v : 0.0;
+        for (size_t j = 0; j < tmp->size2; j++)
+            gsl_matrix_set(tmp, r, j, w * gsl_matrix_get(tmp, r, j));
+    }
+    gsl_blas_dgemm(CblasNoTrans, CblasNoTrans, 1.0, right, tmp, 0.0, out);
+}
+
 ncmp_status ncmp_ridge_fit_dual(const double *K, size_t n, const double *Y, size_t q, const double *alphas,
                                 size_t n_alphas, double *c, double *y_mean, double *alpha, ncmp_error *err)
 {
@@ -177,9 +207,9 @@ done:
     return st;
 }
 
-ncmp_status ncmp_ridge_fit_primal(const double *X, size_t n, size_t p, const double *Y, size_t q,
-                                  const double *alphas, size_t n_alphas, double *coef, double *x_mean,
-                                  double *y_mean, double *alpha, ncmp_error *err)
+ncmp_status ncmp_ridge_fit_primal(const double *X, size_t n, size_t p, const double *Y, size_t q, const double *alphas,
+                                  size_t n_alphas, double *coef, double *x_mean, double *y_mean, double *alpha,
+                                  ncmp_error *err)
 {
     if (n < p + 1 || !q || !p || !n_alphas)
         return ncmp_fail(err, NCMP_ERR_SHAPE, "ridge (primal): need samples > features (%zu, %zu), targets, alphas", n,
@@ -201,13 +231,8 @@ ncmp_status ncmp_ridge_fit_primal(const double *X, size_t n, size_t p, const dou
             gsl_matrix_set(U, i, j, gsl_matrix_get(Xc, i, j));
         gsl_matrix_set(U, i, p, 1.0);
     }
-    gsl_error_handler_t *old = gsl_set_error_handler_off();
-    int rc = gsl_linalg_SV_decomp(U, V, S, work);
-    gsl_set_error_handler(old);
-    if (rc) {
-        st = ncmp_fail(err, NCMP_ERR_VALUE, "ridge: SVD of the %zu x %zu design failed (GSL %d)", n, k, rc);
+    if ((st = svd(U, V, S, work, "ridge", err)))
         goto done;
-    }
     for (size_t r = 0; r < k; r++)
         gsl_vector_set(S, r, gsl_vector_get(S, r) * gsl_vector_get(S, r));
     gsl_blas_dgemm(CblasTrans, CblasNoTrans, 1.0, U, y, 0.0, UTy);
@@ -251,18 +276,8 @@ ncmp_status ncmp_ols_fit_dual(const double *K, size_t n, const double *Y, size_t
     center(Y, n, q, y_mean, y);
     if ((st = eigen(K, n, 0.0, ev, Q, err)))
         goto done;
-    double lmax = 0;
-    for (size_t r = 0; r < n; r++)
-        lmax = fmax(lmax, gsl_vector_get(ev, r));
-    double cut = lmax * (double)n * DBL_EPSILON;
-    gsl_blas_dgemm(CblasTrans, CblasNoTrans, 1.0, Q, y, 0.0, QTy);
-    for (size_t r = 0; r < n; r++) {
-        double l = gsl_vector_get(ev, r), w = l > cut ? 1.0 / l : 0.0;
-        for (size_t j = 0; j < q; j++)
-            gsl_matrix_set(QTy, r, j, w * gsl_matrix_get(QTy, r, j));
-    }
     gsl_matrix_view cv = gsl_matrix_view_array(c, n, q);
-    gsl_blas_dgemm(CblasNoTrans, CblasNoTrans, 1.0, Q, QTy, 0.0, &cv.matrix);
+    pseudo_solve(Q, ev, (double)n * DBL_EPSILON, y, QTy, Q, &cv.matrix);
 done:
     if (ev)
         gsl_vector_free(ev);
@@ -290,26 +305,11 @@ ncmp_status ncmp_ols_fit_primal(const double *X, size_t n, size_t p, const doubl
     }
     center(X, n, p, x_mean, U);
     center(Y, n, q, y_mean, y);
-    gsl_error_handler_t *old = gsl_set_error_handler_off();
-    int rc = gsl_linalg_SV_decomp(U, V, S, work);
-    gsl_set_error_handler(old);
-    if (rc) {
-        st = ncmp_fail(err, NCMP_ERR_VALUE, "OLS: SVD of the %zu x %zu design failed (GSL %d)", n, p, rc);
+    if ((st = svd(U, V, S, work, "OLS", err)))
         goto done;
-    }
-    double smax = 0;
-    for (size_t r = 0; r < p; r++)
-        smax = fmax(smax, gsl_vector_get(S, r));
     /* scipy.linalg.lstsq default cond = eps: singular values <= eps * s_max are zero. */
-    double cut = smax * DBL_EPSILON;
-    gsl_blas_dgemm(CblasTrans, CblasNoTrans, 1.0, U, y, 0.0, UTy);
-    for (size_t r = 0; r < p; r++) {
-        double s = gsl_vector_get(S, r), w = s > cut ? 1.0 / s : 0.0;
-        for (size_t j = 0; j < q; j++)
-            gsl_matrix_set(UTy, r, j, w * gsl_matrix_get(UTy, r, j));
-    }
     gsl_matrix_view cf = gsl_matrix_view_array(coef, p, q);
-    gsl_blas_dgemm(CblasNoTrans, CblasNoTrans, 1.0, V, UTy, 0.0, &cf.matrix);
+    pseudo_solve(U, S, DBL_EPSILON, y, UTy, V, &cf.matrix);
 done:
     if (U)
         gsl_matrix_free(U);

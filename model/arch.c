@@ -229,6 +229,12 @@ static ncmp_status layer_line(parser *p, ncmp_layer_type type, char **tokens, in
         if (!(v = get_kv(kvs, n_kv, "param")))
             return parse_fail(p, "bias '%s' needs param=STATE_DICT_KEY", L->name);
         snprintf(L->bias_key, sizeof L->bias_key, "%s", v);
+        if ((v = get_kv(kvs, n_kv, "shape"))) {
+            if (strcmp(v, "broadcast") && strcmp(v, "flat"))
+                return parse_fail(p, "bias '%s': shape=%s is not 'flat' ([C]) or 'broadcast' ([1,C,1,1] / [1,C])",
+                                  L->name, v);
+            L->bias_broadcast = !strcmp(v, "broadcast");
+        }
         break;
     case NCMP_LAYER_MAXPOOL:
     case NCMP_LAYER_ADAPOOL:

@@ -54,6 +54,7 @@ typedef struct ncmp_layer_desc {
     int out_size;              /* avgpool: output is out_size x out_size */
     char weight_key[NCMP_KEY_MAX];
     char bias_key[NCMP_KEY_MAX]; /* conv/linear with bias, and bias layers */
+    bool bias_broadcast;         /* bias layer saved as [1,C,1,1] / [1,C] (the CNN-F reference), else [C] */
     ncmp_shape in, out;
     bool stage_start; /* conv, linear, flatten, avgpool begin a top-down stage */
 } ncmp_layer_desc;

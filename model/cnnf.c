@@ -99,6 +99,7 @@ ncmp_status ncmp_cnnf_create(const ncmp_net *net, const ncmp_cnnf_options *opts,
     e->arch = a;
     e->dtype = opts->precision;
     e->max_batch = opts->max_batch;
+    e->count_ties = true;
     const size_t rs = e->dtype == NCMP_FLOAT64 ? sizeof(double) : sizeof(float);
     const size_t B = opts->max_batch;
 #define ARRAY(field, type, count) (e->field = calloc((size_t)(count), sizeof(type)))

@@ -4,3 +4,4 @@
 #define RSUFFIX f32
 #define GEMM cblas_sgemm
 #include "model/cnnf_kernels.inc"
+#include "model/train/grad_kernels.inc"

@@ -4,3 +4,4 @@
 #define RSUFFIX f64
 #define GEMM cblas_dgemm
 #include "model/cnnf_kernels.inc"
+#include "model/train/grad_kernels.inc"

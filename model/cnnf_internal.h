@@ -32,6 +32,7 @@ struct ncmp_cnnf {
     bool *has_h;                 /* layer holds an h from a feedback pass */
     bool *fwd_used_h;            /* adapool: latest forward used pos/neg masks from h */
     size_t *near_ties;
+    bool count_ties; /* routing near-tie diagnostics (off while training: they cost a pass per layer) */
     void *cols[NCMP_ENGINE_MAX_THREADS]; /* one im2col buffer per thread */
     int threads;                         /* sample-parallel threads (1: BLAS threads only) */
     size_t cols_elems;

@@ -81,7 +81,7 @@ oom:
 
 typedef struct wanted {
     const char *key;
-    float *dest;
+    void *dest; /* float or double, as the reader was asked */
     size_t count;
     int layer;
     bool is_bias;
@@ -151,8 +151,12 @@ static void describe_shape(const hsize_t *dims, int rank, char *buf, size_t size
         snprintf(buf + used, size - used, "]");
 }
 
-static ncmp_status check_shape(const ncmp_net *net, const wanted *w, const hsize_t *dims, int rank,
-                               const char *path, ncmp_error *err)
+/* The group where training checkpoints keep their optimiser state and history
+ * (model/train/checkpoint.h): not tensors of the network. */
+#define TRAINING_GROUP "training"
+
+static ncmp_status check_shape(const ncmp_net *net, const wanted *w, const hsize_t *dims, int rank, const char *path,
+                               ncmp_error *err)
 {
     const ncmp_layer_desc *L = &net->arch->layers[w->layer];
     hsize_t want[4];
@@ -195,9 +199,13 @@ static ncmp_status check_shape(const ncmp_net *net, const wanted *w, const hsize
                      net->arch->input.w, want_text);
 }
 
-ncmp_status ncmp_net_load_weights(ncmp_net *net, const char *path, ncmp_error *err)
+ncmp_status ncmp_weights_read(const ncmp_arch *a, const char *path, ncmp_dtype dtype, void **weight, void **bias,
+                              ncmp_error *err)
 {
-    const ncmp_arch *a = net->arch;
+    const bool f64 = dtype == NCMP_FLOAT64;
+    /* check_shape only reads the architecture */
+    const ncmp_net shape_view = {.arch = (ncmp_arch *)a};
+    const ncmp_net *net = &shape_view;
     hid_t f;
     ncmp_status st = ncmp_h5_open_read(path, false, &f, err);
     if (st)
@@ -211,9 +219,9 @@ ncmp_status ncmp_net_load_weights(ncmp_net *net, const char *path, ncmp_error *e
     size_t n_wanted = 0;
     for (int i = 0; i < a->n_layers; i++) {
         if (a->layers[i].weight_key[0])
-            w[n_wanted++] = (wanted){a->layers[i].weight_key, net->weight[i], ncmp_net_weight_size(net, i), i, false, false};
+            w[n_wanted++] = (wanted){a->layers[i].weight_key, weight[i], ncmp_net_weight_size(net, i), i, false, false};
         if (a->layers[i].bias_key[0])
-            w[n_wanted++] = (wanted){a->layers[i].bias_key, net->bias[i], ncmp_net_bias_size(net, i), i, true, false};
+            w[n_wanted++] = (wanted){a->layers[i].bias_key, bias[i], ncmp_net_bias_size(net, i), i, true, false};
     }
     if (H5Lvisit(f, H5_INDEX_NAME, H5_ITER_INC, collect_cb, &keys) < 0) {
         st = ncmp_h5_fail(err, NCMP_ERR_FORMAT, "cannot list the tensors of weights file '%s'", path);
@@ -221,7 +229,7 @@ ncmp_status ncmp_net_load_weights(ncmp_net *net, const char *path, ncmp_error *e
     }
     /* Extra tensors first: they say most clearly "this is another network". */
     for (size_t k = 0; k < keys.n; k++) {
-        bool used = false;
+        bool used = !strncmp(keys.names[k], TRAINING_GROUP "/", sizeof TRAINING_GROUP);
         for (size_t i = 0; i < n_wanted && !used; i++)
             used = !strcmp(keys.names[k], w[i].key);
         if (!used && !is_ignorable_alias(keys.names[k], w, n_wanted)) {
@@ -244,10 +252,10 @@ ncmp_status ncmp_net_load_weights(ncmp_net *net, const char *path, ncmp_error *e
             for (size_t j = i; j < n_wanted; j++)
                 missing += H5Lexists(f, w[j].key, H5P_DEFAULT) <= 0;
             H5Eclear2(H5E_DEFAULT);
-            st = ncmp_fail(err, NCMP_ERR_NOT_FOUND,
-                           "weights file '%s' lacks tensor '%s' (layer '%s' of %s)%s", path, w[i].key,
-                           a->layers[w[i].layer].name, a->name,
-                           missing > 1 ? "; more tensors are missing too: are these weights for another architecture?" : "");
+            st = ncmp_fail(err, NCMP_ERR_NOT_FOUND, "weights file '%s' lacks tensor '%s' (layer '%s' of %s)%s", path,
+                           w[i].key, a->layers[w[i].layer].name, a->name,
+                           missing > 1 ? "; more tensors are missing too: are these weights for another architecture?"
+                                       : "");
             goto done;
         }
         if ((st = check_shape(net, &w[i], dims, rank, path, err)))
@@ -258,26 +266,25 @@ ncmp_status ncmp_net_load_weights(ncmp_net *net, const char *path, ncmp_error *e
         H5Tclose(type);
         if (cls != H5T_FLOAT) {
             H5Dclose(d);
-            st = ncmp_fail(err, NCMP_ERR_FORMAT, "weights file '%s': tensor '%s' is not floating point", path, w[i].key);
+            st =
+                ncmp_fail(err, NCMP_ERR_FORMAT, "weights file '%s': tensor '%s' is not floating point", path, w[i].key);
             goto done;
         }
-        herr_t r = H5Dread(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, w[i].dest);
+        herr_t r = H5Dread(d, f64 ? H5T_NATIVE_DOUBLE : H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, w[i].dest);
         H5Dclose(d);
         if (r < 0) {
             st = ncmp_h5_fail(err, NCMP_ERR_FORMAT, "weights file '%s': cannot read tensor '%s'", path, w[i].key);
             goto done;
         }
-        for (size_t e = 0; e < w[i].count; e++)
-            if (!isfinite(w[i].dest[e])) {
+        for (size_t e = 0; e < w[i].count; e++) {
+            double v = f64 ? ((const double *)w[i].dest)[e] : ((const float *)w[i].dest)[e];
+            if (!isfinite(v)) {
                 st = ncmp_fail(err, NCMP_ERR_VALUE, "weights file '%s': tensor '%s' holds %s at flat index %zu", path,
-                               w[i].key, isnan(w[i].dest[e]) ? "NaN" : "Inf", e);
+                               w[i].key, isnan(v) ? "NaN" : "Inf", e);
                 goto done;
             }
+        }
     }
-    snprintf(net->weights_path, sizeof net->weights_path, "%s", path);
-    if ((st = ncmp_sha256_file(path, net->weights_sha256, err)))
-        goto done;
-    net->seeded = 0;
 done:
     for (size_t k = 0; k < keys.n; k++)
         free(keys.names[k]);
@@ -285,6 +292,18 @@ done:
     free(w);
     H5Fclose(f);
     return st;
+}
+
+ncmp_status ncmp_net_load_weights(ncmp_net *net, const char *path, ncmp_error *err)
+{
+    ncmp_status st = ncmp_weights_read(net->arch, path, NCMP_FLOAT32, (void **)net->weight, (void **)net->bias, err);
+    if (st)
+        return st;
+    snprintf(net->weights_path, sizeof net->weights_path, "%s", path);
+    if ((st = ncmp_sha256_file(path, net->weights_sha256, err)))
+        return st;
+    net->seeded = 0;
+    return NCMP_OK;
 }
 
 ncmp_status ncmp_net_init_seeded(ncmp_net *net, uint64_t seed, ncmp_error *err)
@@ -315,6 +334,33 @@ ncmp_status ncmp_net_init_seeded(ncmp_net *net, uint64_t seed, ncmp_error *err)
     return NCMP_OK;
 }
 
+int ncmp_net_tensor_dims(const ncmp_arch *a, int i, bool bias, unsigned long long dims[4])
+{
+    const ncmp_layer_desc *L = &a->layers[i];
+    if (bias) {
+        if (!L->bias_key[0])
+            return 0;
+        if (!L->bias_broadcast) {
+            dims[0] = (unsigned long long)L->out.c;
+            return 1;
+        }
+        dims[0] = 1;
+        dims[1] = (unsigned long long)L->out.c;
+        if (L->out.flat)
+            return 2;
+        dims[2] = dims[3] = 1;
+        return 4;
+    }
+    if (!L->weight_key[0])
+        return 0;
+    dims[0] = (unsigned long long)L->out.c;
+    dims[1] = (unsigned long long)L->in.c;
+    if (L->type != NCMP_LAYER_CONV)
+        return 2;
+    dims[2] = dims[3] = (unsigned long long)L->kernel;
+    return 4;
+}
+
 ncmp_status ncmp_net_save_weights(const ncmp_net *net, const char *path, ncmp_error *err)
 {
     const ncmp_arch *a = net->arch;
@@ -332,19 +378,16 @@ ncmp_status ncmp_net_save_weights(const ncmp_net *net, const char *path, ncmp_er
         goto fail;
     for (int i = 0; i < a->n_layers; i++) {
         const ncmp_layer_desc *L = &a->layers[i];
-        if (L->weight_key[0]) {
-            hsize_t dims[4] = {(hsize_t)L->out.c, (hsize_t)L->in.c, (hsize_t)L->kernel, (hsize_t)L->kernel};
-            int rank = L->type == NCMP_LAYER_CONV ? 4 : 2;
-            if ((st = ncmp_h5_write_array(out.file, L->weight_key, H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, rank, dims,
-                                          net->weight[i], err)))
-                goto fail;
-        }
-        if (L->bias_key[0]) {
-            hsize_t dims[1] = {(hsize_t)L->out.c};
-            if ((st = ncmp_h5_write_array(out.file, L->bias_key, H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 1, dims,
-                                          net->bias[i], err)))
-                goto fail;
-        }
+        hsize_t dims[4];
+        int rank;
+        if (L->weight_key[0] && (rank = ncmp_net_tensor_dims(a, i, false, dims)) &&
+            (st = ncmp_h5_write_array(out.file, L->weight_key, H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, rank, dims,
+                                      net->weight[i], err)))
+            goto fail;
+        if (L->bias_key[0] && (rank = ncmp_net_tensor_dims(a, i, true, dims)) &&
+            (st = ncmp_h5_write_array(out.file, L->bias_key, H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, rank, dims, net->bias[i],
+                                      err)))
+            goto fail;
     }
     return ncmp_h5_output_commit(&out, err);
 fail:

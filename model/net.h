@@ -11,13 +11,14 @@
 #include <stdint.h>
 
 #include "core/sha256.h"
+#include "core/tensor.h"
 #include "model/arch.h"
 
 typedef struct ncmp_net {
-    ncmp_arch *arch; /* owned */
-    float **weight;  /* per layer: conv [out,in,k,k] / linear [out,in] weights, else NULL */
-    float **bias;    /* per layer: conv/linear bias or bias-layer parameter [C], else NULL */
-    char weights_path[4096];                /* "" when seeded */
+    ncmp_arch *arch;         /* owned */
+    float **weight;          /* per layer: conv [out,in,k,k] / linear [out,in] weights, else NULL */
+    float **bias;            /* per layer: conv/linear bias or bias-layer parameter [C], else NULL */
+    char weights_path[4096]; /* "" when seeded */
     char weights_sha256[NCMP_SHA256_HEX_LEN];
     uint64_t seed;
     int seeded;
@@ -34,6 +35,15 @@ void ncmp_net_free(ncmp_net *net);
  * *.linear_t.weight, fcN.weight beside fcN.linear.weight) are ignored. */
 ncmp_status ncmp_net_load_weights(ncmp_net *net, const char *path, ncmp_error *err);
 
+/* The reader behind ncmp_net_load_weights, for any precision: fills
+ * weight[i] / bias[i] (caller-owned arrays of ncmp_net_weight_size /
+ * ncmp_net_bias_size elements of `dtype`, NULL where a layer has none) with
+ * the same checks.  Float32 files read as float64 are widened exactly.
+ * Datasets under the group `training/` (checkpoint state, model/train) are
+ * not tensors of the network and are skipped. */
+ncmp_status ncmp_weights_read(const ncmp_arch *arch, const char *path, ncmp_dtype dtype, void **weight, void **bias,
+                              ncmp_error *err);
+
 /* Deterministic initialisation from a seed: conv weights N(0, 2/(k*k*out))
  * (He normal, fan_out), linear weights U(-1/sqrt(in), 1/sqrt(in)) (PyTorch's
  * nn.Linear default), biases zero.  Each tensor draws from its own stream
@@ -42,6 +52,10 @@ ncmp_status ncmp_net_init_seeded(ncmp_net *net, uint64_t seed, ncmp_error *err);
 
 /* Write the parameters as a SPEC §4 weights file (atomic). */
 ncmp_status ncmp_net_save_weights(const ncmp_net *net, const char *path, ncmp_error *err);
+
+/* PyTorch shape of layer i's weight (bias = false) or bias tensor as
+ * written to a weights file; returns the rank, 0 if the layer has none. */
+int ncmp_net_tensor_dims(const ncmp_arch *arch, int layer, bool bias, unsigned long long dims[4]);
 
 /* Number of parameters (weights and biases). */
 size_t ncmp_net_param_count(const ncmp_net *net);

@@ -16,6 +16,8 @@ int cmd_inspect(int argc, char **argv);
 int cmd_demo(int argc, char **argv);
 int cmd_arch(int argc, char **argv);
 int cmd_export(int argc, char **argv);
+int cmd_train(int argc, char **argv);
+int cmd_eval(int argc, char **argv);
 int cmd_ceiling(int argc, char **argv);
 int cmd_score(int argc, char **argv);
 int cmd_temporal(int argc, char **argv);

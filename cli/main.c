@@ -14,6 +14,8 @@ static const cli_entry commands[] = {
     {"version", "print the neurocmp version and the HDF5, GSL and BLAS actually linked", cmd_version},
     {"inspect", "summarise a neurocmp HDF5 file: datasets, shapes, provenance", cmd_inspect},
     {"arch", "show a network's layers, shapes and cost; check weights and CNN-F routing stability", cmd_arch},
+    {"train", "train a CNN or CNN-F on labelled images, backpropagating through every feedback cycle", cmd_train},
+    {"eval", "accuracy at every CNN-F iteration, clean and under FGSM/PGD attack", cmd_eval},
     {"export", "run stimuli through a network; write every layer at every iteration to HDF5", cmd_export},
     {"neural", "import recordings (NumPy + stimulus ids) into BrainIO netCDF; summarise an assembly", cmd_neural},
     {"ceiling", "split-half noise ceiling of neural recordings, per region and time bin", cmd_ceiling},

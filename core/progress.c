@@ -13,6 +13,7 @@ struct ncmp_progress {
     double interval;
     char label[64];
     char unit[24];
+    char note[96]; /* e.g. "loss 0.412", shown after the rate */
     uint64_t total, done;
     double start, last_draw;
     int drew_tty_line;
@@ -40,8 +41,8 @@ void ncmp_format_duration(double s, char *buf, size_t size)
         snprintf(buf, size, "%ldh%02ldm", t / 3600, (t % 3600) / 60);
 }
 
-ncmp_progress *ncmp_progress_start_on(FILE *stream, ncmp_progress_mode mode, double interval_s,
-                                      const char *label, uint64_t total, const char *unit)
+ncmp_progress *ncmp_progress_start_on(FILE *stream, ncmp_progress_mode mode, double interval_s, const char *label,
+                                      uint64_t total, const char *unit)
 {
     ncmp_progress *p = calloc(1, sizeof *p);
     if (!p)
@@ -70,10 +71,10 @@ static void draw(ncmp_progress *p, double t, int final)
     double elapsed = t - p->start;
     double rate = elapsed > 0 ? (double)p->done / elapsed : 0.0;
     char eta[32], el[32];
-    ncmp_format_duration(rate > 0 && p->total >= p->done ? (double)(p->total - p->done) / rate : -1, eta,
-                         sizeof eta);
+    ncmp_format_duration(rate > 0 && p->total >= p->done ? (double)(p->total - p->done) / rate : -1, eta, sizeof eta);
     ncmp_format_duration(elapsed, el, sizeof el);
     double frac = p->total ? (double)p->done / (double)p->total : 0.0;
+    const char *sep = p->note[0] ? ", " : "";
     if (frac > 1)
         frac = 1;
     if (p->mode == NCMP_PROGRESS_TTY) {
@@ -84,19 +85,21 @@ static void draw(ncmp_progress *p, double t, int final)
             bar[i] = i < filled ? '#' : '-';
         bar[WIDTH] = '\0';
         if (final)
-            fprintf(p->stream, "\r%s [%s] %llu/%llu %s, %.1f %s/s, %s elapsed\033[K\n", p->label, bar,
-                    (unsigned long long)p->done, (unsigned long long)p->total, p->unit, rate, p->unit, el);
+            fprintf(p->stream, "\r%s [%s] %llu/%llu %s, %.1f %s/s%s%s, %s elapsed\033[K\n", p->label, bar,
+                    (unsigned long long)p->done, (unsigned long long)p->total, p->unit, rate, p->unit, sep, p->note,
+                    el);
         else
-            fprintf(p->stream, "\r%s [%s] %llu/%llu %s, %.1f %s/s, ETA %s\033[K", p->label, bar,
-                    (unsigned long long)p->done, (unsigned long long)p->total, p->unit, rate, p->unit, eta);
+            fprintf(p->stream, "\r%s [%s] %llu/%llu %s, %.1f %s/s%s%s, ETA %s\033[K", p->label, bar,
+                    (unsigned long long)p->done, (unsigned long long)p->total, p->unit, rate, p->unit, sep, p->note,
+                    eta);
         p->drew_tty_line = !final;
     } else if (final) {
-        fprintf(p->stream, "neurocmp: %s: done, %llu %s in %s (%.1f %s/s)\n", p->label,
-                (unsigned long long)p->done, p->unit, el, rate, p->unit);
+        fprintf(p->stream, "neurocmp: %s: done, %llu %s in %s (%.1f %s/s)%s%s\n", p->label, (unsigned long long)p->done,
+                p->unit, el, rate, p->unit, sep, p->note);
     } else {
-        fprintf(p->stream, "neurocmp: %s: %llu/%llu %s (%.0f%%), %.1f %s/s, ETA %s\n", p->label,
-                (unsigned long long)p->done, (unsigned long long)p->total, p->unit, 100.0 * frac, rate, p->unit,
-                eta);
+        fprintf(p->stream, "neurocmp: %s: %llu/%llu %s (%.0f%%), %.1f %s/s%s%s, ETA %s\n", p->label,
+                (unsigned long long)p->done, (unsigned long long)p->total, p->unit, 100.0 * frac, rate, p->unit, sep,
+                p->note, eta);
     }
     fflush(p->stream);
     p->last_draw = t;
@@ -113,6 +116,12 @@ void ncmp_progress_update(ncmp_progress *p, uint64_t done)
     double min_gap = p->mode == NCMP_PROGRESS_TTY ? 0.1 : p->interval;
     if (t - p->last_draw >= min_gap)
         draw(p, t, 0);
+}
+
+void ncmp_progress_set_note(ncmp_progress *p, const char *note)
+{
+    if (p)
+        snprintf(p->note, sizeof p->note, "%s", note ? note : "");
 }
 
 void ncmp_progress_advance(ncmp_progress *p, uint64_t n)

@@ -31,6 +31,8 @@ ncmp_progress *ncmp_progress_start_on(FILE *stream, ncmp_progress_mode mode, dou
 
 /* Report that `done` items (cumulative) are finished. */
 void ncmp_progress_update(ncmp_progress *p, uint64_t done);
+/* A short text shown after the rate on every line (e.g. "loss 0.412"); NULL clears it. */
+void ncmp_progress_set_note(ncmp_progress *p, const char *note);
 /* Advance by `n` items. */
 void ncmp_progress_advance(ncmp_progress *p, uint64_t n);
 /* Print the final line (elapsed time and mean rate) and free. */

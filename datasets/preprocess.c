@@ -15,6 +15,26 @@
 static const double imagenet_mean[3] = {0.485, 0.456, 0.406};
 static const double imagenet_std[3] = {0.229, 0.224, 0.225};
 
+/* x/255 is mapped to (x/255 - mean) / std. */
+static void channel_scaling(const ncmp_preprocess_options *opts, int c, double *mean, double *std)
+{
+    if (opts->scaling == NCMP_SCALING_IMAGENET) {
+        *mean = opts->channels == 3 ? imagenet_mean[c] : (imagenet_mean[0] + imagenet_mean[1] + imagenet_mean[2]) / 3;
+        *std = opts->channels == 3 ? imagenet_std[c] : (imagenet_std[0] + imagenet_std[1] + imagenet_std[2]) / 3;
+    } else {
+        *mean = 0.5;
+        *std = 0.5;
+    }
+}
+
+void ncmp_preprocess_range(const ncmp_preprocess_options *opts, int channel, double *lo, double *hi)
+{
+    double mean, std;
+    channel_scaling(opts, channel, &mean, &std);
+    *lo = (0 - mean) / std;
+    *hi = (1 - mean) / std;
+}
+
 void ncmp_preprocess_describe(const ncmp_preprocess_options *opts, char *buf, size_t size)
 {
     if (!buf || size == 0)
@@ -238,14 +258,7 @@ ncmp_status ncmp_preprocess_image(const ncmp_image *image, const ncmp_preprocess
     size_t plane = (size_t)size * (size_t)size;
     for (int c = 0; c < opts->channels; c++) {
         double mean, std;
-        if (opts->scaling == NCMP_SCALING_IMAGENET) {
-            mean =
-                opts->channels == 3 ? imagenet_mean[c] : (imagenet_mean[0] + imagenet_mean[1] + imagenet_mean[2]) / 3;
-            std = opts->channels == 3 ? imagenet_std[c] : (imagenet_std[0] + imagenet_std[1] + imagenet_std[2]) / 3;
-        } else {
-            mean = 0.5;
-            std = 0.5;
-        }
+        channel_scaling(opts, c, &mean, &std);
         int c_src = c_in == 1 ? 0 : c;
         float *o = out + (size_t)c * plane;
         for (size_t i = 0; i < plane; i++)

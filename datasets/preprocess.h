@@ -51,4 +51,9 @@ void ncmp_preprocess_describe(const ncmp_preprocess_options *opts, char *buf, si
 ncmp_status ncmp_preprocess_image(const ncmp_image *image, const ncmp_preprocess_options *opts, float *out,
                                   ncmp_error *err);
 
+/* The values channel c of a preprocessed image can take: black and white
+ * after scaling ([-1, 1] for minus1to1).  Adversarial examples are clipped
+ * to it. */
+void ncmp_preprocess_range(const ncmp_preprocess_options *opts, int channel, double *lo, double *hi);
+
 #endif

@@ -306,27 +306,32 @@ ncmp_status ncmp_net_load_weights(ncmp_net *net, const char *path, ncmp_error *e
     return NCMP_OK;
 }
 
-ncmp_status ncmp_net_init_seeded(ncmp_net *net, uint64_t seed, ncmp_error *err)
+void ncmp_weights_init_seeded(const ncmp_arch *a, uint64_t seed, float **weight, float **bias)
 {
-    (void)err;
-    const ncmp_arch *a = net->arch;
+    const ncmp_net shape_view = {.arch = (ncmp_arch *)a};
     for (int i = 0; i < a->n_layers; i++) {
         const ncmp_layer_desc *L = &a->layers[i];
         ncmp_rng rng;
         ncmp_rng_seed_stream(&rng, seed, (uint64_t)i);
-        size_t nw = ncmp_net_weight_size(net, i);
+        size_t nw = ncmp_net_weight_size(&shape_view, i);
         if (L->type == NCMP_LAYER_CONV) {
             double std = sqrt(2.0 / ((double)L->kernel * L->kernel * L->out.c));
-            ncmp_rng_fill_normal_f32(&rng, net->weight[i], nw, 0.0, std);
+            ncmp_rng_fill_normal_f32(&rng, weight[i], nw, 0.0, std);
         } else if (L->type == NCMP_LAYER_LINEAR) {
             double bound = 1.0 / sqrt((double)L->in.c);
             for (size_t e = 0; e < nw; e++)
-                net->weight[i][e] = (float)((2.0 * ncmp_rng_uniform(&rng) - 1.0) * bound);
+                weight[i][e] = (float)((2.0 * ncmp_rng_uniform(&rng) - 1.0) * bound);
         }
-        size_t nb = ncmp_net_bias_size(net, i);
+        size_t nb = ncmp_net_bias_size(&shape_view, i);
         if (nb)
-            memset(net->bias[i], 0, nb * sizeof(float));
+            memset(bias[i], 0, nb * sizeof(float));
     }
+}
+
+ncmp_status ncmp_net_init_seeded(ncmp_net *net, uint64_t seed, ncmp_error *err)
+{
+    (void)err;
+    ncmp_weights_init_seeded(net->arch, seed, net->weight, net->bias);
     net->weights_path[0] = '\0';
     net->weights_sha256[0] = '\0';
     net->seed = seed;

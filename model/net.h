@@ -50,6 +50,10 @@ ncmp_status ncmp_weights_read(const ncmp_arch *arch, const char *path, ncmp_dtyp
  * (ncmp_rng_seed_stream(seed, layer index)). */
 ncmp_status ncmp_net_init_seeded(ncmp_net *net, uint64_t seed, ncmp_error *err);
 
+/* The initialisation behind ncmp_net_init_seeded, into caller-owned float
+ * arrays (per layer, NULL where a layer has none). */
+void ncmp_weights_init_seeded(const ncmp_arch *arch, uint64_t seed, float **weight, float **bias);
+
 /* Write the parameters as a SPEC §4 weights file (atomic). */
 ncmp_status ncmp_net_save_weights(const ncmp_net *net, const char *path, ncmp_error *err);
 

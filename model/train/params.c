@@ -138,6 +138,36 @@ ncmp_status ncmp_params_load(ncmp_params *p, const char *path, ncmp_error *err)
     return ncmp_weights_read(p->arch, path, p->dtype, p->weight, p->bias, err);
 }
 
+ncmp_status ncmp_params_init_seeded(ncmp_params *p, uint64_t seed, ncmp_error *err)
+{
+    const int L = p->arch->n_layers;
+    float **w = calloc((size_t)L, sizeof *w), **b = calloc((size_t)L, sizeof *b);
+    ncmp_status st = NCMP_OK;
+    if (!w || !b)
+        st = ncmp_fail(err, NCMP_ERR_NOMEM, "out of memory");
+    for (int i = 0; i < L && !st; i++) {
+        size_t nw = ncmp_params_weight_size(p, i), nb = ncmp_params_bias_size(p, i);
+        if ((nw && !(w[i] = malloc(nw * sizeof(float)))) || (nb && !(b[i] = malloc(nb * sizeof(float)))))
+            st = ncmp_fail(err, NCMP_ERR_NOMEM, "out of memory");
+    }
+    if (!st) {
+        ncmp_weights_init_seeded(p->arch, seed, w, b);
+        for (int i = 0; i < L; i++) {
+            if (p->weight[i])
+                widen(p->weight[i], p->dtype, w[i], ncmp_params_weight_size(p, i));
+            if (p->bias[i])
+                widen(p->bias[i], p->dtype, b[i], ncmp_params_bias_size(p, i));
+        }
+    }
+    for (int i = 0; w && b && i < L; i++) {
+        free(w[i]);
+        free(b[i]);
+    }
+    free(w);
+    free(b);
+    return st;
+}
+
 void ncmp_params_zero_grad(ncmp_params *p)
 {
     const size_t rs = ncmp_dtype_size(p->dtype);

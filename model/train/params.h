@@ -44,6 +44,10 @@ void ncmp_params_to_net(const ncmp_params *params, ncmp_net *net);
  * their precision in a float64 params). */
 ncmp_status ncmp_params_load(ncmp_params *params, const char *path, ncmp_error *err);
 
+/* The seeded initialisation of ncmp_net_init_seeded (float32 values, widened
+ * for float64 params: the same start in either precision). */
+ncmp_status ncmp_params_init_seeded(ncmp_params *params, uint64_t seed, ncmp_error *err);
+
 /* Element counts (0 where the layer has no such tensor). */
 size_t ncmp_params_weight_size(const ncmp_params *params, int layer);
 size_t ncmp_params_bias_size(const ncmp_params *params, int layer);

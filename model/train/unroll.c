@@ -716,3 +716,8 @@ ncmp_status ncmp_unroll_backward(ncmp_unroll *u, bool param_grads, void *input_g
     ncmp_blas_set_threads(blas);
     return NCMP_OK;
 }
+
+const ncmp_arch *ncmp_unroll_arch(const ncmp_unroll *u)
+{
+    return u->arch;
+}

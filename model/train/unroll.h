@@ -80,6 +80,7 @@ const void *ncmp_unroll_step_output(const ncmp_unroll *unroll, int t, int step);
 size_t ncmp_unroll_batch(const ncmp_unroll *unroll);
 int ncmp_unroll_cycles(const ncmp_unroll *unroll);
 ncmp_dtype ncmp_unroll_precision(const ncmp_unroll *unroll);
+const ncmp_arch *ncmp_unroll_arch(const ncmp_unroll *unroll);
 
 /* Seed buffers ([n, size], zeroed by forward; add the loss gradient into
  * them).  NULL if that layer/step was not declared in the options (the last

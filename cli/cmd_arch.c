@@ -101,12 +101,13 @@ static int check_stability(const ncmp_net *net, long iterations, long n_inputs, 
 int cmd_arch(int argc, char **argv)
 {
     double width = 0;
-    long input_size = 0, classes = 0, seed = 0, iterations = 2, n_inputs = 4;
+    long input_size = 0, channels = 0, classes = 0, seed = 0, iterations = 2, n_inputs = 4;
     const char *update = NULL, *weights = NULL;
     bool stability = false;
     const cli_option options[] = {
         {"width", 0, CLI_DOUBLE, &width, "W", "channel width multiplier (0: the spec's default)"},
         {"input-size", 0, CLI_INT, &input_size, "S", "input height and width in pixels (0: the spec's default)"},
+        {"channels", 0, CLI_INT, &channels, "1|3", "input channels: 1 grey, 3 RGB (0: the spec's)"},
         {"classes", 0, CLI_INT, &classes, "K", "number of output classes (0: the spec's default)"},
         {"update-layer", 0, CLI_STRING, &update, "LAYER", "CNN-F update layer (default: the spec's)"},
         {"weights", 0, CLI_STRING, &weights, "FILE.h5", "check that these weights fit (PyTorch layout, SPEC §4)"},
@@ -143,7 +144,10 @@ int cmd_arch(int argc, char **argv)
                   "--width, --input-size, --classes and --iterations must be >= 0, --inputs in 1..1024");
         return cli_report(&err);
     }
-    ncmp_arch_options o = {width, (int)input_size, (int)classes, update};
+    ncmp_arch_options o = {
+        .width = width, .input_size = (int)input_size, .num_classes = (int)classes, .update_layer = update};
+    o.input_channels = (int)channels;
+    ncmp_arch_options_from_weights(&o, weights);
     ncmp_arch *a;
     ncmp_net *net;
     if (ncmp_arch_load(name, &o, &a, &err) || ncmp_net_create(a, &net, &err))

@@ -269,7 +269,7 @@ int cmd_demo(int argc, char **argv)
         ncmp_ceiling_free(ceiling);
     }
 
-    ncmp_arch_options ao = {0.25, 64, 10, NULL};
+    ncmp_arch_options ao = {.width = 0.25, .input_size = 64, .num_classes = 10, .update_layer = NULL};
     ncmp_arch *a;
     ncmp_net *net;
     if (ncmp_arch_load("vgg16-cnnf", &ao, &a, &err) || ncmp_net_create(a, &net, &err)) {

@@ -102,13 +102,15 @@ int cmd_eval(int argc, char **argv)
 {
     const char *arch_name = NULL, *weights = NULL, *data = NULL, *images = NULL, *labels = NULL, *out = NULL;
     const char *update = NULL, *precision = "float", *attack = "none", *through = "first", *split = "test";
-    long seed = 1, cycles = 0, batch = 100, threads = 0, input_size = 0, classes = 0, pgd_steps = 7, limit = 0;
+    long seed = 1, cycles = 0, batch = 100, threads = 0, input_size = 0, channels = 0, classes = 0, pgd_steps = 7,
+         limit = 0;
     double width = 0, res = 0, eps = 0.2, eps_iter = 0.071;
     const cli_option options[] = {
         {"arch", 'a', CLI_STRING, &arch_name, "NAME|FILE",
          "architecture: cnnf-fmnist, vgg16, vgg16-cnnf or a .spec file"},
         {"width", 0, CLI_DOUBLE, &width, "W", "width multiplier (0: the spec's)"},
         {"input-size", 0, CLI_INT, &input_size, "S", "network input size in pixels (0: the spec's)"},
+        {"channels", 0, CLI_INT, &channels, "1|3", "input channels: 1 grey, 3 RGB (0: the spec's)"},
         {"classes", 0, CLI_INT, &classes, "K", "output classes (0: the spec's)"},
         {"update-layer", 0, CLI_STRING, &update, "LAYER", "CNN-F update layer (default: the spec's)"},
         {"res-parameter", 0, CLI_DOUBLE, &res, "S",
@@ -177,7 +179,10 @@ int cmd_eval(int argc, char **argv)
         ncmp_attack_through_parse(through, &o.attack.through, &err))
         return cli_report(&err);
     ncmp_set_threads((int)threads);
-    ncmp_arch_options ao = {width, (int)input_size, (int)classes, update};
+    ncmp_arch_options ao = {
+        .width = width, .input_size = (int)input_size, .num_classes = (int)classes, .update_layer = update};
+    ao.input_channels = (int)channels;
+    ncmp_arch_options_from_weights(&ao, weights);
     ncmp_arch *arch = NULL;
     ncmp_params *params = NULL;
     ncmp_labeled_set *set = NULL;

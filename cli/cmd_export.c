@@ -51,7 +51,8 @@ int cmd_export(int argc, char **argv)
 {
     const char *arch_name = NULL, *weights = NULL, *stimuli_path = NULL, *layers_text = "all", *out = NULL;
     const char *update = NULL, *precision = "float", *reduce_text = "none";
-    long seed = 0, iterations = 0, batch = 8, threads = 0, compress = 0, input_size = 0, classes = 0, project_seed = 0;
+    long seed = 0, iterations = 0, batch = 8, threads = 0, compress = 0, input_size = 0, channels = 0, classes = 0,
+         project_seed = 0;
     double width = 0;
     bool force = false, resume = false, crop = false, stability = false;
     const cli_option options[] = {
@@ -61,6 +62,7 @@ int cmd_export(int argc, char **argv)
         {"seed", 0, CLI_INT, &seed, "S", "seeded initialisation when no --weights are given"},
         {"width", 0, CLI_DOUBLE, &width, "W", "width multiplier (0: the spec's)"},
         {"input-size", 0, CLI_INT, &input_size, "S", "network input size in pixels (0: the spec's)"},
+        {"channels", 0, CLI_INT, &channels, "1|3", "input channels: 1 grey, 3 RGB (0: the spec's)"},
         {"classes", 0, CLI_INT, &classes, "K", "output classes (0: the spec's)"},
         {"update-layer", 0, CLI_STRING, &update, "LAYER", "CNN-F update layer (default: the spec's)"},
         {"stimuli", 's', CLI_STRING, &stimuli_path, "PATH", "image folder, .zip, BrainIO .csv, or IDX file"},
@@ -127,7 +129,12 @@ int cmd_export(int argc, char **argv)
         return cli_report(&err);
     ncmp_set_threads((int)threads);
 
-    ncmp_arch_options ao = {width, (int)input_size, (int)classes, update};
+    ncmp_arch_options ao = {
+        .width = width, .input_size = (int)input_size, .num_classes = (int)classes, .update_layer = update};
+
+    ao.input_channels = (int)channels;
+
+    ncmp_arch_options_from_weights(&ao, weights);
     ncmp_arch *a;
     ncmp_net *net;
     if (ncmp_arch_load(arch_name, &ao, &a, &err) || ncmp_net_create(a, &net, &err))

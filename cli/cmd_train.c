@@ -20,7 +20,8 @@ int cmd_train(int argc, char **argv)
 {
     const char *arch_name = NULL, *init = NULL, *data = NULL, *images = NULL, *labels = NULL, *out = NULL;
     const char *test_data = NULL, *update = NULL, *precision = "float", *schedule = "poly", *adversarial = "none";
-    long seed = 1, cycles = 1, epochs = 10, max_steps = 0, batch = 256, threads = 0, input_size = 0, classes = 0;
+    long seed = 1, cycles = 1, epochs = 10, max_steps = 0, batch = 256, threads = 0, input_size = 0, channels = 0,
+         classes = 0;
     long pgd_steps = 7;
     double width = 0, lr = 0.05, momentum = 0.9, weight_decay = 5e-4, mse = 0.1, res = 0, clip = 0.5;
     double clean = 0.1, eps = 0.2, eps_iter = 0.071;
@@ -30,6 +31,7 @@ int cmd_train(int argc, char **argv)
          "architecture: cnnf-fmnist, vgg16, vgg16-cnnf or a .spec file"},
         {"width", 0, CLI_DOUBLE, &width, "W", "width multiplier (0: the spec's)"},
         {"input-size", 0, CLI_INT, &input_size, "S", "network input size in pixels (0: the spec's)"},
+        {"channels", 0, CLI_INT, &channels, "1|3", "input channels: 1 grey, 3 RGB (0: the spec's)"},
         {"classes", 0, CLI_INT, &classes, "K", "output classes (0: the spec's)"},
         {"update-layer", 0, CLI_STRING, &update, "LAYER", "CNN-F update layer (default: the spec's)"},
         {"init", 0, CLI_STRING, &init, "W.h5", "initial weights (SPEC §4); default: seeded initialisation"},
@@ -116,7 +118,12 @@ int cmd_train(int argc, char **argv)
         return cli_report(&err);
     ncmp_set_threads((int)threads);
 
-    ncmp_arch_options ao = {width, (int)input_size, (int)classes, update};
+    ncmp_arch_options ao = {
+        .width = width, .input_size = (int)input_size, .num_classes = (int)classes, .update_layer = update};
+
+    ao.input_channels = (int)channels;
+
+    ncmp_arch_options_from_weights(&ao, init);
     ncmp_arch *arch = NULL;
     ncmp_params *params = NULL;
     ncmp_labeled_set *set = NULL, *test = NULL;

@@ -285,6 +285,11 @@ static ncmp_status directive(parser *p, char **t, int n, const ncmp_arch_options
             return st;
         if (opts && opts->input_size > 0)
             a->input.h = a->input.w = opts->input_size;
+        if (opts && opts->input_channels > 0) {
+            if (opts->input_channels != 1 && opts->input_channels != 3)
+                return parse_fail(p, "--channels must be 1 (grey) or 3 (RGB), got %d", opts->input_channels);
+            a->input.c = opts->input_channels;
+        }
         return NCMP_OK;
     }
     if (!strcmp(t[0], "preprocess")) {

@@ -92,7 +92,16 @@ typedef struct ncmp_arch_options {
     int input_size;           /* 0: the spec's default; else height = width = input_size */
     int num_classes;          /* 0: the spec's default */
     const char *update_layer; /* NULL: the spec's `cnnf update=` */
+    int input_channels;       /* 0: the spec's; 1 (grey) or 3 (RGB) */
+    char update_buf[64];      /* storage for an update layer read from a weights file */
 } ncmp_arch_options;
+
+/* Fill the options a user left unset (0 / NULL) from the attributes a
+ * weights file written by neurocmp records (width, input_size,
+ * input_channels, num_classes, update_layer), so `--weights FILE` alone
+ * recreates the network the weights were trained as.  Files without them
+ * (e.g. converted with scripts/torch_to_h5.py) change nothing. */
+void ncmp_arch_options_from_weights(ncmp_arch_options *opts, const char *weights_path);
 
 /* Load a built-in architecture by name ("vgg16-cnnf", looked up as
  * model/archs/<name>.spec in the shipped data) or a spec file by path

@@ -339,6 +339,36 @@ ncmp_status ncmp_net_init_seeded(ncmp_net *net, uint64_t seed, ncmp_error *err)
     return NCMP_OK;
 }
 
+void ncmp_arch_options_from_weights(ncmp_arch_options *o, const char *path)
+{
+    hid_t f;
+    if (!path || ncmp_h5_open_read(path, false, &f, NULL))
+        return;
+    double width;
+    long long v;
+    char *update = NULL;
+    if (o->width <= 0 && ncmp_h5_attr_exists(f, "width") && !ncmp_h5_attr_get_double(f, "width", &width, NULL) &&
+        width > 0)
+        o->width = width;
+    if (o->input_size <= 0 && ncmp_h5_attr_exists(f, "input_size") &&
+        !ncmp_h5_attr_get_int64(f, "input_size", &v, NULL) && v > 0 && v <= 1 << 16)
+        o->input_size = (int)v;
+    if (o->input_channels <= 0 && ncmp_h5_attr_exists(f, "input_channels") &&
+        !ncmp_h5_attr_get_int64(f, "input_channels", &v, NULL) && (v == 1 || v == 3))
+        o->input_channels = (int)v;
+    if (o->num_classes <= 0 && ncmp_h5_attr_exists(f, "num_classes") &&
+        !ncmp_h5_attr_get_int64(f, "num_classes", &v, NULL) && v > 0 && v <= 1 << 20)
+        o->num_classes = (int)v;
+    if (!o->update_layer && ncmp_h5_attr_exists(f, "update_layer") &&
+        !ncmp_h5_attr_get_string(f, "update_layer", &update, NULL) && strcmp(update, "none") &&
+        strlen(update) < sizeof o->update_buf) {
+        snprintf(o->update_buf, sizeof o->update_buf, "%s", update);
+        o->update_layer = o->update_buf;
+    }
+    free(update);
+    H5Fclose(f);
+}
+
 int ncmp_net_tensor_dims(const ncmp_arch *a, int i, bool bias, unsigned long long dims[4])
 {
     const ncmp_layer_desc *L = &a->layers[i];
@@ -377,6 +407,7 @@ ncmp_status ncmp_net_save_weights(const ncmp_net *net, const char *path, ncmp_er
         (st = ncmp_h5_attr_set_string(out.file, "arch", a->name, err)) ||
         (st = ncmp_h5_attr_set_double(out.file, "width", a->width, err)) ||
         (st = ncmp_h5_attr_set_int64(out.file, "input_size", a->input.h, err)) ||
+        (st = ncmp_h5_attr_set_int64(out.file, "input_channels", a->input.c, err)) ||
         (st = ncmp_h5_attr_set_int64(out.file, "num_classes", a->num_classes, err)))
         goto fail;
     if (net->seeded && (st = ncmp_h5_attr_set_int64(out.file, "seed", (long long)net->seed, err)))

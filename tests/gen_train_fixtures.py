@@ -267,6 +267,41 @@ def sgd_steps(model_params, run_loss, batches):
     return after
 
 
+def write_attack_case(path, weights32, x32, y, T, eps):
+    """FGSM (advertorch's GradientSignAttack: x + eps sign(grad of the summed CE), clipped to [-1, 1])
+    against the feed-forward pass (iteration 0) and against iteration T through every cycle."""
+    net = gm.build_cnnf_fmnist()
+    net.bind({k: v.to(DT).reshape(s) for L in net.layers for k, s, _ in L.params() for v in [weights32[k]]})
+    yt = torch.from_numpy(y.astype(np.int64))
+    out = {}
+    for which, t_att in (("first", 0), ("all", T)):
+        x = x32.to(DT).clone().requires_grad_(True)
+        net.reset()
+        h = x
+        for i, L in enumerate(net.layers):
+            h = L.forward(h)
+            if i == net.u:
+                upd = h
+        logits = h
+        for _ in range(t_att):
+            r = net.feedback(logits)
+            upd = upd + gm.STEP * (r - upd)
+            logits, _ = net.forward_from(upd, net.u + 1)
+        F.cross_entropy(logits, yt, reduction="sum").backward()
+        out[which] = (x.grad.detach(), torch.clamp(x32.to(DT) + eps * x.grad.sign(), -1, 1))
+    with h5py.File(path, "w") as f:
+        f.create_dataset("input", data=x32.numpy())
+        f.create_dataset("labels", data=y.astype(np.int32))
+        for which, (g, xa) in out.items():
+            f.create_dataset(f"grad_{which}", data=g.numpy())
+            f.create_dataset(f"fgsm_{which}", data=xa.numpy())
+        f.attrs["cycles"] = int(T)
+        f.attrs["eps"] = float(eps)
+        f.attrs["generator"] = GENERATOR
+        f.attrs["description"] = "FGSM on cnnf-fmnist through the feed-forward pass and through T cycles, float64"
+    print(f"{path}: FGSM eps {eps}, T = {T}")
+
+
 def write_sgd_case(out_dir, weights_path, reference_repo):
     n = SGD["batch"] * SGD["steps"]
     px = read_idx(FMNIST_TRAIN, n)
@@ -371,9 +406,23 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("out", nargs="?", default=str(Path(__file__).resolve().parent / "fixtures" / "train"))
     ap.add_argument("--reference-repo", default=None)
+    ap.add_argument("--if-stale", action="store_true",
+                    help="do nothing if OUT holds fixtures made by this very generator (OUT/.generated)")
     args = ap.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
+    here = Path(__file__).resolve().parent
+    import hashlib
+    stamp = hashlib.sha256()
+    for src in (here / "gen_train_fixtures.py", here / "gen_model_fixtures.py",
+                here / "fixtures" / "model" / "cnnf-fmnist.weights.h5",
+                here / "fixtures" / "model" / "vgg16-cnnf-w0125.weights.h5"):
+        stamp.update(src.read_bytes())
+    stamp = stamp.hexdigest()
+    if args.if_stale and (out / ".generated").exists() and (out / ".generated").read_text() == stamp:
+        print(f"{out}: fixtures up to date")
+        return
+    (out / ".generated").unlink(missing_ok=True)
     torch.set_num_threads(1)
     model_dir = Path(__file__).resolve().parent / "fixtures" / "model"
 
@@ -397,7 +446,9 @@ def main():
     yv = np.array([1, 7, 3], dtype=np.int32)
     write_grad_case(out / "grad_vgg16-cnnf-w0125.h5", gm.build_vgg16(0.125, 10, 32, cnnf=True), w_vgg, xv, yv, 2, 0.1,
                     1.0, 0, "vgg16-cnnf width 1/8, 10 classes, 3 ImageNet-normalised noise images, T = 2, mse 0.1")
+    write_attack_case(out / "attack_cnnf-fmnist.h5", w_fm, x8, y8, 3, 0.1)
     write_sgd_case(out, model_dir / "cnnf-fmnist.weights.h5", args.reference_repo)
+    (out / ".generated").write_text(stamp)
 
 
 if __name__ == "__main__":

@@ -43,7 +43,7 @@ static void expect_parse_error(const char *text, const char *needle)
 
 static ncmp_net *load_net(const char *arch, double width, int size, int classes, const char *weights)
 {
-    ncmp_arch_options o = {width, size, classes, NULL};
+    ncmp_arch_options o = {.width = width, .input_size = size, .num_classes = classes, .update_layer = NULL};
     ncmp_arch *a = NULL;
     ncmp_net *net = NULL;
     ncmp_error err;
@@ -96,7 +96,7 @@ static void test_builtin_architectures(void)
     CU_ASSERT_EQUAL(a->topdown[6].op, NCMP_TD_INSNORM);
     ncmp_arch_free(a);
 
-    ncmp_arch_options o = {0.25, 32, 10, NULL};
+    ncmp_arch_options o = {.width = 0.25, .input_size = 32, .num_classes = 10, .update_layer = NULL};
     CU_ASSERT_EQUAL_FATAL(ncmp_arch_load("vgg16-cnnf", &o, &a, &err), NCMP_OK);
     CU_ASSERT_STRING_EQUAL(ncmp_arch_layer_label(a, a->update_layer), "block1");
     CU_ASSERT_EQUAL(ncmp_arch_require_layer(a, "block5", &i, &err), NCMP_OK);
@@ -106,11 +106,11 @@ static void test_builtin_architectures(void)
     CU_ASSERT_STRING_EQUAL(a->layers[a->topdown[a->n_topdown - 1].layer].name, "conv2_1");
     ncmp_arch_free(a);
 
-    o = (ncmp_arch_options){0, 0, 0, "block2"};
+    o = (ncmp_arch_options){.width = 0, .input_size = 0, .num_classes = 0, .update_layer = "block2"};
     CU_ASSERT_EQUAL_FATAL(ncmp_arch_load("vgg16-cnnf", &o, &a, &err), NCMP_OK);
     CU_ASSERT_STRING_EQUAL(a->layers[a->topdown[a->n_topdown - 1].layer].name, "conv3_1");
     ncmp_arch_free(a);
-    o = (ncmp_arch_options){0, 0, 0, "ins2_1"};
+    o = (ncmp_arch_options){.width = 0, .input_size = 0, .num_classes = 0, .update_layer = "ins2_1"};
     CU_ASSERT_EQUAL(ncmp_arch_load("vgg16-cnnf", &o, &a, &err), NCMP_ERR_FORMAT);
     CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "must end a stage"));
     CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "'ins2_1'"));
@@ -119,7 +119,7 @@ static void test_builtin_architectures(void)
     CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "vgg16-cnnf"));
     CU_ASSERT_EQUAL(ncmp_arch_load("/nonexistent/my.spec", NULL, &a, &err), NCMP_ERR_IO);
     CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "/nonexistent/my.spec"));
-    o = (ncmp_arch_options){0, 16, 0, NULL};
+    o = (ncmp_arch_options){.width = 0, .input_size = 16, .num_classes = 0, .update_layer = NULL};
     CU_ASSERT_EQUAL(ncmp_arch_load("vgg16", &o, &a, &err), NCMP_ERR_FORMAT); /* 16 px: pool5 gets 0x0 */
     CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "pool5"));
 }
@@ -154,7 +154,7 @@ static void test_spec_errors_name_the_line(void)
     expect_parse_error(SPEC("preprocess sepia\n"), "unknown preprocessing 'sepia'");
 #undef SPEC
     /* Comments, blank lines, width expressions and aliases. */
-    ncmp_arch_options o = {0.5, 0, 0, NULL};
+    ncmp_arch_options o = {.width = 0.5, .input_size = 0, .num_classes = 0, .update_layer = NULL};
     ncmp_arch *a = parse_ok("# a comment\narch t\n\ninput 3 8 8  # trailing\nparam width 1\n"
                             "conv c1 out=64*width weight=w k=3 pad=1 as=early\nmaxpool p\n",
                             &o);

@@ -8,8 +8,10 @@
 #include "core/rng.h"
 #include "model/arch.h"
 #include "model/net.h"
+#include "model/train/attack.h"
 #include "model/train/objective.h"
 #include "model/train/params.h"
+#include "model/train/sgd.h"
 #include "model/train/unroll.h"
 
 #include <math.h>
@@ -260,6 +262,161 @@ static void test_fd_cnn(void)
     check_gradients(SPEC_CNN, 0, 3, 15);
 }
 
+/* ---- learning dynamics of a deep linear network (Saxe, McClelland & Ganguli 2014) ---- */
+
+/* Input-output map Syx = U diag(s) V^T (8 x 8, rank 3) taught to y = W2 W1 x by
+ * full-batch gradient descent on L = 1/(2P) sum_p |W2 W1 x_p - y_p|^2 with
+ * whitened inputs (x_p = sqrt(P) e_p).  From decoupled, balanced initial
+ * weights W1 = R diag(sqrt(a0)) V^T, W2 = U diag(sqrt(a0)) R^T (R orthogonal)
+ * each mode's strength a(t) = u^T W2 W1 v follows
+ *   a(t) = s e^{2st/tau} / (e^{2st/tau} - 1 + s/a0),  tau = 1/learning rate
+ * (their eq. 6), t counting steps; discrete steps of 0.002 differ from the
+ * continuous solution by < 0.5% of s (checked in NumPy), so 1% is asserted. */
+static const char *SPEC_LINEAR = "arch deep-linear\ninput 8 1 1\npreprocess minus1to1\nparam width 1\nparam classes 8\n"
+                                 "flatten fl\nlinear l1 out=3 weight=l1.w\nlinear l2 out=classes weight=l2.w\n";
+
+static void orthonormal_columns(ncmp_rng *rng, int n, int k, double *Q)
+{
+    /* Gram-Schmidt on normal draws: Q [n][k] with orthonormal columns */
+    for (int j = 0; j < k; j++) {
+        for (int i = 0; i < n; i++)
+            Q[i * k + j] = ncmp_rng_normal(rng);
+        for (int pass = 0; pass < 2; pass++)
+            for (int q = 0; q < j; q++) {
+                double d = 0;
+                for (int i = 0; i < n; i++)
+                    d += Q[i * k + j] * Q[i * k + q];
+                for (int i = 0; i < n; i++)
+                    Q[i * k + j] -= d * Q[i * k + q];
+            }
+        double nrm = 0;
+        for (int i = 0; i < n; i++)
+            nrm += Q[i * k + j] * Q[i * k + j];
+        for (int i = 0; i < n; i++)
+            Q[i * k + j] /= sqrt(nrm);
+    }
+}
+
+/* Train and return the worst |a - analytic| / s over modes and steps (decoupled) or fill final strengths. */
+static double deep_linear_run(bool decoupled, uint64_t seed, double *final, int *t_half)
+{
+    enum { N = 8, H = 3, STEPS = 4000 };
+    const double s[H] = {3.0, 1.5, 0.75}, lr = 0.002;
+    ncmp_arch *a = parse(SPEC_LINEAR);
+    ncmp_params *p = NULL;
+    ncmp_error err;
+    if (!a || ncmp_params_create(a, NCMP_FLOAT64, &p, &err))
+        return INFINITY;
+    ncmp_rng rng;
+    ncmp_rng_seed(&rng, seed);
+    double U[N * H], V[N * H], R[H * H], a0[H], Syx[N * N];
+    orthonormal_columns(&rng, N, H, U);
+    orthonormal_columns(&rng, N, H, V);
+    orthonormal_columns(&rng, H, H, R);
+    for (int i = 0; i < N; i++)
+        for (int j = 0; j < N; j++) {
+            Syx[i * N + j] = 0;
+            for (int m = 0; m < H; m++)
+                Syx[i * N + j] += U[i * H + m] * s[m] * V[j * H + m];
+        }
+    double *W1 = p->weight[1], *W2 = p->weight[2]; /* [H][N], [N][H] */
+    for (int m = 0; m < H; m++)
+        a0[m] = 1e-3 * (0.5 + ncmp_rng_uniform(&rng)); /* small, random per mode */
+    for (int h = 0; h < H; h++)
+        for (int j = 0; j < N; j++) {
+            W1[h * N + j] = 0;
+            for (int m = 0; m < H; m++)
+                W1[h * N + j] += decoupled ? R[h * H + m] * sqrt(a0[m]) * V[j * H + m] : 0;
+            if (!decoupled)
+                W1[h * N + j] = 0.03 * ncmp_rng_normal(&rng);
+        }
+    for (int i = 0; i < N; i++)
+        for (int h = 0; h < H; h++) {
+            W2[i * H + h] = 0;
+            for (int m = 0; m < H; m++)
+                W2[i * H + h] += decoupled ? U[i * H + m] * sqrt(a0[m]) * R[h * H + m] : 0;
+            if (!decoupled)
+                W2[i * H + h] = 0.03 * ncmp_rng_normal(&rng);
+        }
+    ncmp_unroll_options uo = {.max_batch = N, .max_cycles = 0};
+    ncmp_unroll *u = NULL;
+    ncmp_sgd *sgd = NULL;
+    ncmp_sgd_options so = {.lr = lr, .schedule = NCMP_SCHEDULE_CONSTANT};
+    if (ncmp_unroll_create(p, &uo, &u, &err) || ncmp_sgd_create(p, &so, &sgd, &err))
+        return INFINITY;
+    double X[N * N], worst = 0;
+    for (int i = 0; i < N * N; i++)
+        X[i] = i % (N + 1) == 0 ? sqrt((double)N) : 0; /* x_p = sqrt(P) e_p */
+    size_t shape[4] = {N, N, 1, 1};
+    ncmp_tensor x = ncmp_tensor_wrap(NCMP_FLOAT64, 4, shape, X);
+    for (int m = 0; m < H; m++)
+        t_half[m] = -1;
+    for (int k = 0; k <= STEPS; k++) {
+        /* mode strengths a_m = u_m^T W2 W1 v_m */
+        for (int m = 0; m < H; m++) {
+            double am = 0;
+            for (int i = 0; i < N; i++)
+                for (int j = 0; j < N; j++) {
+                    double w = 0;
+                    for (int h = 0; h < H; h++)
+                        w += W2[i * H + h] * W1[h * N + j];
+                    am += U[i * H + m] * w * V[j * H + m];
+                }
+            double e = exp(2 * s[m] * lr * k), an = s[m] * e / (e - 1 + s[m] / a0[m]);
+            if (decoupled && fabs(am - an) / s[m] > worst)
+                worst = fabs(am - an) / s[m];
+            if (t_half[m] < 0 && am >= s[m] / 2)
+                t_half[m] = k;
+            final[m] = am;
+        }
+        if (k == STEPS)
+            break;
+        if (ncmp_unroll_forward(u, &x, 0, &err))
+            return INFINITY;
+        const double *out = ncmp_unroll_layer_output(u, 0, 2);
+        double *seed_out = ncmp_unroll_layer_seed(u, 0, 2);
+        for (int q = 0; q < N; q++)     /* sample */
+            for (int i = 0; i < N; i++) /* output unit: y_q = sqrt(P) Syx e_q */
+                seed_out[q * N + i] = (out[q * N + i] - sqrt((double)N) * Syx[i * N + q]) / N;
+        ncmp_params_zero_grad(p);
+        if (ncmp_unroll_backward(u, true, NULL, &err))
+            return INFINITY;
+        ncmp_sgd_step(sgd, p, NULL);
+    }
+    ncmp_sgd_free(sgd);
+    ncmp_unroll_free(u);
+    ncmp_params_free(p);
+    ncmp_arch_free(a);
+    return worst;
+}
+
+static void test_deep_linear_analytic(void)
+{
+    double final[3];
+    int t_half[3];
+    for (uint64_t seed = 1; seed <= 3; seed++) {
+        double worst = deep_linear_run(true, seed, final, t_half);
+        printf("\n    seed %llu: max |a(t) - analytic| = %.4f of s; half-learned at steps %d, %d, %d ",
+               (unsigned long long)seed, worst, t_half[0], t_half[1], t_half[2]);
+        CU_ASSERT(worst < 0.01);
+    }
+}
+
+/* From small random (not decoupled) weights the modes still rise one after
+ * another, strongest first, towards their singular values. */
+static void test_deep_linear_random_start(void)
+{
+    double final[3];
+    int t_half[3];
+    deep_linear_run(false, 10, final, t_half);
+    printf("\n    half-learned at steps %d, %d, %d; final %.4f %.4f %.4f (s = 3, 1.5, 0.75) ", t_half[0], t_half[1],
+           t_half[2], final[0], final[1], final[2]);
+    CU_ASSERT(t_half[0] > 0 && t_half[1] > t_half[0] && t_half[2] > t_half[1]);
+    TEST_ASSERT_CLOSE(final[0], 3.0, 1e-3);
+    TEST_ASSERT_CLOSE(final[1], 1.5, 1e-3);
+    CU_ASSERT(final[2] > 0.5 * 0.75 && final[2] < 0.75); /* the weakest mode is on its way up */
+}
+
 /* ---- against PyTorch autograd (tests/gen_train_fixtures.py, generated at test time) ---- */
 
 static const char *reference_dir;
@@ -329,7 +486,7 @@ static void check_grad_case(const char *file, const char *arch_name, const char 
     ncmp_h5_attr_get_double(f, "mse_parameter", &mse_parameter, NULL);
     ncmp_h5_attr_get_double(f, "clean_parameter", &clean_parameter, NULL);
     ncmp_h5_attr_get_double(f, "loss", &loss_ref, NULL);
-    ncmp_arch_options ao = {width, size, classes, NULL};
+    ncmp_arch_options ao = {.width = width, .input_size = size, .num_classes = classes, .update_layer = NULL};
     ncmp_arch *a = NULL;
     CU_ASSERT_EQUAL_FATAL(ncmp_arch_load(arch_name, &ao, &a, &err), NCMP_OK);
     ncmp_params *p = NULL;
@@ -411,6 +568,68 @@ static void test_ref_vgg16_cnnf(void)
     check_grad_case("grad_vgg16-cnnf-w0125.h5", "vgg16-cnnf", "model/vgg16-cnnf-w0125.weights.h5", 0.125, 32, 10);
 }
 
+/* FGSM through the feed-forward pass and through every cycle equals PyTorch's
+ * (advertorch GradientSignAttack): the sign of the input gradient decides, so
+ * the perturbed images must agree exactly wherever |gradient| is not at
+ * rounding level. */
+static void test_ref_fgsm(void)
+{
+    hid_t f;
+    ncmp_error err;
+    CU_ASSERT_EQUAL_FATAL(ncmp_h5_open_read(ref_path("attack_cnnf-fmnist.h5"), false, &f, &err), NCMP_OK);
+    long long T = 0;
+    double eps = 0;
+    ncmp_h5_attr_get_int64(f, "cycles", &T, NULL);
+    ncmp_h5_attr_get_double(f, "eps", &eps, NULL);
+    ncmp_arch *a = NULL;
+    ncmp_params *p = NULL;
+    CU_ASSERT_EQUAL_FATAL(ncmp_arch_load("cnnf-fmnist", NULL, &a, &err), NCMP_OK);
+    CU_ASSERT_EQUAL_FATAL(ncmp_params_create(a, NCMP_FLOAT64, &p, &err), NCMP_OK);
+    CU_ASSERT_EQUAL_FATAL(ncmp_params_load(p, test_fixture_path("model/cnnf-fmnist.weights.h5"), &err), NCMP_OK);
+    size_t nx;
+    double *x = read_doubles(f, "input", &nx), *ld = read_doubles(f, "labels", NULL);
+    const size_t n = nx / ncmp_shape_size(a->input);
+    int32_t labels[16];
+    for (size_t r = 0; r < n; r++)
+        labels[r] = (int32_t)ld[r];
+    ncmp_unroll_options uo = {.max_batch = n, .max_cycles = (int)T, .input_grad = true};
+    ncmp_unroll *u = NULL;
+    CU_ASSERT_EQUAL_FATAL(ncmp_unroll_create(p, &uo, &u, &err), NCMP_OK);
+    ncmp_preprocess_options pp = ncmp_arch_preprocess(a, false);
+    double *xa = calloc(nx, sizeof(double));
+    for (int which = 0; which < 2; which++) {
+        ncmp_attack_options ao = {NCMP_ATTACK_FGSM, eps, 0, 1, which ? NCMP_ATTACK_ALL : NCMP_ATTACK_FIRST, (int)T};
+        ncmp_rng rng;
+        ncmp_rng_seed(&rng, 1);
+        CU_ASSERT_EQUAL_FATAL(ncmp_attack_run(u, &ao, &pp, x, labels, n, &rng, xa, &err), NCMP_OK);
+        double *ref = read_doubles(f, which ? "fgsm_all" : "fgsm_first", NULL);
+        double *g = read_doubles(f, which ? "grad_all" : "grad_first", NULL);
+        double gmax = 0;
+        for (size_t j = 0; j < nx; j++)
+            gmax = fabs(g[j]) > gmax ? fabs(g[j]) : gmax;
+        size_t differ = 0, decided = 0;
+        for (size_t j = 0; j < nx; j++) {
+            if (fabs(g[j]) <= 1e-10 * gmax)
+                continue; /* sign at rounding level */
+            decided++;
+            differ += fabs(xa[j] - ref[j]) > 1e-15;
+        }
+        printf("\n    FGSM through %s: %zu of %zu decided pixels differ ", which ? "every cycle" : "iteration 0",
+               differ, decided);
+        CU_ASSERT(decided > nx / 2);
+        CU_ASSERT_EQUAL(differ, 0);
+        free(ref);
+        free(g);
+    }
+    free(xa);
+    free(x);
+    free(ld);
+    ncmp_unroll_free(u);
+    ncmp_params_free(p);
+    ncmp_arch_free(a);
+    H5Fclose(f);
+}
+
 int main(int argc, char **argv)
 {
     if (argc == 3 && !strcmp(argv[1], "--reference")) {
@@ -419,6 +638,7 @@ int main(int argc, char **argv)
             {"cnnf-fmnist, T = 2: objective and gradients", test_ref_cnnf_fmnist},
             {"cnnf-fmnist, adversarial layout, T = 1", test_ref_cnnf_fmnist_adversarial},
             {"vgg16-cnnf width 1/8, T = 2", test_ref_vgg16_cnnf},
+            {"FGSM through iteration 0 and through every cycle", test_ref_fgsm},
         };
         static const test_suite suites[] = {{"against PyTorch autograd (float64)", ref, sizeof ref / sizeof ref[0]}};
         return test_run("train", suites, 1);
@@ -435,8 +655,13 @@ int main(int argc, char **argv)
         {"AdaPool update layer, overlapping 3x3/2 pools, two cycles", test_fd_cnnf_pool_update},
         {"plain CNN: built-in biases, ReLU, max-pool", test_fd_cnn},
     };
+    static const test_case saxe[] = {
+        {"decoupled small initial weights follow the analytic sigmoid", test_deep_linear_analytic},
+        {"small random initial weights learn the modes in order", test_deep_linear_random_start},
+    };
     static const test_suite suites[] = {
         {"backward vs finite differences (float64)", fd, sizeof fd / sizeof fd[0]},
+        {"deep linear network learning dynamics (Saxe et al. 2014)", saxe, sizeof saxe / sizeof saxe[0]},
     };
     return test_run("train", suites, sizeof suites / sizeof suites[0]);
 }

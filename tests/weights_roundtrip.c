@@ -18,7 +18,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: %s ARCH WIDTH INPUT_SIZE CLASSES IN.h5 OUT.h5\n", argv[0]);
         return 2;
     }
-    ncmp_arch_options o = {atof(argv[2]), atoi(argv[3]), atoi(argv[4]), NULL};
+    ncmp_arch_options o = {
+        .width = atof(argv[2]), .input_size = atoi(argv[3]), .num_classes = atoi(argv[4]), .update_layer = NULL};
     ncmp_arch *a = NULL;
     ncmp_net *net = NULL;
     ncmp_error err;

@@ -131,6 +131,7 @@ ncmp_status ncmp_checkpoint_write(const char *path, const ncmp_checkpoint *ck, n
         (st = ncmp_h5_attr_set_string(out.file, "arch", a->name, err)) ||
         (st = ncmp_h5_attr_set_double(out.file, "width", a->width, err)) ||
         (st = ncmp_h5_attr_set_int64(out.file, "input_size", a->input.h, err)) ||
+        (st = ncmp_h5_attr_set_int64(out.file, "input_channels", a->input.c, err)) ||
         (st = ncmp_h5_attr_set_int64(out.file, "num_classes", a->num_classes, err)) ||
         (st = ncmp_h5_attr_set_string(out.file, "update_layer",
                                       a->cnnf ? ncmp_arch_layer_label(a, a->update_layer) : "none", err)) ||

@@ -21,32 +21,46 @@ static double now_seconds(void)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
+/* The shortest %g text that reads back as the same double ("0.05", not "0.050000000000000003"). */
+static const char *num(double v, char *buf, size_t size)
+{
+    for (int digits = 6; digits <= 17; digits++) {
+        snprintf(buf, size, "%.*g", digits, v);
+        if (strtod(buf, NULL) == v)
+            break;
+    }
+    return buf;
+}
+
 static void build_settings(ncmp_train_settings *s, const ncmp_params *p, const ncmp_labeled_set *data,
                            const ncmp_train_options *o, uint64_t steps_per_epoch)
 {
     const ncmp_arch *a = p->arch;
+    char nb[16][40];
     memset(s, 0, sizeof *s);
     ncmp_train_settings_add(s, "arch", "--arch", "%s", a->name);
-    ncmp_train_settings_add(s, "width", "--width", "%.17g", a->width);
+    ncmp_train_settings_add(s, "width", "--width", "%s", num(a->width, nb[1], sizeof nb[0]));
     ncmp_train_settings_add(s, "input_size", "--input-size", "%d", a->input.h);
+    ncmp_train_settings_add(s, "input_channels", "--channels", "%d", a->input.c);
     ncmp_train_settings_add(s, "classes", "--classes", "%d", a->num_classes);
     ncmp_train_settings_add(s, "update_layer", "--update-layer", "%s",
                             a->cnnf ? ncmp_arch_layer_label(a, a->update_layer) : "none");
-    ncmp_train_settings_add(s, "res_parameter", "--res-parameter", "%.17g", a->step);
+    ncmp_train_settings_add(s, "res_parameter", "--res-parameter", "%s", num(a->step, nb[2], sizeof nb[0]));
     ncmp_train_settings_add(s, "cycles", "--cycles", "%d", o->cycles);
     ncmp_train_settings_add(s, "epochs", "--epochs", "%d", o->epochs);
     ncmp_train_settings_add(s, "batch", "--batch", "%zu", o->batch);
-    ncmp_train_settings_add(s, "lr", "--lr", "%.17g", o->sgd.lr);
+    ncmp_train_settings_add(s, "lr", "--lr", "%s", num(o->sgd.lr, nb[3], sizeof nb[0]));
     ncmp_train_settings_add(s, "schedule", "--schedule", "%s", ncmp_schedule_name(o->sgd.schedule));
-    ncmp_train_settings_add(s, "momentum", "--momentum", "%.17g", o->sgd.momentum);
-    ncmp_train_settings_add(s, "weight_decay", "--weight-decay", "%.17g", o->sgd.weight_decay);
-    ncmp_train_settings_add(s, "grad_clip", "--grad-clip", "%.17g", o->sgd.grad_clip);
-    ncmp_train_settings_add(s, "mse_parameter", "--mse-parameter", "%.17g", o->mse_parameter);
+    ncmp_train_settings_add(s, "momentum", "--momentum", "%s", num(o->sgd.momentum, nb[4], sizeof nb[0]));
+    ncmp_train_settings_add(s, "weight_decay", "--weight-decay", "%s", num(o->sgd.weight_decay, nb[5], sizeof nb[0]));
+    ncmp_train_settings_add(s, "grad_clip", "--grad-clip", "%s", num(o->sgd.grad_clip, nb[6], sizeof nb[0]));
+    ncmp_train_settings_add(s, "mse_parameter", "--mse-parameter", "%s", num(o->mse_parameter, nb[7], sizeof nb[0]));
     ncmp_train_settings_add(s, "adversarial", "--adversarial", "%s", ncmp_attack_name(o->adversarial.kind));
     if (o->adversarial.kind != NCMP_ATTACK_NONE) {
-        ncmp_train_settings_add(s, "clean_parameter", "--clean-parameter", "%.17g", o->clean_parameter);
-        ncmp_train_settings_add(s, "eps", "--eps", "%.17g", o->adversarial.eps);
-        ncmp_train_settings_add(s, "eps_iter", "--eps-iter", "%.17g", o->adversarial.eps_iter);
+        ncmp_train_settings_add(s, "clean_parameter", "--clean-parameter", "%s",
+                                num(o->clean_parameter, nb[8], sizeof nb[0]));
+        ncmp_train_settings_add(s, "eps", "--eps", "%s", num(o->adversarial.eps, nb[9], sizeof nb[0]));
+        ncmp_train_settings_add(s, "eps_iter", "--eps-iter", "%s", num(o->adversarial.eps_iter, nb[10], sizeof nb[0]));
         ncmp_train_settings_add(s, "pgd_steps", "--pgd-steps", "%d", o->adversarial.steps);
     }
     ncmp_train_settings_add(s, "shuffle", "--no-shuffle", "%s", o->shuffle ? "yes" : "no");

@@ -144,6 +144,8 @@ int cmd_arch(int argc, char **argv)
                   "--width, --input-size, --classes and --iterations must be >= 0, --inputs in 1..1024");
         return cli_report(&err);
     }
+    char resolved_weights[4096];
+    weights = ncmp_weights_resolve(weights, resolved_weights, sizeof resolved_weights);
     ncmp_arch_options o = {
         .width = width, .input_size = (int)input_size, .num_classes = (int)classes, .update_layer = update};
     o.input_channels = (int)channels;

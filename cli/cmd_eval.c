@@ -179,6 +179,8 @@ int cmd_eval(int argc, char **argv)
         ncmp_attack_through_parse(through, &o.attack.through, &err))
         return cli_report(&err);
     ncmp_set_threads((int)threads);
+    char resolved_weights[4096];
+    weights = ncmp_weights_resolve(weights, resolved_weights, sizeof resolved_weights);
     ncmp_arch_options ao = {
         .width = width, .input_size = (int)input_size, .num_classes = (int)classes, .update_layer = update};
     ao.input_channels = (int)channels;

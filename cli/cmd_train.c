@@ -118,6 +118,10 @@ int cmd_train(int argc, char **argv)
         return cli_report(&err);
     ncmp_set_threads((int)threads);
 
+    char resolved_weights[4096];
+
+    init = ncmp_weights_resolve(init, resolved_weights, sizeof resolved_weights);
+
     ncmp_arch_options ao = {
         .width = width, .input_size = (int)input_size, .num_classes = (int)classes, .update_layer = update};
 

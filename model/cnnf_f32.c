@@ -1,4 +1,5 @@
-/* CNN / CNN-F kernels in float32 (the generic source is model/cnnf_kernels.inc). */
+/* CNN / CNN-F kernels in float32: the engine's (model/cnnf_kernels.inc) and their
+ * gradients (model/train/grad_kernels.inc), from one generic source. */
 #include <cblas.h>
 #define REAL float
 #define RSUFFIX f32

@@ -1,6 +1,7 @@
 /* Network parameters: allocation, PyTorch-layout HDF5 weights I/O, seeded init. */
 #include "model/net.h"
 #include "core/h5.h"
+#include "core/paths.h"
 #include "core/provenance.h"
 #include "core/rng.h"
 
@@ -337,6 +338,15 @@ ncmp_status ncmp_net_init_seeded(ncmp_net *net, uint64_t seed, ncmp_error *err)
     net->seed = seed;
     net->seeded = 1;
     return NCMP_OK;
+}
+
+const char *ncmp_weights_resolve(const char *name, char *buf, size_t size)
+{
+    if (!name || ncmp_file_exists(name) || strchr(name, '/') || ends_with(name, ".h5"))
+        return name;
+    char rel[512];
+    snprintf(rel, sizeof rel, "model/weights/%s.h5", name);
+    return ncmp_data_path(rel, buf, size, NULL) == NCMP_OK ? buf : name;
 }
 
 void ncmp_arch_options_from_weights(ncmp_arch_options *o, const char *path)

@@ -44,6 +44,11 @@ ncmp_status ncmp_net_load_weights(ncmp_net *net, const char *path, ncmp_error *e
 ncmp_status ncmp_weights_read(const ncmp_arch *arch, const char *path, ncmp_dtype dtype, void **weight, void **bias,
                               ncmp_error *err);
 
+/* A weights file by path, or by the name of a set shipped in model/weights/
+ * ("cnnf-fmnist" -> <data dir>/model/weights/cnnf-fmnist.h5) when no such
+ * file exists; returns name unchanged otherwise (buf holds a resolved path). */
+const char *ncmp_weights_resolve(const char *name, char *buf, size_t size);
+
 /* Deterministic initialisation from a seed: conv weights N(0, 2/(k*k*out))
  * (He normal, fan_out), linear weights U(-1/sqrt(in), 1/sqrt(in)) (PyTorch's
  * nn.Linear default), biases zero.  Each tensor draws from its own stream

@@ -418,8 +418,10 @@ class Net:
             self._record(i, x, rec)
         return x, rec
 
-    def feedback(self, g):
-        """Top-down pass from the logits to the update layer."""
+    def feedback(self, g, tap=None):
+        """Top-down pass from the logits to the update layer.  tap(i, when, g),
+        if given, sees the signal before and after layer i's rule (training's
+        reconstruction targets, tests/gen_train_fixtures.py)."""
         stages, cur = [], []
         for i in range(self.u + 1, len(self.layers)):
             if self.layers[i].stage_start and cur:
@@ -434,7 +436,11 @@ class Net:
                 g = insnorm(g)
             for L in reversed(st):
                 if L.kind != "insnorm":
+                    if tap:
+                        tap(self.index[L.name], "before", g)
                     g = L.backward(g)
+                    if tap:
+                        tap(self.index[L.name], "after", g)
         return g
 
     def run(self, x, T):

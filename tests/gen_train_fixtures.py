@@ -105,27 +105,11 @@ def feedback_with_taps(net, g, tap_list):
     """gm.Net.feedback, also returning the top-down signal at each tap."""
     want = {i: when for i, when in tap_list if i != net.u}
     got = {}
-    stages, cur = [], []
-    for i in range(net.u + 1, len(net.layers)):
-        if net.layers[i].stage_start and cur:
-            stages.append(cur)
-            cur = []
-        cur.append(net.layers[i])
-    stages.append(cur)
-    for st in reversed(stages):
-        kinds = [L.kind for L in st]
-        if "insnorm" in kinds:
-            g = gm.insnorm(g)
-        for L in reversed(st):
-            if L.kind == "insnorm":
-                continue
-            i = net.index[L.name]
-            if want.get(i) == "before":
-                got[i] = g
-            g = L.backward(g)
-            if want.get(i) == "after":
-                got[i] = g
-    return g, got
+
+    def tap(i, when, signal):
+        if want.get(i) == when:
+            got[i] = signal
+    return net.feedback(g, tap), got
 
 
 def objective(net, x, y, T, mse_parameter, clean_parameter=1.0, n_clean=0):

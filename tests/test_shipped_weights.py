@@ -1,0 +1,142 @@
+#!/usr/bin/python3
+"""The trained weights shipped in model/weights/ (docs/training.md §6), run by
+the independent PyTorch CNN-F of tests/gen_model_fixtures.py (bit-identical to
+the reference model code, docs/cnnf-semantics.md §6) on the 10,000
+Fashion-MNIST test images:
+
+- cnnf-fmnist (trained with one cycle) reaches >= 90 % at every iteration 0..5,
+  its feed-forward twin cnn-fmnist >= 91 % at iteration 0;
+- the small VGG-16 CNN-F and its twin (width 1/4, 32x32 grey) reach >= 88 %
+  (iterations 0..5 / iteration 0);
+- `neurocmp eval` gives the same accuracies as PyTorch (within 0.1 %: float32
+  routing can flip on a handful of images);
+- every file records its recipe, and its `weights_digest` matches its tensors.
+
+usage: test_shipped_weights.py NEUROCMP_CLI [REPO_ROOT]
+Exit 0 pass, 1 fail, 77 skip (no torch/h5py/PIL or no Fashion-MNIST).
+"""
+
+import gzip
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+try:
+    import h5py
+    import numpy as np
+    import torch
+    from PIL import Image
+except ImportError as e:
+    print(f"SKIP: {sys.executable} lacks a module this test needs ({e})")
+    sys.exit(77)
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+CLI = os.path.abspath(sys.argv[1])
+ROOT = sys.argv[2] if len(sys.argv) > 2 else os.path.dirname(HERE)
+FM = "/usr/share/datasets/fashion-mnist"
+if not os.path.exists(f"{FM}/t10k-images-idx3-ubyte.gz"):
+    print("SKIP: Fashion-MNIST is not installed (dataset-fashion-mnist)")
+    sys.exit(77)
+sys.path.insert(0, HERE)
+import gen_model_fixtures as gm  # noqa: E402
+
+torch.set_num_threads(2)
+failures = []
+
+
+def check(cond, what):
+    print(("ok   " if cond else "FAIL ") + what)
+    if not cond:
+        failures.append(what)
+
+
+def idx(path):
+    with gzip.open(path, "rb") as f:
+        raw = f.read()
+    if int.from_bytes(raw[:4], "big") == 2051:
+        return np.frombuffer(raw[16:], dtype=np.uint8).reshape(-1, 28, 28)
+    return np.frombuffer(raw[8:], dtype=np.uint8)
+
+
+images, labels = idx(f"{FM}/t10k-images-idx3-ubyte.gz"), idx(f"{FM}/t10k-labels-idx1-ubyte.gz")
+
+
+def inputs(size):
+    """neurocmp's preprocessing (docs/preprocessing.md): 28x28 -> PIL bilinear resize, then scaling."""
+    if size == 28:   # minus1to1, as the reference's Normalize(0.5, 0.5)
+        return torch.from_numpy((2.0 * images.astype(np.float64) / 255.0 - 1.0).astype(np.float32))[:, None]
+    px = np.stack([np.asarray(Image.fromarray(im).resize((size, size), Image.BILINEAR)) for im in images])
+    mean, std = np.mean(gm.IMAGENET_MEAN), np.mean(gm.IMAGENET_STD)   # grey: the means of the three
+    return torch.from_numpy(((px.astype(np.float64) / 255.0 - mean) / std).astype(np.float32))[:, None]
+
+
+def build(name, f):
+    if f.attrs["arch"] == "cnnf-fmnist":
+        return gm.build_cnnf_fmnist(10)
+    net = gm.build_vgg16(float(f.attrs["width"]), int(f.attrs["num_classes"]), int(f.attrs["input_size"]), cnnf=True)
+    first = net.layers[0]
+    first.cin = int(f.attrs["input_channels"])   # grey input
+    return net
+
+
+def accuracy_by_iteration(net, weights, x, T, batch=500):
+    net.bind({k: weights[k].reshape(s) for k, s, _ in net.param_specs()})
+    correct = np.zeros(T + 1)
+    with torch.no_grad():
+        for b in range(0, len(x), batch):
+            outs = net.run(x[b:b + batch], T)["logits"]       # [T+1, n, classes]
+            correct += (outs.argmax(dim=2).numpy() == labels[b:b + batch]).sum(axis=1)
+    return correct / len(x)
+
+
+SHIPPED = [
+    # name, cycles to evaluate, minimum at every iteration (CNN-F) or at iteration 0 (twins)
+    ("cnnf-fmnist", 5, 0.90),
+    ("cnn-fmnist", 0, 0.91),
+    ("vgg16-cnnf-fmnist32", 5, 0.88),
+    ("vgg16-cnn-fmnist32", 0, 0.88),
+]
+results = {}
+for name, T, minimum in SHIPPED:
+    path = os.path.join(ROOT, "model", "weights", f"{name}.h5")
+    if not os.path.exists(path):
+        check(False, f"{path} is shipped")
+        continue
+    with h5py.File(path, "r") as f:
+        weights = {k: torch.from_numpy(np.array(f[k])).to(torch.float32) for k in f if isinstance(f[k], h5py.Dataset)}
+        check(int(f.attrs["training_complete"]) == 1, f"{name}: training complete")
+        settings = dict(f["training"].attrs)
+        check(settings.get("seed") == "1" and "lr" in settings and "cycles" in settings, f"{name}: recipe recorded")
+        # weights_digest: SHA-256 over (key NUL, float32 bytes) in layer order (model/train/params.h)
+        net = build(name, f)
+        h = hashlib.sha256(b"neurocmp-weights-1 float32\n")
+        for k, _, _ in net.param_specs():
+            h.update(k.encode() + b"\0" + np.ascontiguousarray(np.array(f[k], dtype="<f4")).tobytes())
+        check(h.hexdigest() == f.attrs["weights_digest"], f"{name}: weights_digest matches the tensors")
+        size = int(f.attrs["input_size"])
+    x = inputs(size)
+    acc = {}
+    for dtype in (torch.float64,):
+        acc = accuracy_by_iteration(net, {k: v.to(dtype) for k, v in weights.items()}, x.to(dtype), T)
+    results[name] = acc
+    shown = " ".join(f"t{t} {a:.4f}" for t, a in enumerate(acc))
+    worst = acc.min()
+    check(worst >= minimum, f"{name} in PyTorch: {shown} (every iteration >= {minimum})")
+    # the same through neurocmp eval
+    with tempfile.TemporaryDirectory() as tmp:
+        out = os.path.join(tmp, "eval.json")
+        r = subprocess.run([CLI, "eval", "--arch", "vgg16-cnnf" if "vgg" in name else "cnnf-fmnist", "--weights", path,
+                            "--data", "fashion-mnist", "--cycles", str(T), "--out", out, "-q"],
+                           capture_output=True, text=True)
+        check(r.returncode == 0, f"{name}: neurocmp eval runs {r.stderr.strip()}")
+        if r.returncode == 0:
+            with open(out) as fj:
+                mine = np.array(json.load(fj)["accuracy"])
+            gap = np.abs(mine - acc).max()
+            check(gap <= 0.001, f"{name}: neurocmp eval within 0.1 % of PyTorch (max gap {gap:.4f})")
+
+print(f"{len(failures)} failed")
+sys.exit(1 if failures else 0)

@@ -4,10 +4,12 @@ the independent PyTorch CNN-F of tests/gen_model_fixtures.py (bit-identical to
 the reference model code, docs/cnnf-semantics.md §6) on the 10,000
 Fashion-MNIST test images:
 
-- cnnf-fmnist (trained with one cycle) reaches >= 90 % at every iteration 0..5,
-  its feed-forward twin cnn-fmnist >= 91 % at iteration 0;
-- the small VGG-16 CNN-F and its twin (width 1/4, 32x32 grey) reach >= 88 %
-  (iterations 0..5 / iteration 0);
+- cnnf-fmnist (trained through two cycles) reaches >= 90 % at every iteration
+  0..5; cnnf-fmnist-1cycle (one cycle, as the reference script) >= 90 % at the
+  iterations it was trained for (0, 1); the feed-forward twin cnn-fmnist
+  >= 91 % at iteration 0;
+- the small VGG-16 CNN-F (width 1/4, 32x32 grey) >= 90 % at iterations 0..5,
+  its twin >= 90 %;
 - `neurocmp eval` gives the same accuracies as PyTorch (within 0.1 %: float32
   routing can flip on a handful of images);
 - every file records its recipe, and its `weights_digest` matches its tensors.
@@ -93,14 +95,15 @@ def accuracy_by_iteration(net, weights, x, T, batch=500):
 
 
 SHIPPED = [
-    # name, cycles to evaluate, minimum at every iteration (CNN-F) or at iteration 0 (twins)
-    ("cnnf-fmnist", 5, 0.90),
-    ("cnn-fmnist", 0, 0.91),
-    ("vgg16-cnnf-fmnist32", 5, 0.88),
-    ("vgg16-cnn-fmnist32", 0, 0.88),
+    # name, cycles evaluated, iterations that must reach the minimum, minimum
+    ("cnnf-fmnist", 5, 5, 0.90),          # trained through two cycles: >= 90 % at every iteration 0..5
+    ("cnnf-fmnist-1cycle", 5, 1, 0.90),   # the reference's one cycle: >= 90 % where trained (0, 1); later ones drop
+    ("cnn-fmnist", 0, 0, 0.91),           # the feed-forward twin
+    ("vgg16-cnnf-fmnist32", 5, 5, 0.90),
+    ("vgg16-cnn-fmnist32", 0, 0, 0.90),
 ]
 results = {}
-for name, T, minimum in SHIPPED:
+for name, T, checked, minimum in SHIPPED:
     path = os.path.join(ROOT, "model", "weights", f"{name}.h5")
     if not os.path.exists(path):
         check(False, f"{path} is shipped")
@@ -123,8 +126,8 @@ for name, T, minimum in SHIPPED:
         acc = accuracy_by_iteration(net, {k: v.to(dtype) for k, v in weights.items()}, x.to(dtype), T)
     results[name] = acc
     shown = " ".join(f"t{t} {a:.4f}" for t, a in enumerate(acc))
-    worst = acc.min()
-    check(worst >= minimum, f"{name} in PyTorch: {shown} (every iteration >= {minimum})")
+    worst = acc[:checked + 1].min()
+    check(worst >= minimum, f"{name} in PyTorch: {shown} (iterations 0..{checked} >= {minimum})")
     # the same through neurocmp eval
     with tempfile.TemporaryDirectory() as tmp:
         out = os.path.join(tmp, "eval.json")

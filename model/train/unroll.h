@@ -27,7 +27,11 @@
  * Results do not depend on the thread count: every BLAS call runs
  * single-threaded with a shape that depends only on the batch, per-sample
  * work is split by sample, and every reduction over samples (weight and
- * bias gradients) sums fixed chunks of samples in a fixed order.
+ * bias gradients) sums fixed chunks of samples in a fixed order.  (OpenBLAS
+ * rounds the same product differently with 1 and 2 threads, and when the
+ * call is split by rows.)  Forward and backward set OpenBLAS to one thread
+ * for their duration and restore the application's setting on return; the
+ * work is spread over core/parallel's pool instead.
  *
  * Memory: all buffers for max_batch inputs and max_cycles cycles are
  * allocated by ncmp_unroll_create (ncmp_unroll_memory_bytes tells how

@@ -107,7 +107,7 @@ int cmd_eval(int argc, char **argv)
     double width = 0, res = 0, eps = 0.2, eps_iter = 0.071;
     const cli_option options[] = {
         {"arch", 'a', CLI_STRING, &arch_name, "NAME|FILE",
-         "architecture: cnnf-fmnist, vgg16, vgg16-cnnf or a .spec file"},
+         "architecture: cnnf-fmnist, vgg16, vgg16-cnnf or a .spec file (default: the one --weights records)"},
         {"width", 0, CLI_DOUBLE, &width, "W", "width multiplier (0: the spec's)"},
         {"input-size", 0, CLI_INT, &input_size, "S", "network input size in pixels (0: the spec's)"},
         {"channels", 0, CLI_INT, &channels, "1|3", "input channels: 1 grey, 3 RGB (0: the spec's)"},
@@ -158,8 +158,14 @@ int cmd_eval(int argc, char **argv)
     memset(&o, 0, sizeof o);
     ncmp_dtype dtype;
     ncmp_labeled_split sp = NCMP_SPLIT_TEST;
+    char resolved_weights[4096], weights_arch[256];
+    weights = ncmp_weights_resolve(weights, resolved_weights, sizeof resolved_weights);
+    if (!arch_name)
+        arch_name = ncmp_arch_name_from_weights(weights, weights_arch, sizeof weights_arch);
     if (!arch_name) {
-        ncmp_fail(&err, NCMP_ERR_USAGE, "eval needs --arch, --weights and the data (see 'neurocmp eval --help')");
+        ncmp_fail(&err, NCMP_ERR_USAGE,
+                  "eval needs --arch (or --weights from neurocmp train, which record it) and the data "
+                  "(see 'neurocmp eval --help')");
         return cli_report(&err);
     }
     if (cycles < 0 || batch < 1 || threads < 0 || pgd_steps < 1 || seed < 0 || limit < 0 || !(eps >= 0) ||
@@ -179,8 +185,6 @@ int cmd_eval(int argc, char **argv)
         ncmp_attack_through_parse(through, &o.attack.through, &err))
         return cli_report(&err);
     ncmp_set_threads((int)threads);
-    char resolved_weights[4096];
-    weights = ncmp_weights_resolve(weights, resolved_weights, sizeof resolved_weights);
     ncmp_arch_options ao = {
         .width = width, .input_size = (int)input_size, .num_classes = (int)classes, .update_layer = update};
     ao.input_channels = (int)channels;

@@ -57,7 +57,7 @@ int cmd_export(int argc, char **argv)
     bool force = false, resume = false, crop = false, stability = false;
     const cli_option options[] = {
         {"arch", 'a', CLI_STRING, &arch_name, "NAME|FILE",
-         "architecture: cnnf-fmnist, vgg16, vgg16-cnnf or a .spec file"},
+         "architecture: cnnf-fmnist, vgg16, vgg16-cnnf or a .spec file (default: the one --weights records)"},
         {"weights", 'w', CLI_STRING, &weights, "FILE.h5", "weights (SPEC §4; scripts/torch_to_h5.py converts .pt)"},
         {"seed", 0, CLI_INT, &seed, "S", "seeded initialisation when no --weights are given"},
         {"width", 0, CLI_DOUBLE, &width, "W", "width multiplier (0: the spec's)"},
@@ -101,8 +101,14 @@ int cmd_export(int argc, char **argv)
     cli_parsed_free(&p);
     ncmp_error err;
     ncmp_error_clear(&err);
+    char resolved_weights[4096], weights_arch[256];
+    weights = ncmp_weights_resolve(weights, resolved_weights, sizeof resolved_weights);
+    if (!arch_name)
+        arch_name = ncmp_arch_name_from_weights(weights, weights_arch, sizeof weights_arch);
     if (!arch_name || !stimuli_path || !out) {
-        ncmp_fail(&err, NCMP_ERR_USAGE, "export needs --arch, --stimuli and --out (see 'neurocmp export --help')");
+        ncmp_fail(&err, NCMP_ERR_USAGE,
+                  "export needs --arch (or --weights from neurocmp train, which record it), --stimuli and --out "
+                  "(see 'neurocmp export --help')");
         return cli_report(&err);
     }
     ncmp_export_options o;
@@ -128,10 +134,6 @@ int cmd_export(int argc, char **argv)
     if (ncmp_reduce_parse(reduce_text, &o.reduce, &o.project_dim, &err))
         return cli_report(&err);
     ncmp_set_threads((int)threads);
-
-    char resolved_weights[4096];
-
-    weights = ncmp_weights_resolve(weights, resolved_weights, sizeof resolved_weights);
 
     ncmp_arch_options ao = {
         .width = width, .input_size = (int)input_size, .num_classes = (int)classes, .update_layer = update};

@@ -103,6 +103,11 @@ typedef struct ncmp_arch_options {
  * (e.g. converted with scripts/torch_to_h5.py) change nothing. */
 void ncmp_arch_options_from_weights(ncmp_arch_options *opts, const char *weights_path);
 
+/* The architecture a neurocmp weights file was trained as (its `arch`
+ * attribute: a built-in name such as "cnnf-fmnist"), copied into buf; NULL
+ * if the file has none (e.g. converted from PyTorch) or cannot be read. */
+const char *ncmp_arch_name_from_weights(const char *weights_path, char *buf, size_t size);
+
 /* Load a built-in architecture by name ("vgg16-cnnf", looked up as
  * model/archs/<name>.spec in the shipped data) or a spec file by path
  * (anything containing '/' or ending in .spec).  opts may be NULL.

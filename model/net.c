@@ -349,6 +349,23 @@ const char *ncmp_weights_resolve(const char *name, char *buf, size_t size)
     return ncmp_data_path(rel, buf, size, NULL) == NCMP_OK ? buf : name;
 }
 
+const char *ncmp_arch_name_from_weights(const char *path, char *buf, size_t size)
+{
+    hid_t f;
+    if (!path || !size || ncmp_h5_open_read(path, false, &f, NULL))
+        return NULL;
+    char *name = NULL;
+    const char *got = NULL;
+    if (ncmp_h5_attr_exists(f, "arch") && !ncmp_h5_attr_get_string(f, "arch", &name, NULL) && name[0] &&
+        strlen(name) < size) {
+        memcpy(buf, name, strlen(name) + 1);
+        got = buf;
+    }
+    free(name);
+    H5Fclose(f);
+    return got;
+}
+
 void ncmp_arch_options_from_weights(ncmp_arch_options *o, const char *path)
 {
     hid_t f;

@@ -1,18 +1,20 @@
 #!/usr/bin/python3
-"""The trained weights shipped in model/weights/ (docs/training.md §6), run by
-the independent PyTorch CNN-F of tests/gen_model_fixtures.py (bit-identical to
-the reference model code, docs/cnnf-semantics.md §6) on the 10,000
-Fashion-MNIST test images:
+"""The trained weights shipped in model/weights/ (docs/training.md §6):
 
-- cnnf-fmnist (trained through two cycles) reaches >= 90 % at every iteration
-  0..5; cnnf-fmnist-1cycle (one cycle, as the reference script) >= 90 % at the
-  iterations it was trained for (0, 1); the feed-forward twin cnn-fmnist
-  >= 91 % at iteration 0;
-- the small VGG-16 CNN-F (width 1/4, 32x32 grey) >= 90 % at iterations 0..5,
-  its twin >= 90 %;
-- `neurocmp eval` gives the same accuracies as PyTorch (within 0.1 %: float32
-  routing can flip on a handful of images);
-- every file records its recipe, and its `weights_digest` matches its tensors.
+- `neurocmp eval --weights NAME` (architecture and options read from the
+  file) on the 10,000 Fashion-MNIST test images: cnnf-fmnist (trained through
+  two cycles) reaches >= 90 % at every iteration 0..5; cnnf-fmnist-1cycle
+  (one cycle, as the reference script) >= 90 % at the iterations it was
+  trained for (0, 1); the feed-forward twin cnn-fmnist >= 91 %; the small
+  VGG-16 CNN-F (width 1/4, 32x32 grey) >= 90 % at iterations 0..5, its twin
+  >= 90 %;
+- the independent PyTorch CNN-F of tests/gen_model_fixtures.py (bit-identical
+  to the reference model code, docs/cnnf-semantics.md §6), float32, gives
+  the same accuracies on the first 1000 test images (within 0.3 %, three
+  images: float32 routing can flip on a handful; NCMP_SHIPPED_TORCH_IMAGES
+  changes the count, 10000 takes about an hour on two cores);
+- every file records its recipe, its `weights_digest` matches its tensors,
+  and it holds no optimiser state (finished runs drop it).
 
 usage: test_shipped_weights.py NEUROCMP_CLI [REPO_ROOT]
 Exit 0 pass, 1 fail, 77 skip (no torch/h5py/PIL or no Fashion-MNIST).
@@ -84,16 +86,29 @@ def build(name, f):
     return net
 
 
-def accuracy_by_iteration(net, weights, x, T, batch=500):
+def accuracy_by_iteration(net, weights, x, y, T, batch=250):
     net.bind({k: weights[k].reshape(s) for k, s, _ in net.param_specs()})
     correct = np.zeros(T + 1)
     with torch.no_grad():
         for b in range(0, len(x), batch):
             outs = net.run(x[b:b + batch], T)["logits"]       # [T+1, n, classes]
-            correct += (outs.argmax(dim=2).numpy() == labels[b:b + batch]).sum(axis=1)
+            correct += (outs.argmax(dim=2).numpy() == y[b:b + batch]).sum(axis=1)
     return correct / len(x)
 
 
+def neurocmp_eval(name, T, limit=0):
+    with tempfile.TemporaryDirectory() as tmp:
+        out = os.path.join(tmp, "eval.json")
+        r = subprocess.run([CLI, "eval", "--weights", name, "--data", "fashion-mnist", "--cycles", str(T),
+                            "--max-images", str(limit), "--out", out, "-q"], capture_output=True, text=True, cwd=ROOT)
+        check(r.returncode == 0, f"{name}: neurocmp eval --weights {name} runs {r.stderr.strip()}")
+        if r.returncode:
+            return None
+        with open(out) as fj:
+            return np.array(json.load(fj)["accuracy"])
+
+
+N_TORCH = int(os.environ.get("NCMP_SHIPPED_TORCH_IMAGES", "1000"))
 SHIPPED = [
     # name, cycles evaluated, iterations that must reach the minimum, minimum
     ("cnnf-fmnist", 5, 5, 0.90),          # trained through two cycles: >= 90 % at every iteration 0..5
@@ -102,7 +117,6 @@ SHIPPED = [
     ("vgg16-cnnf-fmnist32", 5, 5, 0.90),
     ("vgg16-cnn-fmnist32", 0, 0, 0.90),
 ]
-results = {}
 for name, T, checked, minimum in SHIPPED:
     path = os.path.join(ROOT, "model", "weights", f"{name}.h5")
     if not os.path.exists(path):
@@ -120,26 +134,20 @@ for name, T, checked, minimum in SHIPPED:
             h.update(k.encode() + b"\0" + np.ascontiguousarray(np.array(f[k], dtype="<f4")).tobytes())
         check(h.hexdigest() == f.attrs["weights_digest"], f"{name}: weights_digest matches the tensors")
         size = int(f.attrs["input_size"])
-    x = inputs(size)
-    acc = {}
-    for dtype in (torch.float64,):
-        acc = accuracy_by_iteration(net, {k: v.to(dtype) for k, v in weights.items()}, x.to(dtype), T)
-    results[name] = acc
-    shown = " ".join(f"t{t} {a:.4f}" for t, a in enumerate(acc))
+        check("momentum" not in f["training"], f"{name}: no optimiser state ({os.path.getsize(path) / 1e6:.1f} MB)")
+    acc = neurocmp_eval(name, T)
+    if acc is None:
+        continue
+    shown = " ".join(f"t{t} {a:.4f}" for t, a in enumerate(acc[:T + 1]))
     worst = acc[:checked + 1].min()
-    check(worst >= minimum, f"{name} in PyTorch: {shown} (iterations 0..{checked} >= {minimum})")
-    # the same through neurocmp eval
-    with tempfile.TemporaryDirectory() as tmp:
-        out = os.path.join(tmp, "eval.json")
-        r = subprocess.run([CLI, "eval", "--arch", "vgg16-cnnf" if "vgg" in name else "cnnf-fmnist", "--weights", path,
-                            "--data", "fashion-mnist", "--cycles", str(T), "--out", out, "-q"],
-                           capture_output=True, text=True)
-        check(r.returncode == 0, f"{name}: neurocmp eval runs {r.stderr.strip()}")
-        if r.returncode == 0:
-            with open(out) as fj:
-                mine = np.array(json.load(fj)["accuracy"])
-            gap = np.abs(mine - acc).max()
-            check(gap <= 0.001, f"{name}: neurocmp eval within 0.1 % of PyTorch (max gap {gap:.4f})")
+    check(worst >= minimum, f"{name}: {shown} (iterations 0..{checked} >= {minimum})")
+    # the same network in PyTorch, on the first N_TORCH images
+    x = inputs(size)[:N_TORCH]
+    torch_acc = accuracy_by_iteration(net, weights, x, labels[:N_TORCH], T)
+    mine = neurocmp_eval(name, T, N_TORCH) if N_TORCH < len(labels) else acc
+    if mine is not None:
+        gap = np.abs(mine[:T + 1] - torch_acc).max()
+        check(gap <= 0.003 + 1e-12, f"{name}: PyTorch on {N_TORCH} images within 0.3 % of neurocmp (max gap {gap:.4f})")
 
 print(f"{len(failures)} failed")
 sys.exit(1 if failures else 0)

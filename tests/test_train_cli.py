@@ -157,6 +157,8 @@ for how in ("SIGINT", "SIGKILL"):
     check(not os.path.exists(out + ".partial") or how == "SIGKILL", f"{how}: no partial file left", "")
     with h5py.File(out, "r") as f:
         check(f.attrs["training_complete"] == 0, f"{how}: the checkpoint says unfinished")
+        check("momentum" in f["training"] and "conv1.conv.weight" in f["training/momentum"],
+              f"{how}: the unfinished checkpoint keeps the momentum buffers")
         stopped = int(f.attrs["training_step"])
     r = run(["train", *RESL, "--resume", "--out", out, "-q"])
     check(r.returncode == 0 and digest(r.stdout) == want40, f"{how} at step {stopped} + --resume = uninterrupted",
@@ -167,6 +169,8 @@ print("checkpoint contents")
 with h5py.File(full, "r") as f:
     check(f.attrs["complete"] == 1 and f.attrs["training_complete"] == 1, "complete flags")
     check(f.attrs["arch"] == "cnnf-fmnist" and f.attrs["precision"] == "float32", "arch and precision")
+    check("momentum" not in f["training"] and "momentum_topdown" not in f["training"],
+          "a finished file drops the optimiser state", str(list(f["training"])))
     check(tuple(f["ins1_bias.bias"].shape) == (1, 16, 1, 1) and tuple(f["fc1_bias.bias"].shape) == (1, 1000),
           "biases in the reference's shapes", str(f["ins1_bias.bias"].shape))
     h = f["training/history"]
@@ -222,6 +226,12 @@ for t in (1, 2):
     check(r.returncode == 0 and "average" in r.stdout, "eval prints a table", r.stderr)
     outs.append(r.stdout)
 check(outs[0] == outs[1], "eval does not depend on the thread count")
+r = run(["eval", "--weights", full, "--images", IMAGES, "--labels", LABELS, "--cycles", "2", "--attack", "pgd",
+         "--eps", "0.1", "--eps-iter", "0.03", "--pgd-steps", "3", "--attack-through", "all"])
+check(r.returncode == 0 and r.stdout == outs[0], "without --arch, eval takes the architecture from the weights file",
+      r.stderr)
+r = run(["eval", "--images", IMAGES, "--labels", LABELS])
+check(r.returncode == 2 and "--arch" in r.stderr, "eval without --arch or --weights names --arch", r.stderr)
 import json  # noqa: E402
 with open(ev) as fj:
     j = json.load(fj)

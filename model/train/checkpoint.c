@@ -150,9 +150,13 @@ ncmp_status ncmp_checkpoint_write(const char *path, const ncmp_checkpoint *ck, n
     for (int k = 0; k < ck->settings->n; k++)
         if ((st = ncmp_h5_attr_set_string(g, ck->settings->items[k].name, ck->settings->items[k].value, err)))
             goto fail;
+    /* A finished run cannot be continued (--epochs is a resume setting), so
+     * its file drops the momentum buffers: a third of the size of a
+     * checkpoint (half without a linear top-down layer). */
     if ((st = ncmp_h5_attr_set_int64(g, "optimizer_step", (long long)ck->sgd->step, err)) ||
-        (st = write_buffers(g, "momentum", p, ck->sgd->buf_weight, ck->sgd->buf_bias, NULL, err)) ||
-        (st = write_buffers(g, "momentum_topdown", p, ck->sgd->buf_weight_t, NULL, ck->sgd->has_buf_weight_t, err)))
+        (!ck->complete && (st = write_buffers(g, "momentum", p, ck->sgd->buf_weight, ck->sgd->buf_bias, NULL, err))) ||
+        (!ck->complete && (st = write_buffers(g, "momentum_topdown", p, ck->sgd->buf_weight_t, NULL,
+                                              ck->sgd->has_buf_weight_t, err))))
         goto fail;
     {
         const ncmp_train_accumulators *acc = ck->acc;
@@ -289,7 +293,7 @@ ncmp_status ncmp_checkpoint_read(const char *path, const ncmp_train_settings *se
     sgd->step = (uint64_t)step;
     const bool f64 = p->dtype == NCMP_FLOAT64;
     const hid_t mt = f64 ? H5T_NATIVE_DOUBLE : H5T_NATIVE_FLOAT;
-    for (int i = 0; i < p->arch->n_layers && !st; i++) {
+    for (int i = 0; i < p->arch->n_layers && !st && !c; i++) { /* finished: no momentum kept */
         char name[512];
         const ncmp_layer_desc *L = &p->arch->layers[i];
         size_t w = ncmp_params_weight_size(p, i), b = ncmp_params_bias_size(p, i);

@@ -8,7 +8,8 @@
  * training_epochs_done, training_step.
  * Group /training (ignored by weights readers): one string attribute per
  * setting (ncmp_train_setting), the optimiser's momentum buffers
- * (/training/momentum/<key>, /training/momentum_topdown/<key>), the
+ * (/training/momentum/<key>, /training/momentum_topdown/<key>; only while
+ * training is unfinished: a complete file cannot be continued), the
  * accumulators of a partly done epoch, and the history
  * (/training/history/<column>, one row per finished epoch).
  */

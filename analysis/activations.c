@@ -2,6 +2,7 @@
 #include "analysis/activations.h"
 
 #include "core/h5.h"
+#include "core/sizes.h"
 
 #include <cblas.h>
 
@@ -87,8 +88,11 @@ ncmp_status ncmp_activations_open(const char *path, ncmp_activations **out, ncmp
         st = ncmp_fail(err, NCMP_ERR_FORMAT, "%s: /iteration must be a non-empty 1-D dataset", path);
         goto fail;
     }
+    size_t it_bytes;
+    if ((st = ncmp_size_2d(path, "/iteration", (size_t)dims[0], 1, sizeof *a->iterations, &it_bytes, err)))
+        goto fail;
     a->n_iterations = dims[0];
-    a->iterations = malloc(a->n_iterations * sizeof *a->iterations);
+    a->iterations = malloc(it_bytes);
     hid_t d = H5Dopen2(a->file, "iteration", H5P_DEFAULT);
     if (!a->iterations || d < 0 || H5Dread(d, H5T_NATIVE_LLONG, H5S_ALL, H5S_ALL, H5P_DEFAULT, a->iterations) < 0) {
         if (d >= 0)
@@ -151,7 +155,13 @@ static ncmp_status layer_shape(const ncmp_activations *a, const char *layer, int
                          "stimuli, ...]",
                          a->path, layer, *rank, *rank > 0 ? (unsigned long long)dims[0] : 0ULL,
                          *rank > 1 ? (unsigned long long)dims[1] : 0ULL, a->n_iterations, a->n_stimuli);
-    return NCMP_OK;
+    /* features per stimulus, as doubles: checked here once for every reader below */
+    size_t d[NCMP_H5_MAX_RANK], bytes;
+    for (int i = 2; i < *rank; i++)
+        d[i - 2] = (size_t)dims[i];
+    char what[1100];
+    snprintf(what, sizeof what, "/activations/%s (features per stimulus)", layer);
+    return ncmp_size_product(a->path, what, d, *rank - 2, sizeof(double), &bytes, err);
 }
 
 ncmp_status ncmp_activations_layer_features(const ncmp_activations *a, const char *layer, size_t *n_features,
@@ -288,6 +298,12 @@ ncmp_status ncmp_activations_gram(const ncmp_activations *a, const char *layer, 
         return ncmp_fail(err, NCMP_ERR_SHAPE, "Gram matrix of %zu stimuli x %zu features", n, p);
     size_t B = block_bytes / (2 * p * sizeof(double));
     B = B < 1 ? 1 : B > n ? n : B;
+    int n_int, p_int; /* B <= n, so the block sizes fit too */
+    size_t block;
+    if ((st = ncmp_blas_int(n, "the number of stimuli", &n_int, err)) ||
+        (st = ncmp_blas_int(p, "the number of features", &p_int, err)) ||
+        (st = ncmp_size_2d(a->path, "a Gram block", B, p, sizeof(double), &block, err)))
+        return st;
     double *shift = malloc(p * sizeof *shift), *bi = malloc(B * p * sizeof *bi), *bj = malloc(B * p * sizeof *bj);
     if (!shift || !bi || !bj) {
         st = ncmp_fail(err, NCMP_ERR_NOMEM, "Gram matrix: out of memory for blocks of %zu x %zu", B, p);
@@ -311,8 +327,8 @@ ncmp_status ncmp_activations_gram(const ncmp_activations *a, const char *layer, 
                     bj[k] -= shift[k % p];
                 bjp = bj;
             }
-            cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)ni, (int)nj, (int)p, 1.0, bi, (int)p, bjp, (int)p,
-                        0.0, G + i0 * n + j0, (int)n);
+            cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)ni, (int)nj, p_int, 1.0, bi, p_int, bjp, p_int,
+                        0.0, G + i0 * n + j0, n_int); /* ni, nj <= B: checked above */
             for (size_t i = 0; i < ni; i++)
                 for (size_t j = 0; j < nj; j++)
                     G[(j0 + j) * n + i0 + i] = G[(i0 + i) * n + j0 + j];

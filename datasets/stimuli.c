@@ -2,6 +2,8 @@
  * format). */
 #include "datasets/stimuli.h"
 
+#include "core/sizes.h"
+
 #include <dirent.h>
 #include <errno.h>
 #include <stdint.h>
@@ -755,9 +757,18 @@ static ncmp_status open_idx(ncmp_stimulus_set *set, ncmp_error *err)
     ncmp_status st = idx_scan(set->path, 0x00000803, dims, &bytes, err);
     if (st != NCMP_OK)
         return st;
-    uint64_t expected = (uint64_t)dims[0] * dims[1] * dims[2];
     if (dims[1] == 0 || dims[2] == 0 || dims[1] > 65536 || dims[2] > 65536)
         return ncmp_fail(err, NCMP_ERR_FORMAT, "IDX file '%s' has images of %ux%u pixels", set->path, dims[1], dims[2]);
+    size_t per_image, all_images;
+    if ((st = ncmp_size_2d(set->path, "each IDX image (rows x columns)", dims[1], dims[2], 1, &per_image, err)) ||
+        (st = ncmp_size_3d(set->path, "the IDX images (count x rows x columns)", dims[0], dims[1], dims[2], 1,
+                           &all_images, err)))
+        return st;
+    if (per_image > NCMP_STIMULUS_MAX_BYTES)
+        return ncmp_fail(err, NCMP_ERR_FORMAT,
+                         "IDX file '%s' has images of %ux%u pixels, more than the %llu MiB an image may hold",
+                         set->path, dims[1], dims[2], (unsigned long long)(NCMP_STIMULUS_MAX_BYTES >> 20));
+    const uint64_t expected = all_images;
     if (bytes != expected)
         return ncmp_fail(err, NCMP_ERR_FORMAT,
                          "IDX file '%s' is %s: its header says %u images of %ux%u (%llu bytes of pixels), it holds "
@@ -846,8 +857,8 @@ static ncmp_status load_idx_image(ncmp_stimulus_set *set, size_t i, ncmp_image *
         free(pixels);
         return ncmp_fail(err, NCMP_ERR_IO, "cannot seek to '%s'", set->sources[i]);
     }
-    int got = gzread(set->idx, pixels, (unsigned)bytes);
-    if (got != (int)bytes) {
+    int got = gzread(set->idx, pixels, (unsigned)bytes); /* bytes <= NCMP_STIMULUS_MAX_BYTES (open_idx) */
+    if (got < 0 || (size_t)got != bytes) {
         free(pixels);
         gzclose(set->idx);
         set->idx = NULL;

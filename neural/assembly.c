@@ -2,6 +2,8 @@
  */
 #include "neural/assembly.h"
 
+#include "core/sizes.h"
+
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -26,22 +28,30 @@ ncmp_status ncmp_assembly_alloc(size_t n_presentations, size_t n_neuroids, size_
                                 const char *source, ncmp_assembly **out, ncmp_error *err)
 {
     *out = NULL;
+    /* the data, and the per-presentation / per-neuroid / per-bin coordinate arrays, in bytes */
+    const size_t T1 = n_time_bins ? n_time_bins : 1;
+    size_t bytes, coord_bytes;
+    char what[300];
+    snprintf(what, sizeof what, "'%s' (presentation x neuroid x time_bin)", name ? name : "responses");
+    ncmp_status st = ncmp_size_3d(source, what, n_presentations, n_neuroids, T1, sizeof(double), &bytes, err);
+    if (!st)
+        st = ncmp_size_2d(source, "the presentation coordinates", n_presentations, 1, 64, &coord_bytes, err);
+    if (!st)
+        st = ncmp_size_2d(source, "the neuroid coordinates", n_neuroids, 1, 64, &coord_bytes, err);
+    if (!st)
+        st = ncmp_size_2d(source, "the time bins", T1, 2, sizeof(double), &coord_bytes, err);
+    if (st)
+        return st;
+    const size_t total = bytes / sizeof(double);
     ncmp_assembly *a = calloc(1, sizeof *a);
     if (!a)
         return ncmp_fail(err, NCMP_ERR_NOMEM, "out of memory for an assembly");
     a->has_time_bins = n_time_bins > 0;
     a->n_presentations = n_presentations;
     a->n_neuroids = n_neuroids;
-    a->n_time_bins = n_time_bins ? n_time_bins : 1;
+    a->n_time_bins = T1;
     a->presentation.length = n_presentations;
     a->neuroid.length = n_neuroids;
-    size_t total = n_presentations * n_neuroids * a->n_time_bins;
-    if (n_neuroids && a->n_time_bins && total / n_neuroids / a->n_time_bins != n_presentations) {
-        size_t T = a->n_time_bins;
-        free(a);
-        return ncmp_fail(err, NCMP_ERR_SHAPE, "assembly of %zu x %zu x %zu is too large", n_presentations, n_neuroids,
-                         T);
-    }
     a->data = malloc((total ? total : 1) * sizeof *a->data);
     a->name = dup_string(name ? name : "responses");
     a->source = dup_string(source ? source : "");

@@ -1,0 +1,71 @@
+/* Checked products of declared sizes (core/sizes.h). */
+#include "core/sizes.h"
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stdio.h>
+
+static void describe(char *buf, size_t size, const size_t *dims, int n)
+{
+    size_t used = 0;
+    buf[0] = '\0';
+    for (int i = 0; i < n && used < size; i++) {
+        int w = snprintf(buf + used, size - used, "%s%zu", i ? " x " : "", dims[i]);
+        if (w < 0)
+            break;
+        used += (size_t)w;
+    }
+}
+
+ncmp_status ncmp_size_product(const char *file, const char *what, const size_t *dims, int n, size_t elem_size,
+                              size_t *out, ncmp_error *err)
+{
+    *out = 0;
+    size_t total = elem_size;
+    bool overflow = false, zero = elem_size == 0;
+    for (int i = 0; i < n; i++) {
+        if (dims[i] == 0)
+            zero = true;
+        else if (!overflow && __builtin_mul_overflow(total, dims[i], &total))
+            overflow = true;
+    }
+    if (zero)
+        return NCMP_OK;
+    if (overflow || total > NCMP_MAX_DECLARED_BYTES) {
+        char shape[512];
+        describe(shape, sizeof shape, dims, n);
+        return ncmp_fail(err, NCMP_ERR_SHAPE,
+                         "%s%s%s%s declares %s values of %zu byte%s: %s (neurocmp reads at most %zu GiB per array); "
+                         "the file is corrupt or not what it claims",
+                         file ? "'" : "", file ? file : "", file ? "': " : "", what ? what : "an array", shape,
+                         elem_size, elem_size == 1 ? "" : "s", overflow ? "the size overflows" : "too large",
+                         NCMP_MAX_DECLARED_BYTES >> 30);
+    }
+    *out = total;
+    return NCMP_OK;
+}
+
+ncmp_status ncmp_size_2d(const char *file, const char *what, size_t a, size_t b, size_t elem_size, size_t *out,
+                         ncmp_error *err)
+{
+    const size_t d[2] = {a, b};
+    return ncmp_size_product(file, what, d, 2, elem_size, out, err);
+}
+
+ncmp_status ncmp_size_3d(const char *file, const char *what, size_t a, size_t b, size_t c, size_t elem_size,
+                         size_t *out, ncmp_error *err)
+{
+    const size_t d[3] = {a, b, c};
+    return ncmp_size_product(file, what, d, 3, elem_size, out, err);
+}
+
+ncmp_status ncmp_blas_int(size_t value, const char *what, int *out, ncmp_error *err)
+{
+    if (value > (size_t)INT_MAX) {
+        *out = 0;
+        return ncmp_fail(err, NCMP_ERR_SHAPE, "%s is %zu, beyond the %d a BLAS call takes", what ? what : "a dimension",
+                         value, INT_MAX);
+    }
+    *out = (int)value;
+    return NCMP_OK;
+}

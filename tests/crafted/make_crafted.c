@@ -1,0 +1,139 @@
+/* Writes the crafted files of tests/crafted/test_crafted.sh into a folder:
+ * small files that declare huge sizes (docs/hardening.md).  Made with the
+ * libraries neurocmp links (netCDF-C, HDF5), so the test needs nothing else.
+ *
+ *   make_crafted DIR
+ */
+#include <hdf5.h>
+#include <netcdf.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#define HUGE_COUNT (((unsigned long long)1 << 61) + 1)
+
+static int fail(const char *what)
+{
+    fprintf(stderr, "make_crafted: cannot write %s\n", what);
+    return 1;
+}
+
+/* netCDF-4: `responses(presentation, neuroid)` with 2^61 + 1 presentations, chunked, no data. */
+static int netcdf_huge(const char *path)
+{
+    int nc, dp, dn, v;
+    if (nc_create(path, NC_NETCDF4 | NC_CLOBBER, &nc))
+        return fail(path);
+    nc_def_dim(nc, "presentation", (size_t)HUGE_COUNT, &dp);
+    nc_def_dim(nc, "neuroid", 1, &dn);
+    int dims[2] = {dp, dn};
+    size_t chunks[2] = {1, 1};
+    if (nc_def_var(nc, "responses", NC_DOUBLE, 2, dims, &v) || nc_def_var_chunking(nc, v, NC_CHUNKED, chunks))
+        return fail(path);
+    return nc_close(nc) ? fail(path) : 0;
+}
+
+/* A valid two-stimulus assembly (stimulus ids "a", "b", one neuroid), to pair with the crafted activations. */
+static int netcdf_small(const char *path)
+{
+    int nc, dp, dn, v, ids;
+    if (nc_create(path, NC_NETCDF4 | NC_CLOBBER, &nc))
+        return fail(path);
+    nc_def_dim(nc, "presentation", 2, &dp);
+    nc_def_dim(nc, "neuroid", 1, &dn);
+    int dims[2] = {dp, dn};
+    const char *names[2] = {"a", "b"};
+    const double values[2] = {1.0, 2.0};
+    if (nc_def_var(nc, "responses", NC_DOUBLE, 2, dims, &v) || nc_def_var(nc, "stimulus_id", NC_STRING, 1, &dp, &ids) ||
+        nc_enddef(nc) || nc_put_var_double(nc, v, values) || nc_put_var_string(nc, ids, names))
+        return fail(path);
+    return nc_close(nc) ? fail(path) : 0;
+}
+
+static hid_t chunked(hid_t file, const char *name, hid_t type, int rank, const hsize_t *dims)
+{
+    hsize_t chunk[8];
+    for (int i = 0; i < rank; i++)
+        chunk[i] = 1;
+    hid_t space = H5Screate_simple(rank, dims, NULL), plist = H5Pcreate(H5P_DATASET_CREATE);
+    H5Pset_chunk(plist, rank, chunk);
+    hid_t lcpl = H5Pcreate(H5P_LINK_CREATE);
+    H5Pset_create_intermediate_group(lcpl, 1);
+    hid_t d = H5Dcreate2(file, name, type, space, lcpl, plist, H5P_DEFAULT);
+    H5Pclose(lcpl);
+    H5Pclose(plist);
+    H5Sclose(space);
+    return d;
+}
+
+/* An activations file (SPEC §5) with two stimuli, complete = 1, and either a
+ * /iteration of 2^61 + 1 entries or a layer of 2^31 x 2^31 x 4 features. */
+static int activations_huge(const char *path, int which)
+{
+    hid_t f = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    if (f < 0)
+        return fail(path);
+    hid_t str = H5Tcopy(H5T_C_S1);
+    H5Tset_size(str, 2);
+    hsize_t two = 2, one = 1;
+    hid_t space = H5Screate_simple(1, &two, NULL);
+    hid_t d = H5Dcreate2(f, "stimulus_id", str, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    H5Dwrite(d, str, H5S_ALL, H5S_ALL, H5P_DEFAULT, "a\0b\0");
+    H5Dclose(d);
+    H5Sclose(space);
+    H5Tclose(str);
+    if (which == 0) {
+        hsize_t n = HUGE_COUNT;
+        H5Dclose(chunked(f, "iteration", H5T_STD_I64LE, 1, &n));
+        H5Gclose(H5Gcreate2(f, "activations", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT));
+    } else {
+        space = H5Screate_simple(1, &one, NULL);
+        long long zero = 0;
+        d = H5Dcreate2(f, "iteration", H5T_STD_I64LE, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+        H5Dwrite(d, H5T_NATIVE_LLONG, H5S_ALL, H5S_ALL, H5P_DEFAULT, &zero);
+        H5Dclose(d);
+        H5Sclose(space);
+        hsize_t dims[5] = {1, 2, (hsize_t)1 << 31, (hsize_t)1 << 31, 4};
+        H5Dclose(chunked(f, "activations/block1", H5T_IEEE_F32LE, 5, dims));
+    }
+    space = H5Screate(H5S_SCALAR);
+    hid_t a = H5Acreate2(f, "complete", H5T_STD_I64LE, space, H5P_DEFAULT, H5P_DEFAULT);
+    long long yes = 1;
+    H5Awrite(a, H5T_NATIVE_LLONG, &yes);
+    H5Aclose(a);
+    H5Sclose(space);
+    return H5Fclose(f) < 0 ? fail(path) : 0;
+}
+
+/* IDX images: one image of 65536 x 65536 (2^32 bytes: wraps an unsigned) and 100 bytes of pixels. */
+static int idx_huge(const char *path)
+{
+    FILE *f = fopen(path, "wb");
+    if (!f)
+        return fail(path);
+    const unsigned char head[16] = {0, 0, 8, 3, 0, 0, 0, 1, 0, 1, 0, 0, 0, 1, 0, 0};
+    unsigned char pixels[100] = {0};
+    int bad = fwrite(head, 1, sizeof head, f) != sizeof head || fwrite(pixels, 1, sizeof pixels, f) != sizeof pixels;
+    return fclose(f) || bad ? fail(path) : 0;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc != 2) {
+        fprintf(stderr, "usage: make_crafted DIR\n");
+        return 2;
+    }
+    char path[4096];
+    int bad = 0;
+    snprintf(path, sizeof path, "%s/huge-presentations.nc", argv[1]);
+    bad |= netcdf_huge(path);
+    snprintf(path, sizeof path, "%s/small.nc", argv[1]);
+    bad |= netcdf_small(path);
+    snprintf(path, sizeof path, "%s/huge-iterations.h5", argv[1]);
+    bad |= activations_huge(path, 0);
+    snprintf(path, sizeof path, "%s/huge-features.h5", argv[1]);
+    bad |= activations_huge(path, 1);
+    snprintf(path, sizeof path, "%s/huge-images-idx3-ubyte", argv[1]);
+    bad |= idx_huge(path);
+    return bad;
+}

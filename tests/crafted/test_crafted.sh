@@ -1,0 +1,36 @@
+#!/bin/bash
+# Crafted files that declare huge sizes in a few bytes (docs/hardening.md):
+# each must give a clear error naming the problem and a non-zero exit below
+# 128 (never a crash), under the sanitizers as in the release build.
+#   test_crafted.sh NEUROCMP MAKE_CRAFTED
+set -u
+cli=$1
+make_crafted=$2
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/../cli_lib.sh"
+cli_tmp crafted
+"$make_crafted" "$tmp" || { echo "FAIL: make_crafted"; exit 1; }
+
+# expect_error WHAT NEEDLE -- CMD...: exit 1 (a data error, not a crash) and NEEDLE in the message
+expect_error() {
+  local what=$1 needle=$2; shift 3
+  expect 1 "$what" -- "$@"
+  contains "$needle"
+  if grep -qE "Sanitizer|runtime error|Segmentation|Aborted" "$tmp/out"; then bad "$what: sanitizer or crash report"; else ok; fi
+}
+
+expect_error "netCDF with 2^61+1 presentations (ceiling)" "2305843009213693953 x 1 x 1 values of 8 bytes" -- \
+  "$cli" ceiling --neural "$tmp/huge-presentations.nc"
+expect_error "netCDF with 2^61+1 presentations (neural info)" "2305843009213693953" -- \
+  "$cli" neural info "$tmp/huge-presentations.nc"
+expect_error "activations with a /iteration of 2^61+1 entries (score)" "/iteration declares 2305843009213693953" -- \
+  "$cli" score --activations "$tmp/huge-iterations.h5" --neural "$tmp/small.nc" --layer block1
+expect_error "activations with a layer of 2^31 x 2^31 x 4 features (score)" "/activations/block1 (features per stimulus) declares 2147483648 x 2147483648 x 4" -- \
+  "$cli" score --activations "$tmp/huge-features.h5" --neural "$tmp/small.nc" --layer block1
+expect_error "activations with a /iteration of 2^61+1 entries (temporal)" "/iteration declares" -- \
+  "$cli" temporal --activations "$tmp/huge-iterations.h5" --neural "$tmp/small.nc" --layer block1 --out "$tmp/t"
+expect_error "IDX images of 65536 x 65536 (export)" "65536x65536 pixels" -- \
+  "$cli" export --arch vgg16 --stimuli "$tmp/huge-images-idx3-ubyte" --out "$tmp/x.h5"
+[ ! -e "$tmp/x.h5" ] && ok || bad "export left an output behind"
+
+cli_summary crafted

@@ -53,7 +53,7 @@ EOF
 }
 for precision in float double; do
   set -- $(rate_rss neurocmp train --arch cnnf-fmnist --data fashion-mnist --cycles "$cycles" --batch "$batch" \
-           --max-steps "$steps" --threads "$threads" --precision "$precision" --out "$out/w-$precision.h5" -q)
+           --max-steps "$steps" --threads "$threads" --precision "$precision" --out "$out/w-$precision.h5")
   eval "nc_$precision=$1 nc_rss_$precision=$2"
 done
 peer=$("$python" "$here/torch_train_peer.py" --threads "$threads" --batch "$batch" --cycles "$cycles" --steps "$steps")

@@ -16,7 +16,7 @@
 static htri_t is_hdf5_file(const char *path)
 {
 #if H5_VERSION_GE(1, 12, 0)
-    return is_hdf5_file(path);
+    return H5Fis_accessible(path, H5P_DEFAULT);
 #else
     return H5Fis_hdf5(path);
 #endif

@@ -3,6 +3,7 @@
 #include "core/log.h"
 #include "core/provenance.h"
 #include "core/sha256.h"
+#include "core/sizes.h"
 #include "core/version.h"
 #include "neural/io.h"
 
@@ -17,6 +18,9 @@
 
 enum { DIM_PRESENTATION, DIM_NEUROID, DIM_TIME_BIN, DIM_OTHER };
 static const char *const dim_names[] = {"presentation", "neuroid", "time_bin"};
+
+/* The longest character-array string (e.g. a stimulus id) a reader accepts. */
+#define NCMP_NETCDF_MAX_STRING (1 << 20)
 
 static ncmp_status nc_fail(ncmp_error *err, int rc, const char *path, const char *what)
 {
@@ -42,6 +46,25 @@ static bool is_integer(nc_type t)
 static ncmp_status read_string_var(int ncid, int v, nc_type type, int nd, const int *dimids, size_t n, const char *path,
                                    const char *name, char ***out, ncmp_error *err)
 {
+    char what[300];
+    snprintf(what, sizeof what, "coordinate '%s'", name);
+    size_t bytes;
+    ncmp_status st = ncmp_size_2d(path, what, n, 1, sizeof(char *), &bytes, err);
+    if (st)
+        return st;
+    size_t len = 1;
+    if (type != NC_STRING && nd == 2) {
+        int rc = nc_inq_dimlen(ncid, dimids[1], &len);
+        if (rc)
+            return nc_fail(err, rc, path, what);
+        if (len > NCMP_NETCDF_MAX_STRING)
+            return ncmp_fail(err, NCMP_ERR_SHAPE,
+                             "'%s': %s declares strings of %zu characters (at most %d are read); the file is corrupt "
+                             "or not what it claims",
+                             path, what, len, NCMP_NETCDF_MAX_STRING);
+        if ((st = ncmp_size_2d(path, what, n, len + 1, 1, &bytes, err)))
+            return st;
+    }
     char **s = calloc(n ? n : 1, sizeof *s);
     if (!s)
         return ncmp_fail(err, NCMP_ERR_NOMEM, "out of memory");
@@ -55,8 +78,6 @@ static ncmp_status read_string_var(int ncid, int v, nc_type type, int nd, const 
         if (n && (rc = nc_get_var_string(ncid, v, raw))) {
             free(raw);
             free(s);
-            char what[300];
-            snprintf(what, sizeof what, "reading coordinate '%s'", name);
             return nc_fail(err, rc, path, what);
         }
         for (size_t i = 0; i < n; i++)
@@ -65,10 +86,7 @@ static ncmp_status read_string_var(int ncid, int v, nc_type type, int nd, const 
             nc_free_string(n, raw);
         free(raw);
     } else {
-        size_t len = 1;
-        if (nd == 2)
-            nc_inq_dimlen(ncid, dimids[1], &len);
-        char *buf = calloc(n * len + 1, 1);
+        char *buf = calloc(n * len + 1, 1); /* checked above */
         if (!buf) {
             free(s);
             return ncmp_fail(err, NCMP_ERR_NOMEM, "out of memory");
@@ -76,8 +94,6 @@ static ncmp_status read_string_var(int ncid, int v, nc_type type, int nd, const 
         if (n && (rc = nc_get_var_text(ncid, v, buf))) {
             free(buf);
             free(s);
-            char what[300];
-            snprintf(what, sizeof what, "reading coordinate '%s'", name);
             return nc_fail(err, rc, path, what);
         }
         for (size_t i = 0; i < n; i++) {
@@ -281,7 +297,7 @@ ncmp_status ncmp_assembly_read_netcdf(const char *path, ncmp_assembly **out, ncm
                 ncmp_stimulus_ids_free(strings, n);
             }
         } else if (is_numeric(t)) {
-            double *x = malloc((n ? n : 1) * sizeof *x);
+            double *x = malloc((n ? n : 1) * sizeof *x); /* n is a presentation/neuroid count: checked */
             if (!x) {
                 st = ncmp_fail(err, NCMP_ERR_NOMEM, "out of memory");
                 break;

@@ -50,6 +50,24 @@ static int netcdf_small(const char *path)
     return nc_close(nc) ? fail(path) : 0;
 }
 
+/* A char-array stimulus_id whose string dimension declares 2^40 characters. */
+static int netcdf_long_strings(const char *path)
+{
+    int nc, dp, dn, ds, v, ids;
+    if (nc_create(path, NC_NETCDF4 | NC_CLOBBER, &nc))
+        return fail(path);
+    nc_def_dim(nc, "presentation", 2, &dp);
+    nc_def_dim(nc, "neuroid", 1, &dn);
+    nc_def_dim(nc, "strlen", (size_t)1 << 40, &ds);
+    int dims[2] = {dp, dn}, sdims[2] = {dp, ds};
+    size_t chunks[2] = {1, 1};
+    const double values[2] = {1.0, 2.0};
+    if (nc_def_var(nc, "responses", NC_DOUBLE, 2, dims, &v) || nc_def_var(nc, "stimulus_id", NC_CHAR, 2, sdims, &ids) ||
+        nc_def_var_chunking(nc, ids, NC_CHUNKED, chunks) || nc_enddef(nc) || nc_put_var_double(nc, v, values))
+        return fail(path);
+    return nc_close(nc) ? fail(path) : 0;
+}
+
 static hid_t chunked(hid_t file, const char *name, hid_t type, int rank, const hsize_t *dims)
 {
     hsize_t chunk[8];
@@ -127,6 +145,8 @@ int main(int argc, char **argv)
     int bad = 0;
     snprintf(path, sizeof path, "%s/huge-presentations.nc", argv[1]);
     bad |= netcdf_huge(path);
+    snprintf(path, sizeof path, "%s/long-strings.nc", argv[1]);
+    bad |= netcdf_long_strings(path);
     snprintf(path, sizeof path, "%s/small.nc", argv[1]);
     bad |= netcdf_small(path);
     snprintf(path, sizeof path, "%s/huge-iterations.h5", argv[1]);

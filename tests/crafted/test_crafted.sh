@@ -23,6 +23,8 @@ expect_error "netCDF with 2^61+1 presentations (ceiling)" "2305843009213693953 x
   "$cli" ceiling --neural "$tmp/huge-presentations.nc"
 expect_error "netCDF with 2^61+1 presentations (neural info)" "2305843009213693953" -- \
   "$cli" neural info "$tmp/huge-presentations.nc"
+expect_error "netCDF char stimulus ids of 2^40 characters (neural info)" "strings of 1099511627776 characters" -- \
+  "$cli" neural info "$tmp/long-strings.nc"
 expect_error "activations with a /iteration of 2^61+1 entries (score)" "/iteration declares 2305843009213693953" -- \
   "$cli" score --activations "$tmp/huge-iterations.h5" --neural "$tmp/small.nc" --layer block1
 expect_error "activations with a layer of 2^31 x 2^31 x 4 features (score)" "/activations/block1 (features per stimulus) declares 2147483648 x 2147483648 x 4" -- \

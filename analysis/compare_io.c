@@ -6,6 +6,7 @@
 #include "analysis/results.h"
 #include "core/h5.h"
 #include "core/sha256.h"
+#include "core/sizes.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -158,7 +159,16 @@ ncmp_status ncmp_prediction_set_read(const char *path, long long iteration, ncmp
         (st = read_all(f, file, "test_offset", H5T_NATIVE_ULLONG, 1, d_off, NULL, err)) ||
         (st = read_all(f, file, "observed", H5T_NATIVE_DOUBLE, 2, d_obs, NULL, err)))
         goto done;
-    size_t n_its = d_it[0], K = d_off[0] ? d_off[0] - 1 : 0, rows = d_obs[0], q = d_obs[1];
+    size_t n_its = d_it[0], K = d_off[0] ? d_off[0] - 1 : 0, rows = d_obs[0], q = d_obs[1], bytes;
+    /* every size below, +1 or +2 elements: checked before set_alloc multiplies */
+    if ((st = ncmp_size_2d(file, "/iteration", n_its + 1, 1, sizeof *its, &bytes, err)) ||
+        (st = ncmp_size_2d(file, "/test_offset", K + 1, 1, sizeof(size_t), &bytes, err)) ||
+        (st = ncmp_size_2d(file, "/test_index and /test_offset", rows + K + 2, 1, sizeof(unsigned long long), &bytes,
+                           err)) ||
+        (st = ncmp_size_2d(file, "/observed (test rows x neuroids)", rows, q, sizeof(double), &bytes, err)) ||
+        (st = ncmp_size_2d(file, "/observed (test rows x neuroids, +1)", rows * q + 1, 1, sizeof(double), &bytes,
+                           err)))
+        goto done;
     its = malloc((n_its + 1) * sizeof *its);
     if (!its || !K) {
         st = ncmp_fail(err, its ? NCMP_ERR_FORMAT : NCMP_ERR_NOMEM, "%s: no splits", file);

@@ -680,6 +680,14 @@ ncmp_status ncmp_export_run(const ncmp_net *net, ncmp_stimulus_set *stimuli, con
                              partial);
         }
         free(old);
+        if (n_done < 0 || (unsigned long long)n_done > (unsigned long long)N) {
+            ncmp_h5_output_abort(&out, true);
+            free_state(&s);
+            return ncmp_fail(err, NCMP_ERR_FORMAT,
+                             "cannot resume '%s': it says %lld stimuli are done, but there are %zu; the file is "
+                             "damaged (delete it, or use --force to start over)",
+                             partial, n_done, N);
+        }
         done = (size_t)n_done;
         ncmp_log_info("resuming %s: %zu of %zu stimuli already exported", o->out_path, done, N);
     } else if ((st = write_root_attributes(&s, signature, ncmp_stimuli_source(stimuli, 0), stimuli_sha, err))) {

@@ -3,11 +3,13 @@
  * libraries neurocmp links (netCDF-C, HDF5), so the test needs nothing else.
  *
  *   make_crafted DIR
+ *   make_crafted --set-int64 FILE.h5 ATTRIBUTE VALUE   (overwrite a root attribute)
  */
 #include <hdf5.h>
 #include <netcdf.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define HUGE_COUNT (((unsigned long long)1 << 61) + 1)
@@ -135,8 +137,39 @@ static int idx_huge(const char *path)
     return fclose(f) || bad ? fail(path) : 0;
 }
 
+/* Two valid 28x28 IDX images, for runs whose outputs are then damaged. */
+static int idx_small(const char *path)
+{
+    FILE *f = fopen(path, "wb");
+    if (!f)
+        return fail(path);
+    const unsigned char head[16] = {0, 0, 8, 3, 0, 0, 0, 2, 0, 0, 0, 28, 0, 0, 0, 28};
+    unsigned char pixels[2 * 28 * 28];
+    for (size_t i = 0; i < sizeof pixels; i++)
+        pixels[i] = (unsigned char)(i * 37u);
+    int bad = fwrite(head, 1, sizeof head, f) != sizeof head || fwrite(pixels, 1, sizeof pixels, f) != sizeof pixels;
+    return fclose(f) || bad ? fail(path) : 0;
+}
+
+static int set_int64(const char *path, const char *name, long long value)
+{
+    hid_t f = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
+    if (f < 0)
+        return fail(path);
+    if (H5Aexists(f, name) > 0)
+        H5Adelete(f, name);
+    hid_t space = H5Screate(H5S_SCALAR);
+    hid_t a = H5Acreate2(f, name, H5T_STD_I64LE, space, H5P_DEFAULT, H5P_DEFAULT);
+    herr_t w = H5Awrite(a, H5T_NATIVE_LLONG, &value);
+    H5Aclose(a);
+    H5Sclose(space);
+    return H5Fclose(f) < 0 || w < 0 ? fail(path) : 0;
+}
+
 int main(int argc, char **argv)
 {
+    if (argc == 5 && !strcmp(argv[1], "--set-int64"))
+        return set_int64(argv[2], argv[3], strtoll(argv[4], NULL, 10));
     if (argc != 2) {
         fprintf(stderr, "usage: make_crafted DIR\n");
         return 2;
@@ -153,6 +186,8 @@ int main(int argc, char **argv)
     bad |= activations_huge(path, 0);
     snprintf(path, sizeof path, "%s/huge-features.h5", argv[1]);
     bad |= activations_huge(path, 1);
+    snprintf(path, sizeof path, "%s/small-images-idx3-ubyte", argv[1]);
+    bad |= idx_small(path);
     snprintf(path, sizeof path, "%s/huge-images-idx3-ubyte", argv[1]);
     bad |= idx_huge(path);
     return bad;

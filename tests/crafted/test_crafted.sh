@@ -35,4 +35,13 @@ expect_error "IDX images of 65536 x 65536 (export)" "65536x65536 pixels" -- \
   "$cli" export --arch vgg16 --stimuli "$tmp/huge-images-idx3-ubyte" --out "$tmp/x.h5"
 [ ! -e "$tmp/x.h5" ] && ok || bad "export left an output behind"
 
+# a .partial export whose n_done says more stimuli are done than there are
+expect 0 "small export" -- "$cli" export --arch cnnf-fmnist --stimuli "$tmp/small-images-idx3-ubyte" --out "$tmp/e.h5" -q
+mv "$tmp/e.h5" "$tmp/e.h5.partial"
+"$make_crafted" --set-int64 "$tmp/e.h5.partial" n_done 4611686018427387904
+"$make_crafted" --set-int64 "$tmp/e.h5.partial" complete 0
+expect_error "export --resume of a .partial with n_done 2^62" "says 4611686018427387904 stimuli are done, but there are 2" -- \
+  "$cli" export --arch cnnf-fmnist --stimuli "$tmp/small-images-idx3-ubyte" --out "$tmp/e.h5" --resume
+[ ! -e "$tmp/e.h5" ] && ok || bad "the damaged resume left a complete-looking output"
+
 cli_summary crafted

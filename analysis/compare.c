@@ -2,6 +2,7 @@
  * definitions in analysis/compare.h). */
 #include "analysis/compare.h"
 
+#include "analysis/linalg.h"
 #include "analysis/metrics.h"
 #include "core/mt19937.h"
 
@@ -393,6 +394,7 @@ double ncmp_percentile_sorted(const double *sorted, size_t n, double q)
 
 double ncmp_sign_test(size_t k, size_t n)
 {
+    ncmp_gsl_init();
     if (!n)
         return 1;
     size_t lo = k < n - k ? k : n - k;
@@ -525,6 +527,7 @@ static void point_estimate(const ncmp_predictions *p, const compare_workspace *w
 ncmp_status ncmp_compare_predictions(const ncmp_predictions *a, const ncmp_predictions *b,
                                      const ncmp_compare_options *options, ncmp_comparison **out, ncmp_error *err)
 {
+    ncmp_gsl_init();
     if (!out)
         return ncmp_fail(err, NCMP_ERR_USAGE, "compare: no output pointer");
     *out = NULL;

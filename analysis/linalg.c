@@ -7,12 +7,25 @@
 #include <gsl/gsl_matrix.h>
 #include <gsl/gsl_vector.h>
 #include <math.h>
+#include <pthread.h>
 #include <string.h>
 
 /* pinv(A) of a k x k matrix as scipy.linalg.pinv: singular values at or below
  * max(k, k) * eps * s_max (rtol taken with kmax = the requested components) are dropped. */
+static void gsl_handler_off(void)
+{
+    gsl_set_error_handler_off();
+}
+
+void ncmp_gsl_init(void)
+{
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, gsl_handler_off);
+}
+
 ncmp_status ncmp_pinv_square(const double *A, size_t k, size_t kmax, double *out, ncmp_error *err)
 {
+    ncmp_gsl_init();
     gsl_matrix *U = gsl_matrix_alloc(k, k), *V = gsl_matrix_alloc(k, k);
     gsl_vector *S = gsl_vector_alloc(k);
     if (!U || !V || !S) {
@@ -24,9 +37,7 @@ ncmp_status ncmp_pinv_square(const double *A, size_t k, size_t kmax, double *out
     for (size_t i = 0; i < k; i++)
         for (size_t j = 0; j < k; j++)
             gsl_matrix_set(U, i, j, A[i * k + j]);
-    gsl_error_handler_t *old = gsl_set_error_handler_off();
     int rc = gsl_linalg_SV_decomp_jacobi(U, V, S);
-    gsl_set_error_handler(old);
     ncmp_status st = NCMP_OK;
     if (rc)
         st = ncmp_fail(err, NCMP_ERR_VALUE, "PLS: SVD of P'W (%zu x %zu) failed (GSL error %d)", k, k, rc);

@@ -1,6 +1,8 @@
 /* Ridge (RidgeCV efficient LOO, per target) and OLS on GSL (no OpenBLAS cblas.h here: the headers clash). */
 #include "analysis/ridge.h"
 
+#include "analysis/linalg.h"
+
 #include <float.h>
 #include <gsl/gsl_blas.h>
 #include <gsl/gsl_eigen.h>
@@ -136,9 +138,7 @@ static ncmp_status eigen(const double *K, size_t n, double add, gsl_vector *eval
     for (size_t i = 0; i < n; i++)
         for (size_t j = 0; j < n; j++)
             gsl_matrix_set(A, i, j, K[i * n + j] + add);
-    gsl_error_handler_t *old = gsl_set_error_handler_off();
     int rc = gsl_eigen_symmv(A, eval, evec, ws);
-    gsl_set_error_handler(old);
     gsl_matrix_free(A);
     gsl_eigen_symmv_free(ws);
     if (rc)
@@ -147,12 +147,10 @@ static ncmp_status eigen(const double *K, size_t n, double add, gsl_vector *eval
     return NCMP_OK;
 }
 
-/* The thin SVD U S V' of U (in place), with GSL's error handler off. */
+/* The thin SVD U S V' of U (in place). */
 static ncmp_status svd(gsl_matrix *U, gsl_matrix *V, gsl_vector *S, gsl_vector *work, const char *what, ncmp_error *err)
 {
-    gsl_error_handler_t *old = gsl_set_error_handler_off();
     int rc = gsl_linalg_SV_decomp(U, V, S, work);
-    gsl_set_error_handler(old);
     if (rc)
         return ncmp_fail(err, NCMP_ERR_VALUE, "%s: SVD of the %zu x %zu design failed (GSL %d)", what, U->size1,
                          U->size2, rc);
@@ -180,6 +178,7 @@ static void pseudo_solve(const gsl_matrix *left, const gsl_vector *values, doubl
 ncmp_status ncmp_ridge_fit_dual(const double *K, size_t n, const double *Y, size_t q, const double *alphas,
                                 size_t n_alphas, double *c, double *y_mean, double *alpha, ncmp_error *err)
 {
+    ncmp_gsl_init();
     if (n < 2 || !q || !n_alphas)
         return ncmp_fail(err, NCMP_ERR_SHAPE, "ridge: need at least 2 samples, 1 target and 1 alpha");
     gsl_vector *ev = gsl_vector_alloc(n);
@@ -211,6 +210,7 @@ ncmp_status ncmp_ridge_fit_primal(const double *X, size_t n, size_t p, const dou
                                   size_t n_alphas, double *coef, double *x_mean, double *y_mean, double *alpha,
                                   ncmp_error *err)
 {
+    ncmp_gsl_init();
     if (n < p + 1 || !q || !p || !n_alphas)
         return ncmp_fail(err, NCMP_ERR_SHAPE, "ridge (primal): need samples > features (%zu, %zu), targets, alphas", n,
                          p);
@@ -264,6 +264,7 @@ done:
 ncmp_status ncmp_ols_fit_dual(const double *K, size_t n, const double *Y, size_t q, double *c, double *y_mean,
                               ncmp_error *err)
 {
+    ncmp_gsl_init();
     if (n < 2 || !q)
         return ncmp_fail(err, NCMP_ERR_SHAPE, "OLS: need at least 2 samples and 1 target");
     gsl_vector *ev = gsl_vector_alloc(n);
@@ -293,6 +294,7 @@ done:
 ncmp_status ncmp_ols_fit_primal(const double *X, size_t n, size_t p, const double *Y, size_t q, double *coef,
                                 double *x_mean, double *y_mean, ncmp_error *err)
 {
+    ncmp_gsl_init();
     if (n < p || !p || !q)
         return ncmp_fail(err, NCMP_ERR_SHAPE, "OLS (primal): need samples >= features (%zu, %zu)", n, p);
     gsl_matrix *U = gsl_matrix_alloc(n, p), *V = gsl_matrix_alloc(p, p), *y = gsl_matrix_alloc(n, q);

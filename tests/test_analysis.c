@@ -4,6 +4,7 @@
 
 #include "analysis/activations.h"
 #include "analysis/json.h"
+#include "analysis/linalg.h"
 #include "analysis/linear_score.h"
 #include "analysis/metrics.h"
 #include "analysis/ridge.h"
@@ -17,10 +18,13 @@
 #include "neural/io.h"
 #include "neural/simulate.h"
 
+#include <gsl/gsl_matrix.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 static char *read_line(FILE *f)
 {
@@ -875,8 +879,37 @@ static void test_similarity_end_to_end(void)
     ncmp_json_free(exp);
 }
 
+/* GSL's default handler aborts; neurocmp turns it off before its first GSL
+ * call (analysis/linalg.h), so an impossible allocation returns NULL.  Run in
+ * a child forked before any test has called GSL (main), so the state is the
+ * process's initial one. */
+static int gsl_child_status = -1;
+
+static void gsl_child_run(void)
+{
+    pid_t pid = fork();
+    if (pid == 0) {
+        double A[4] = {1, 0, 0, 1}, out[4];
+        if (ncmp_pinv_square(A, 2, 2, out, NULL) != NCMP_OK)
+            _exit(2);
+        gsl_matrix *m = gsl_matrix_alloc((size_t)1 << 30, (size_t)1 << 30); /* 2^63 bytes */
+        _exit(m ? 3 : 0);
+    }
+    int status = 0;
+    if (pid > 0 && waitpid(pid, &status, 0) == pid)
+        gsl_child_status = status;
+}
+
+static void test_gsl_never_aborts(void)
+{
+    CU_ASSERT(WIFEXITED(gsl_child_status) && WEXITSTATUS(gsl_child_status) == 0);
+    if (!WIFEXITED(gsl_child_status))
+        printf("\n    the child died of signal %d ", WTERMSIG(gsl_child_status));
+}
+
 int main(void)
 {
+    gsl_child_run();
     static const test_case split_cases[] = {
         {"bit-identical to scikit-learn", test_splits_match_sklearn},
         {"errors and JSON round trip", test_splits_errors_and_json},
@@ -890,6 +923,7 @@ int main(void)
         {"ridge and OLS predictions match scikit-learn", test_linear_matches_sklearn},
         {"ridge and OLS protocol vs scikit-learn", test_linear_end_to_end},
         {"RSA and CKA vs NumPy/SciPy", test_similarity_end_to_end},
+        {"GSL errors return, never abort", test_gsl_never_aborts},
     };
     static const test_case protocol_cases[] = {
         {"activations file reader", test_activations_reader},
@@ -897,10 +931,10 @@ int main(void)
         {"missing stimuli, no repetitions, JSON", test_missing_stimuli_and_no_repetitions},
         {"recovers the simulated source iteration", test_recovers_simulated_source},
     };
-    static const test_suite suites[] = {{"splits", split_cases, 2},
-                                        {"pls", pls_cases, 2},
-                                        {"metrics", metric_cases, 1},
-                                        {"protocol", protocol_cases, 4},
-                                        {"linear", linear_cases, 3}};
+    static const test_suite suites[] = {{"splits", TEST_CASES(split_cases)},
+                                        {"pls", TEST_CASES(pls_cases)},
+                                        {"metrics", TEST_CASES(metric_cases)},
+                                        {"protocol", TEST_CASES(protocol_cases)},
+                                        {"linear", TEST_CASES(linear_cases)}};
     return test_run("analysis", suites, sizeof suites / sizeof suites[0]);
 }

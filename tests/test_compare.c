@@ -463,6 +463,6 @@ int main(void)
         {"bad input", test_bad_input},
         {"timing at the typical size", test_timing},
     };
-    static const test_suite suites[] = {{"reference", reference_cases, 2}, {"properties", property_cases, 5}};
+    static const test_suite suites[] = {{"reference", TEST_CASES(reference_cases)}, {"properties", TEST_CASES(property_cases)}};
     return test_run("compare", suites, sizeof suites / sizeof suites[0]);
 }

@@ -774,8 +774,8 @@ int main(void)
         {"paths", test_paths},
     };
     static const test_suite suites[] = {
-        {"status", status_cases, 1}, {"log", log_cases, 2},    {"tensor", tensor_cases, 1},
-        {"rng", rng_cases, 2},       {"sha256", sha_cases, 2}, {"h5", h5_cases, 8},
+        {"status", TEST_CASES(status_cases)}, {"log", TEST_CASES(log_cases)},    {"tensor", TEST_CASES(tensor_cases)},
+        {"rng", TEST_CASES(rng_cases)},       {"sha256", TEST_CASES(sha_cases)}, {"h5", TEST_CASES(h5_cases)},
     };
     return test_run("core", suites, sizeof suites / sizeof suites[0]);
 }

@@ -555,7 +555,7 @@ int main(int argc, char **argv)
         full_dir = argv[2];
         static const test_case full[] = {{"float64 within 1e-9", test_full_float64},
                                          {"float32 within 1e-4 at t=0", test_full_float32}};
-        static const test_suite full_suite[] = {{"full-vgg16", full, 2}};
+        static const test_suite full_suite[] = {{"full-vgg16", TEST_CASES(full)}};
         return test_run("model", full_suite, 1);
     }
     if (argc != 1) {
@@ -570,6 +570,6 @@ int main(int argc, char **argv)
     static const test_case ref_cases[] = {{"float64 within 1e-9", test_reference_float64},
                                           {"float32 within 1e-4", test_reference_float32}};
     static const test_suite suites[] = {
-        {"spec", spec_cases, 2}, {"weights", weight_cases, 1}, {"adjoint", adjoint_cases, 2}, {"reference", ref_cases, 2}};
+        {"spec", TEST_CASES(spec_cases)}, {"weights", TEST_CASES(weight_cases)}, {"adjoint", TEST_CASES(adjoint_cases)}, {"reference", TEST_CASES(ref_cases)}};
     return test_run("model", suites, sizeof suites / sizeof suites[0]);
 }

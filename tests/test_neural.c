@@ -646,10 +646,10 @@ int main(void)
         {"bundled V4 data", test_bundled_v4_ceiling},
     };
     static const test_case sim_cases[] = {{"ceiling and ground truth as designed", test_simulator}};
-    static const test_suite suites[] = {{"mt19937", mt_cases, 1},
-                                        {"io", io_cases, 5},
-                                        {"operations", op_cases, 1},
-                                        {"ceiling", ceiling_cases, 4},
-                                        {"simulator", sim_cases, 1}};
+    static const test_suite suites[] = {{"mt19937", TEST_CASES(mt_cases)},
+                                        {"io", TEST_CASES(io_cases)},
+                                        {"operations", TEST_CASES(op_cases)},
+                                        {"ceiling", TEST_CASES(ceiling_cases)},
+                                        {"simulator", TEST_CASES(sim_cases)}};
     return test_run("neural", suites, sizeof suites / sizeof suites[0]);
 }

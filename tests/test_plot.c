@@ -535,10 +535,10 @@ int main(void)
                                               {"annotated, overlapping bins, all NaN", test_heatmap_variants}};
     static const test_case lines_cases[] = {{"PNG and SVG with error bars and legend", test_lines_png_and_svg}};
     static const test_case bad_cases[] = {{"bad input leaves no file", test_bad_input}};
-    static const test_suite suites[] = {{"colormap", colormap_cases, 1},
-                                        {"heatmap", heatmap_cases, 2},
-                                        {"lines", lines_cases, 1},
-                                        {"bad input", bad_cases, 1}};
+    static const test_suite suites[] = {{"colormap", TEST_CASES(colormap_cases)},
+                                        {"heatmap", TEST_CASES(heatmap_cases)},
+                                        {"lines", TEST_CASES(lines_cases)},
+                                        {"bad input", TEST_CASES(bad_cases)}};
     int rc = test_run("plot", suites, sizeof suites / sizeof suites[0]);
     ncmp_plot_release_font_caches(); /* so the sanitizer build reports no leaks from fontconfig */
     return rc;

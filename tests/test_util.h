@@ -40,6 +40,10 @@ typedef struct test_suite {
     size_t n_cases;
 } test_suite;
 
+/* A suite's cases and their count, counted by the compiler:
+ *   {"splits", TEST_CASES(split_cases)}  */
+#define TEST_CASES(array) (array), sizeof(array) / sizeof((array)[0])
+
 /* Register the suites, run them, print a summary and return the exit code
  * (non-zero if any assertion failed). */
 int test_run(const char *module, const test_suite *suites, size_t n_suites);

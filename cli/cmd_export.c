@@ -1,20 +1,14 @@
 /* neurocmp export: stimuli -> per-iteration block activations in HDF5 (SPEC §5). */
 #include "cli/commands.h"
+#include "cli/interrupt.h"
 #include "core/log.h"
 #include "core/provenance.h"
 #include "datasets/stimuli.h"
 #include "model/export.h"
 
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static void on_signal(int sig)
-{
-    (void)sig;
-    ncmp_export_interrupted = 1;
-}
 
 /* "all" = every observation point; else a comma-separated list of layer or observation names. */
 static ncmp_status parse_layers(const ncmp_arch *a, const char *text, int **out, int *n, ncmp_error *err)
@@ -173,11 +167,10 @@ int cmd_export(int argc, char **argv)
     o.force = force;
     o.resume = resume;
     o.check_stability = stability;
-    signal(SIGINT, on_signal);
-    signal(SIGTERM, on_signal);
+    cli_interrupt saved;
+    cli_interrupt_begin(&saved, &ncmp_export_interrupted);
     ncmp_status st = ncmp_export_run(net, stimuli, &o, &err);
-    signal(SIGINT, SIG_DFL);
-    signal(SIGTERM, SIG_DFL);
+    cli_interrupt_end(&saved);
     ncmp_stimuli_close(stimuli);
     free(layers);
     ncmp_net_free(net);

@@ -1,20 +1,14 @@
 /* neurocmp train: train a CNN or CNN-F on labelled images (docs/training.md). */
 #include "cli/commands.h"
+#include "cli/interrupt.h"
 #include "cli/training_args.h"
 #include "core/log.h"
 #include "core/provenance.h"
 #include "model/train/train.h"
 
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static void on_signal(int sig)
-{
-    (void)sig;
-    ncmp_train_interrupted = 1;
-}
 
 int cmd_train(int argc, char **argv)
 {
@@ -164,16 +158,11 @@ int cmd_train(int argc, char **argv)
     o.force = force;
     o.test = test;
     o.pp = &pp;
-    struct sigaction sa, old_int, old_term;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, &old_int);
-    sigaction(SIGTERM, &sa, &old_term);
+    cli_interrupt saved;
+    cli_interrupt_begin(&saved, &ncmp_train_interrupted);
     ncmp_train_summary sum;
     ncmp_status st = ncmp_train_run(params, set, &o, &sum, &err);
-    sigaction(SIGINT, &old_int, NULL);
-    sigaction(SIGTERM, &old_term, NULL);
+    cli_interrupt_end(&saved);
     if (st) {
         status = st == NCMP_ERR_INTERRUPTED ? (cli_report(&err), 130) : cli_report(&err);
         goto done;

@@ -17,7 +17,7 @@
 #include <string.h>
 #include <unistd.h>
 
-volatile int ncmp_export_interrupted = 0;
+volatile sig_atomic_t ncmp_export_interrupted = 0;
 
 ncmp_status ncmp_reduce_parse(const char *text, ncmp_reduce_kind *kind, int *k, ncmp_error *err)
 {

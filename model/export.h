@@ -20,6 +20,7 @@
 #ifndef NCMP_MODEL_EXPORT_H
 #define NCMP_MODEL_EXPORT_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -57,6 +58,6 @@ ncmp_status ncmp_export_run(const ncmp_net *net, ncmp_stimulus_set *stimuli, con
 
 /* Set by a SIGINT/SIGTERM handler: the export stops after the current
  * batch, keeps the partial file for --resume and returns NCMP_ERR_INTERRUPTED. */
-extern volatile int ncmp_export_interrupted;
+extern volatile sig_atomic_t ncmp_export_interrupted;
 
 #endif

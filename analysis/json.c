@@ -1,6 +1,8 @@
 /* Minimal JSON writing (atomic) and reading for analysis files (RFC 8259). */
 #include "analysis/json.h"
 
+#include "core/paths.h"
+
 #include <errno.h>
 #include <math.h>
 #include <stdbool.h>
@@ -49,8 +51,8 @@ ncmp_status ncmp_json_file_commit(ncmp_json_file *f, ncmp_error *err)
     ncmp_status st = NCMP_OK;
     if (bad)
         st = ncmp_fail(err, NCMP_ERR_IO, "cannot write '%s': %s", f->partial_path, strerror(errno));
-    else if (rename(f->partial_path, f->path) != 0)
-        st = ncmp_fail(err, NCMP_ERR_IO, "cannot rename '%s' to '%s': %s", f->partial_path, f->path, strerror(errno));
+    else if ((st = ncmp_rename_durable(f->partial_path, f->path, err)))
+        ;
     else {
         free(f->partial_path);
         f->partial_path = NULL;

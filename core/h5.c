@@ -2,6 +2,8 @@
  * dimension scales (see h5.h; patterns after HDF5's examples/h5_extend.c). */
 #include "core/h5.h"
 
+#include "core/paths.h"
+
 #include <errno.h>
 #include <hdf5_hl.h>
 #include <libgen.h>
@@ -172,9 +174,8 @@ ncmp_status ncmp_h5_output_commit(ncmp_h5_output *out, ncmp_error *err)
     if (H5Fclose(out->file) < 0 && !st)
         st = ncmp_h5_fail(err, NCMP_ERR_IO, "cannot close '%s' (disk full?)", out->partial_path);
     out->file = H5I_INVALID_HID;
-    if (!st && rename(out->partial_path, out->final_path) != 0)
-        st = ncmp_fail(err, NCMP_ERR_IO, "cannot rename '%s' to '%s': %s", out->partial_path, out->final_path,
-                       strerror(errno));
+    if (!st)
+        st = ncmp_rename_durable(out->partial_path, out->final_path, err);
     if (st)
         unlink(out->partial_path);
     output_reset(out);

@@ -3,10 +3,12 @@
 #include "core/version.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 bool ncmp_file_exists(const char *path)
 {
@@ -50,5 +52,38 @@ ncmp_status ncmp_make_directories(const char *path, ncmp_error *err)
                 break;
         }
     }
+    return NCMP_OK;
+}
+
+static int fsync_path(const char *path, int flags)
+{
+    int fd = open(path, flags | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    int rc = fsync(fd);
+    int saved = errno;
+    close(fd);
+    errno = saved;
+    return rc;
+}
+
+ncmp_status ncmp_rename_durable(const char *partial, const char *final, ncmp_error *err)
+{
+    if (fsync_path(partial, O_RDONLY) != 0)
+        return ncmp_fail(err, NCMP_ERR_IO, "cannot write '%s' to disk: %s (disk full?)", partial, strerror(errno));
+    if (rename(partial, final) != 0)
+        return ncmp_fail(err, NCMP_ERR_IO, "cannot rename '%s' to '%s': %s", partial, final, strerror(errno));
+    /* the folder holding the new name: "." for a bare file name */
+    char dir[4096];
+    const char *slash = strrchr(final, '/');
+    if (!slash)
+        snprintf(dir, sizeof dir, ".");
+    else if (slash == final)
+        snprintf(dir, sizeof dir, "/");
+    else
+        snprintf(dir, sizeof dir, "%.*s", (int)(slash - final), final);
+    /* some file systems refuse fsync on a directory (EINVAL): the rename stands */
+    if (fsync_path(dir, O_RDONLY | O_DIRECTORY) != 0 && errno != EINVAL && errno != EBADF)
+        return ncmp_fail(err, NCMP_ERR_IO, "cannot write the folder of '%s' to disk: %s", final, strerror(errno));
     return NCMP_OK;
 }

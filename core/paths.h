@@ -18,4 +18,10 @@ bool ncmp_file_exists(const char *path);
 /* mkdir -p; fails naming the component that could not be created. */
 ncmp_status ncmp_make_directories(const char *path, ncmp_error *err);
 
+/* Put a finished `partial` in place as `final`, durably: fsync the file,
+ * rename it, fsync the folder (so a power cut cannot leave a renamed but
+ * empty or partly written output).  On failure NCMP_ERR_IO naming the file;
+ * the partial file is left for the caller to remove. */
+ncmp_status ncmp_rename_durable(const char *partial, const char *final, ncmp_error *err);
+
 #endif

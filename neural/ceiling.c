@@ -2,6 +2,7 @@
 #include "neural/ceiling.h"
 
 #include "core/mt19937.h"
+#include "core/paths.h"
 #include "core/provenance.h"
 #include "core/sha256.h"
 #include "core/version.h"
@@ -396,8 +397,7 @@ ncmp_status ncmp_ceiling_write_json(const ncmp_ceiling *c, const ncmp_ceiling_re
         free(partial);
         return st;
     }
-    if (rename(partial, path) != 0) {
-        st = ncmp_fail(err, NCMP_ERR_IO, "cannot rename '%s' to '%s': %s", partial, path, strerror(errno));
+    if ((st = ncmp_rename_durable(partial, path, err))) {
         unlink(partial);
         free(partial);
         return st;

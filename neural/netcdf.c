@@ -1,6 +1,7 @@
 /* BrainIO NeuroidAssembly netCDF-4 reader and writer (SPEC §6), through netCDF-C, following xarray's conventions
  * (one data variable; coordinates named in its `coordinates` attribute; vlen UTF-8 strings; _FillValue NaN). */
 #include "core/log.h"
+#include "core/paths.h"
 #include "core/provenance.h"
 #include "core/sha256.h"
 #include "core/sizes.h"
@@ -544,10 +545,8 @@ ncmp_status ncmp_assembly_write_netcdf(const ncmp_assembly *a, const char *path,
         st = nc_fail(err, rc, partial, "closing");
         goto fail;
     }
-    if (rename(partial, path) != 0) {
-        st = ncmp_fail(err, NCMP_ERR_IO, "cannot rename '%s' to '%s': %s", partial, path, strerror(errno));
+    if ((st = ncmp_rename_durable(partial, path, err)))
         goto fail;
-    }
     free(partial);
     free(pvars);
     free(nvars);

@@ -751,6 +751,20 @@ static void test_paths(void)
     struct stat sb;
     CU_ASSERT(stat(dir, &sb) == 0 && S_ISDIR(sb.st_mode));
     CU_ASSERT_EQUAL(ncmp_make_directories("/proc/self/cannot/here", &err), NCMP_ERR_IO);
+    /* durable rename: moved into place; a missing partial or folder is an error naming it */
+    char partial[4096], final[4096];
+    snprintf(partial, sizeof partial, "%s", test_tmp_path("out.json.partial"));
+    snprintf(final, sizeof final, "%s", test_tmp_path("out.json"));
+    FILE *f = fopen(partial, "w");
+    CU_ASSERT_FATAL(f != NULL);
+    fputs("{}\n", f);
+    fclose(f);
+    CU_ASSERT_EQUAL(ncmp_rename_durable(partial, final, &err), NCMP_OK);
+    CU_ASSERT(test_file_exists(final) && !test_file_exists(partial));
+    CU_ASSERT_EQUAL(ncmp_rename_durable(partial, final, &err), NCMP_ERR_IO);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "out.json.partial"));
+    CU_ASSERT_EQUAL(ncmp_rename_durable(final, "/nonexistent-folder/out.json", &err), NCMP_ERR_IO);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "/nonexistent-folder/out.json"));
 }
 
 int main(void)

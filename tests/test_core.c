@@ -31,6 +31,17 @@ static void sleep_seconds(double s)
 
 /* ---- status ---------------------------------------------------------------- */
 
+/* The comparison every numeric test uses fails on a NaN anywhere (it once
+ * dropped a NaN when a later element differed). */
+static void test_comparison_helper_fails_on_nan(void)
+{
+    const double a[3] = {NAN, 1, 2}, b[3] = {1, 1, 2 + 1e-7}, c[3] = {1, 1, NAN}, d[3] = {1, 1, 2};
+    CU_ASSERT(!(test_normalised_error_f64(a, b, 3) < 1e-3));
+    CU_ASSERT(!(test_normalised_error_f64(d, c, 3) < 1e-3));
+    CU_ASSERT(!(test_normalised_error_f64(c, d, 3) < 1e-3));
+    CU_ASSERT(test_normalised_error_f64(d, b, 3) < 1e-7);
+}
+
 static void test_status_messages(void)
 {
     ncmp_error err;
@@ -769,7 +780,8 @@ static void test_paths(void)
 
 int main(void)
 {
-    static const test_case status_cases[] = {{"messages and exit codes", test_status_messages}};
+    static const test_case status_cases[] = {{"messages and exit codes", test_status_messages},
+                                             {"comparisons fail on NaN", test_comparison_helper_fails_on_nan}};
     static const test_case log_cases[] = {{"levels", test_log_levels},
                                           {"progress plain, tty and quiet", test_progress_plain_and_tty}};
     static const test_case tensor_cases[] = {{"alloc, views, copy", test_tensor_alloc_and_views}};

@@ -15,7 +15,8 @@ const char *test_fixture_path(const char *relative);
 void test_remove(const char *path);
 int test_file_exists(const char *path);
 
-/* Max |a-b| / max|b| (normalised error, as ggml's test-backend-ops). */
+/* Max |a-b| / max|b| (normalised error, as ggml's test-backend-ops); NaN if
+ * either array holds a NaN anywhere, so `err < tol` fails. */
 double test_normalised_error_f64(const double *a, const double *b, size_t n);
 
 /* Assert that |a - b| <= tol * max(1, |b|), printing both on failure. */

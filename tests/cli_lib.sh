@@ -3,8 +3,10 @@
 #   ok / bad MESSAGE        count a passed / failed check
 #   expect CODE WHAT -- CMD...   run CMD (stdout+stderr to $tmp/out), check its exit code
 #   contains TEXT           check that $tmp/out contains TEXT
-#   cli_summary NAME        print the counts; exit status 0 only if nothing failed
-pass=0 fail=0
+#   skip WHY                a check that cannot run here (missing dependency)
+#   cli_summary NAME        print the counts; status 1 if anything failed, else 77 (ctest: Skipped)
+#                           if anything was skipped, else 0
+pass=0 fail=0 skipped=0
 cli_tmp() {
   tmp=$(mktemp -d "${NCMP_TEST_TMPDIR:-/tmp}/$1.XXXXXX")
   trap 'rm -rf "$tmp"' EXIT
@@ -17,7 +19,9 @@ expect() {
   if [ "$got" -eq "$code" ]; then ok; else bad "$what: exit $got, expected $code"; sed 's/^/    /' "$tmp/out" >&2; fi
 }
 contains() { if grep -qF -- "$1" "$tmp/out"; then ok; else bad "output lacks '$1'"; sed 's/^/    /' "$tmp/out" >&2; fi; }
+skip() { skipped=$((skipped + 1)); echo "SKIPPED: $*" >&2; }
 cli_summary() {
-  echo "$1: $pass passed, $fail failed"
-  [ "$fail" -eq 0 ]
+  echo "$1: $pass passed, $fail failed, $skipped skipped"
+  [ "$fail" -eq 0 ] || return 1
+  [ "$skipped" -eq 0 ] || return 77
 }

@@ -106,7 +106,7 @@ with h5py.File(sys.argv[1], "r") as f:
 print("ok")
 PY
 else
-  echo "note: python3 with h5py not found; skipping the h5py cross-check"
+  skip "python3 with h5py not found: the h5py cross-check did not run"
 fi
 
 cli_summary "cli"

@@ -546,7 +546,7 @@ static void test_cowley_zip(void)
 static void test_fashion_mnist(void)
 {
     if (access(FASHION_MNIST, R_OK) != 0) {
-        fprintf(stderr, "\n  skipped: %s not installed\n", FASHION_MNIST);
+        test_skip(FASHION_MNIST " is not installed (dataset-fashion-mnist)");
         return;
     }
     ncmp_stimulus_set *set = open_ok(FASHION_MNIST);

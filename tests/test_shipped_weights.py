@@ -14,7 +14,9 @@
   images: float32 routing can flip on a handful; NCMP_SHIPPED_TORCH_IMAGES
   changes the count, 10000 takes about an hour on two cores);
 - every file records its recipe, its `weights_digest` matches its tensors,
-  and it holds no optimiser state (finished runs drop it).
+  and it holds no optimiser state (finished runs drop it);
+- the robustness rows of docs/training.md §6 behind its conclusions (FGSM
+  and PGD, eps 0.1, cnn-fmnist against cnnf-fmnist) are what eval gives.
 
 usage: test_shipped_weights.py NEUROCMP_CLI [REPO_ROOT]
 Exit 0 pass, 1 fail, 77 skip (no torch/h5py/PIL or no Fashion-MNIST).
@@ -148,6 +150,30 @@ for name, T, checked, minimum in SHIPPED:
     if mine is not None:
         gap = np.abs(mine[:T + 1] - torch_acc).max()
         check(gap <= 0.003 + 1e-12, f"{name}: PyTorch on {N_TORCH} images within 0.3 % of neurocmp (max gap {gap:.4f})")
+
+# The robustness rows of docs/training.md §6 that carry its conclusions (first 1000 test images, attacked
+# through the feed-forward pass): the numbers printed there, to their rounding (eval is deterministic).
+ROBUST = [
+    # name, T, attack, eps, eps_iter, steps, accuracy (%) at t0..T as in the docs
+    ("cnn-fmnist", 0, "fgsm", 0.1, 0.1, 1, [31.4]),
+    ("cnnf-fmnist", 5, "fgsm", 0.1, 0.1, 1, [41.3, 41.4, 41.3, 41.3, 41.4, 41.2]),
+    ("cnn-fmnist", 0, "pgd", 0.1, 0.0355, 7, [5.5]),
+    ("cnnf-fmnist", 5, "pgd", 0.1, 0.0355, 7, [13.6, 14.6, 15.4, 15.6, 15.7, 15.8]),
+]
+for name, T, attack, eps, eps_iter, steps, documented in ROBUST:
+    with tempfile.TemporaryDirectory() as tmp:
+        out = os.path.join(tmp, "eval.json")
+        r = subprocess.run([CLI, "eval", "--weights", name, "--data", "fashion-mnist", "--cycles", str(T),
+                            "--max-images", "1000", "--attack", attack, "--eps", str(eps), "--eps-iter", str(eps_iter),
+                            "--pgd-steps", str(steps), "--out", out, "-q"], capture_output=True, text=True, cwd=ROOT)
+        if r.returncode:
+            check(False, f"{name} {attack}: neurocmp eval runs {r.stderr.strip()}")
+            continue
+        with open(out) as fj:
+            got = 100 * np.array(json.load(fj)["adversarial_accuracy"])
+    shown = " ".join(f"{g:.1f}" for g in got)
+    check(np.all(np.abs(got - np.array(documented)) <= 0.05 + 1e-9),
+          f"{name} {attack} eps {eps} through the feed-forward pass: {shown} (docs/training.md §6)")
 
 print(f"{len(failures)} failed")
 sys.exit(1 if failures else 0)

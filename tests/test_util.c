@@ -59,6 +59,14 @@ double test_normalised_error_f64(const double *a, const double *b, size_t n)
     return max_ref > 0 ? max_diff / max_ref : max_diff;
 }
 
+static int skipped;
+
+void test_skip(const char *why)
+{
+    fprintf(stderr, "\n  SKIPPED: %s\n", why);
+    skipped++;
+}
+
 int test_run(const char *module, const test_suite *suites, size_t n_suites)
 {
     if (CU_initialize_registry() != CUE_SUCCESS)
@@ -86,5 +94,7 @@ int test_run(const char *module, const test_suite *suites, size_t n_suites)
         fprintf(stderr, "%s: no tests ran\n", module);
         return 1;
     }
-    return failed ? 1 : 0;
+    if (!failed && skipped)
+        fprintf(stderr, "%s: %d case%s skipped (see SKIPPED above)\n", module, skipped, skipped == 1 ? "" : "s");
+    return failed ? 1 : skipped ? 77 : 0;
 }

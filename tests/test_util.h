@@ -45,8 +45,13 @@ typedef struct test_suite {
  *   {"splits", TEST_CASES(split_cases)}  */
 #define TEST_CASES(array) (array), sizeof(array) / sizeof((array)[0])
 
+/* A case that cannot run here (a dependency is missing): print why; the
+ * program then exits 77 (ctest: Skipped) unless something failed, so a
+ * missing dependency never passes silently. */
+void test_skip(const char *why);
+
 /* Register the suites, run them, print a summary and return the exit code
- * (non-zero if any assertion failed). */
+ * (1 if any assertion failed, else 77 if a case was skipped, else 0). */
 int test_run(const char *module, const test_suite *suites, size_t n_suites);
 
 #endif

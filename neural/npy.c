@@ -1,4 +1,5 @@
 /* NumPy .npy reader (format 1.0-3.0, numpy/lib/format.py), stimulus id lists, and the responses-array importer. */
+#include "core/sizes.h"
 #include "datasets/stimuli.h"
 #include "neural/io.h"
 
@@ -112,14 +113,15 @@ ncmp_status ncmp_npy_read(const char *path, ncmp_npy_array *out, ncmp_error *err
                     break;
                 }
                 out->shape[out->ndim++] = (size_t)v;
-                if (v && count > SIZE_MAX / 8 / v)
-                    st = ncmp_fail(err, NCMP_ERR_FORMAT, "%s: array too large", path);
-                count *= (size_t)v;
+                count *= (size_t)v; /* may wrap: the shape is checked below before count is used */
                 p = end;
             }
         }
     }
     free(h);
+    size_t bytes; /* as doubles in memory: the declared shape through the shared check */
+    if (!st)
+        st = ncmp_size_product(path, "the .npy array", out->shape, out->ndim, sizeof(double), &bytes, err);
     if (st) {
         fclose(f);
         return st;

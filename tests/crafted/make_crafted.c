@@ -137,6 +137,26 @@ static int idx_huge(const char *path)
     return fclose(f) || bad ? fail(path) : 0;
 }
 
+/* NumPy: a float64 array declaring (2^40, 2^40, 2) in a 128-byte header and 16 bytes of data. */
+static int npy_huge(const char *path)
+{
+    FILE *f = fopen(path, "wb");
+    if (!f)
+        return fail(path);
+    char header[128];
+    memset(header, ' ', sizeof header);
+    const char *magic = "\x93NUMPY\x01\x00";
+    memcpy(header, magic, 8);
+    header[8] = (char)(sizeof header - 10);
+    header[9] = 0;
+    const char *dict = "{'descr': '<f8', 'fortran_order': False, 'shape': (1099511627776, 1099511627776, 2), }";
+    memcpy(header + 10, dict, strlen(dict));
+    header[sizeof header - 1] = '\n';
+    const double data[2] = {1, 2};
+    int bad = fwrite(header, 1, sizeof header, f) != sizeof header || fwrite(data, sizeof data, 1, f) != 1;
+    return fclose(f) || bad ? fail(path) : 0;
+}
+
 /* Two valid 28x28 IDX images, for runs whose outputs are then damaged. */
 static int idx_small(const char *path)
 {
@@ -186,6 +206,8 @@ int main(int argc, char **argv)
     bad |= activations_huge(path, 0);
     snprintf(path, sizeof path, "%s/huge-features.h5", argv[1]);
     bad |= activations_huge(path, 1);
+    snprintf(path, sizeof path, "%s/huge.npy", argv[1]);
+    bad |= npy_huge(path);
     snprintf(path, sizeof path, "%s/small-images-idx3-ubyte", argv[1]);
     bad |= idx_small(path);
     snprintf(path, sizeof path, "%s/huge-images-idx3-ubyte", argv[1]);

@@ -25,6 +25,9 @@ expect_error "netCDF with 2^61+1 presentations (neural info)" "23058430092136939
   "$cli" neural info "$tmp/huge-presentations.nc"
 expect_error "netCDF char stimulus ids of 2^40 characters (neural info)" "strings of 1099511627776 characters" -- \
   "$cli" neural info "$tmp/long-strings.nc"
+expect_error "NumPy array declaring 2^40 x 2^40 x 2 (neural import)" "declares 1099511627776 x 1099511627776 x 2 values" -- \
+  "$cli" neural import --npy "$tmp/huge.npy" --stimuli "$tmp/small-images-idx3-ubyte" --region V4 --out "$tmp/n.nc"
+[ ! -e "$tmp/n.nc" ] && ok || bad "neural import left an output behind"
 expect_error "activations with a /iteration of 2^61+1 entries (score)" "/iteration declares 2305843009213693953" -- \
   "$cli" score --activations "$tmp/huge-iterations.h5" --neural "$tmp/small.nc" --layer block1
 expect_error "activations with a layer of 2^31 x 2^31 x 4 features (score)" "/activations/block1 (features per stimulus) declares 2147483648 x 2147483648 x 4" -- \

@@ -50,8 +50,8 @@ recipe() {
     cnnf-fmnist) echo "--arch cnnf-fmnist --cycles 2 --epochs 12" ;;
     cnnf-fmnist-1cycle) echo "--arch cnnf-fmnist --cycles 1 --epochs 12" ;;
     cnn-fmnist) echo "--arch cnnf-fmnist --cycles 0 --epochs 12" ;;
-    vgg16-cnnf-fmnist32) echo "--arch vgg16-cnnf --width 0.25 --input-size 32 --channels 1 --classes 10 --cycles 2 --epochs 6" ;;
-    vgg16-cnn-fmnist32) echo "--arch vgg16-cnnf --width 0.25 --input-size 32 --channels 1 --classes 10 --cycles 0 --epochs 6" ;;
+    vgg16-cnnf-fmnist32) echo "--arch vgg16-cnnf --width 0.25 --input-size 32 --channels 1 --classes 10 --cycles 2 --epochs 4" ;;
+    vgg16-cnn-fmnist32) echo "--arch vgg16-cnnf --width 0.25 --input-size 32 --channels 1 --classes 10 --cycles 0 --epochs 4" ;;
     *) echo "train_weights.sh: unknown weights '$1' ($all)" >&2
        exit 2 ;;
   esac

@@ -5,7 +5,7 @@
 #   scripts/train_weights.sh [--check] [--paper] [--threads N] [NAME ...]
 #
 # NAME: cnnf-fmnist, cnnf-fmnist-1cycle, cnn-fmnist, vgg16-cnnf-fmnist32,
-# vgg16-cnn-fmnist32 (default: all five; about 4 hours on two cores).
+# vgg16-cnn-fmnist32 (default: all five; about 3.5 hours on two cores).
 # Without --check the results replace model/weights/NAME.h5; with --check they
 # go to a temporary folder and are compared with the shipped ones (exit 1 if
 # any differs).  --paper runs the CNN-F paper's full Fashion-MNIST schedule

@@ -18,6 +18,8 @@
 #include "neural/io.h"
 #include "neural/simulate.h"
 
+#include <gsl/gsl_errno.h>
+#include <gsl/gsl_linalg.h>
 #include <gsl/gsl_matrix.h>
 #include <math.h>
 #include <stdio.h>
@@ -880,7 +882,7 @@ static void test_similarity_end_to_end(void)
 }
 
 /* GSL's default handler aborts; neurocmp turns it off before its first GSL
- * call (analysis/linalg.h), so an impossible allocation returns NULL.  Run in
+ * call (analysis/linalg.h), so a failed decomposition returns its status.  Run in
  * a child forked before any test has called GSL (main), so the state is the
  * process's initial one. */
 static int gsl_child_status = -1;
@@ -892,8 +894,16 @@ static void gsl_child_run(void)
         double A[4] = {1, 0, 0, 1}, out[4];
         if (ncmp_pinv_square(A, 2, 2, out, NULL) != NCMP_OK)
             _exit(2);
-        gsl_matrix *m = gsl_matrix_alloc((size_t)1 << 30, (size_t)1 << 30); /* 2^63 bytes */
-        _exit(m ? 3 : 0);
+        /* not positive definite: GSL_EDOM through the error handler (an allocation
+         * failure would do the same, but AddressSanitizer stops impossible ones itself) */
+        gsl_matrix *m = gsl_matrix_alloc(2, 2);
+        gsl_matrix_set(m, 0, 0, 1);
+        gsl_matrix_set(m, 0, 1, 2);
+        gsl_matrix_set(m, 1, 0, 2);
+        gsl_matrix_set(m, 1, 1, 1);
+        int rc = gsl_linalg_cholesky_decomp1(m);
+        gsl_matrix_free(m);
+        _exit(rc == GSL_EDOM ? 0 : 3);
     }
     int status = 0;
     if (pid > 0 && waitpid(pid, &status, 0) == pid)

@@ -5,6 +5,8 @@
  *   make_crafted DIR
  *   make_crafted --set-int64 FILE.h5 ATTRIBUTE VALUE   (overwrite a root attribute)
  */
+#include "core/h5.h"
+
 #include <hdf5.h>
 #include <netcdf.h>
 #include <stdint.h>
@@ -70,19 +72,14 @@ static int netcdf_long_strings(const char *path)
     return nc_close(nc) ? fail(path) : 0;
 }
 
+/* A dataset chunked one element at a time, nothing written (core/h5.h). */
 static hid_t chunked(hid_t file, const char *name, hid_t type, int rank, const hsize_t *dims)
 {
-    hsize_t chunk[8];
+    hsize_t chunk[NCMP_H5_MAX_RANK];
     for (int i = 0; i < rank; i++)
         chunk[i] = 1;
-    hid_t space = H5Screate_simple(rank, dims, NULL), plist = H5Pcreate(H5P_DATASET_CREATE);
-    H5Pset_chunk(plist, rank, chunk);
-    hid_t lcpl = H5Pcreate(H5P_LINK_CREATE);
-    H5Pset_create_intermediate_group(lcpl, 1);
-    hid_t d = H5Dcreate2(file, name, type, space, lcpl, plist, H5P_DEFAULT);
-    H5Pclose(lcpl);
-    H5Pclose(plist);
-    H5Sclose(space);
+    hid_t d = H5I_INVALID_HID;
+    ncmp_h5_create_chunked(file, name, type, rank, dims, NULL, chunk, 0, &d, NULL);
     return d;
 }
 
@@ -135,6 +132,16 @@ static int idx_huge(const char *path)
     unsigned char pixels[100] = {0};
     int bad = fwrite(head, 1, sizeof head, f) != sizeof head || fwrite(pixels, 1, sizeof pixels, f) != sizeof pixels;
     return fclose(f) || bad ? fail(path) : 0;
+}
+
+static int activations_huge_iterations(const char *path)
+{
+    return activations_huge(path, 0);
+}
+
+static int activations_huge_features(const char *path)
+{
+    return activations_huge(path, 1);
 }
 
 /* NumPy: a float64 array declaring (2^40, 2^40, 2) in a 128-byte header and 16 bytes of data. */
@@ -194,23 +201,20 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: make_crafted DIR\n");
         return 2;
     }
+    const struct {
+        const char *file;
+        int (*write)(const char *path);
+    } files[] = {
+        {"huge-presentations.nc", netcdf_huge}, {"long-strings.nc", netcdf_long_strings},
+        {"small.nc", netcdf_small},             {"huge-iterations.h5", activations_huge_iterations},
+        {"huge-features.h5", activations_huge_features}, {"huge.npy", npy_huge},
+        {"small-images-idx3-ubyte", idx_small}, {"huge-images-idx3-ubyte", idx_huge},
+    };
     char path[4096];
     int bad = 0;
-    snprintf(path, sizeof path, "%s/huge-presentations.nc", argv[1]);
-    bad |= netcdf_huge(path);
-    snprintf(path, sizeof path, "%s/long-strings.nc", argv[1]);
-    bad |= netcdf_long_strings(path);
-    snprintf(path, sizeof path, "%s/small.nc", argv[1]);
-    bad |= netcdf_small(path);
-    snprintf(path, sizeof path, "%s/huge-iterations.h5", argv[1]);
-    bad |= activations_huge(path, 0);
-    snprintf(path, sizeof path, "%s/huge-features.h5", argv[1]);
-    bad |= activations_huge(path, 1);
-    snprintf(path, sizeof path, "%s/huge.npy", argv[1]);
-    bad |= npy_huge(path);
-    snprintf(path, sizeof path, "%s/small-images-idx3-ubyte", argv[1]);
-    bad |= idx_small(path);
-    snprintf(path, sizeof path, "%s/huge-images-idx3-ubyte", argv[1]);
-    bad |= idx_huge(path);
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+        snprintf(path, sizeof path, "%s/%s", argv[1], files[i].file);
+        bad |= files[i].write(path);
+    }
     return bad;
 }

@@ -11,6 +11,7 @@
 
 #include "analysis/linalg.h"
 #include "core/log.h"
+#include "core/sizes.h"
 
 void ncmp_pls_free(ncmp_pls *pls)
 {
@@ -91,6 +92,8 @@ ncmp_status ncmp_pls_fit(const double *X, size_t n, size_t p, const double *Y, s
     size_t K = (size_t)o.n_components;
     ncmp_status checked = ncmp_pls_check_components(K, n, p, err);
     if (checked)
+        return checked;
+    if ((checked = NCMP_BLAS_DIMS("PLS", err, n, p, q, K)))
         return checked;
     for (size_t i = 0; i < n * p; i++)
         if (!isfinite(X[i]))
@@ -245,6 +248,9 @@ ncmp_status ncmp_pls_predict(const ncmp_pls *pls, const double *X, size_t m, siz
         return ncmp_fail(err, NCMP_ERR_SHAPE, "PLS predict: X has %zu features, the model was fitted on %zu", p,
                          pls->n_features);
     size_t q = pls->n_targets;
+    ncmp_status dims = NCMP_BLAS_DIMS("PLS predict", err, m, p, q);
+    if (dims)
+        return dims;
     double *Xc = malloc((m ? m : 1) * p * sizeof *Xc);
     if (!Xc)
         return ncmp_fail(err, NCMP_ERR_NOMEM, "PLS predict: out of memory for %zu x %zu", m, p);

@@ -6,6 +6,7 @@
 #include "core/log.h"
 #include "core/parallel.h"
 #include "core/provenance.h"
+#include "core/sizes.h"
 
 #include <cblas.h>
 #include <float.h>
@@ -491,6 +492,9 @@ ncmp_status ncmp_pls_kernel_workspace_alloc(size_t max_n, size_t q, size_t n_pro
     *out = NULL;
     if (!max_n || !q || !n_problems || n_components < 1)
         return ncmp_fail(err, NCMP_ERR_USAGE, "kernel PLS workspace: need stimuli, targets, problems and components");
+    ncmp_status dims = NCMP_BLAS_DIMS("kernel PLS", err, max_n, q, n_problems * (size_t)n_components);
+    if (dims)
+        return dims;
     ncmp_pls_kernel_workspace *ws = calloc(1, sizeof *ws);
     if (!ws)
         return ncmp_fail(err, NCMP_ERR_NOMEM, "out of memory");
@@ -554,6 +558,8 @@ ncmp_status ncmp_pls_kernel_fit_workspace(ncmp_pls_kernel_workspace *ws, const d
                          ws->max_n, ws->B, ws->K, n, B, K);
     ncmp_status st = ncmp_pls_check_components(K, n, p, err);
     if (st)
+        return st;
+    if ((st = NCMP_BLAS_DIMS("kernel PLS", err, n, p, q, z0_ld, B * K)))
         return st;
     for (size_t i = 0; i < n * n; i++)
         if (!isfinite(K0[i]))
@@ -683,8 +689,10 @@ ncmp_status ncmp_pls_kernel_fit(const double *K0, size_t n, size_t p, const doub
 ncmp_status ncmp_pls_kernel_predict(const ncmp_pls_kernel *m, const double *K_test, size_t mm, double *Y_out,
                                     ncmp_error *err)
 {
-    (void)err;
     size_t q = m->n_targets;
+    ncmp_status dims = NCMP_BLAS_DIMS("kernel PLS predict", err, mm, q);
+    if (dims)
+        return dims;
     for (size_t i = 0; i < mm; i++)
         memcpy(Y_out + i * q, m->y_mean, q * sizeof *Y_out);
     if (mm)

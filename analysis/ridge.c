@@ -2,6 +2,7 @@
 #include "analysis/ridge.h"
 
 #include "analysis/linalg.h"
+#include "core/sizes.h"
 
 #include <float.h>
 #include <gsl/gsl_blas.h>
@@ -181,6 +182,8 @@ ncmp_status ncmp_ridge_fit_dual(const double *K, size_t n, const double *Y, size
     ncmp_gsl_init();
     if (n < 2 || !q || !n_alphas)
         return ncmp_fail(err, NCMP_ERR_SHAPE, "ridge: need at least 2 samples, 1 target and 1 alpha");
+    if (NCMP_BLAS_DIMS("ridge", err, n, q))
+        return NCMP_ERR_SHAPE;
     gsl_vector *ev = gsl_vector_alloc(n);
     gsl_matrix *Q = gsl_matrix_alloc(n, n), *y = gsl_matrix_alloc(n, q), *QTy = gsl_matrix_alloc(n, q);
     ncmp_status st = NCMP_OK;
@@ -214,6 +217,8 @@ ncmp_status ncmp_ridge_fit_primal(const double *X, size_t n, size_t p, const dou
     if (n < p + 1 || !q || !p || !n_alphas)
         return ncmp_fail(err, NCMP_ERR_SHAPE, "ridge (primal): need samples > features (%zu, %zu), targets, alphas", n,
                          p);
+    if (NCMP_BLAS_DIMS("ridge (primal)", err, n, p + 1, q))
+        return NCMP_ERR_SHAPE;
     size_t k = p + 1;
     gsl_matrix *U = gsl_matrix_alloc(n, k), *V = gsl_matrix_alloc(k, k), *Xc = gsl_matrix_alloc(n, p);
     gsl_matrix *y = gsl_matrix_alloc(n, q), *UTy = gsl_matrix_alloc(k, q), *C = gsl_matrix_alloc(n, q);
@@ -267,6 +272,8 @@ ncmp_status ncmp_ols_fit_dual(const double *K, size_t n, const double *Y, size_t
     ncmp_gsl_init();
     if (n < 2 || !q)
         return ncmp_fail(err, NCMP_ERR_SHAPE, "OLS: need at least 2 samples and 1 target");
+    if (NCMP_BLAS_DIMS("OLS", err, n, q))
+        return NCMP_ERR_SHAPE;
     gsl_vector *ev = gsl_vector_alloc(n);
     gsl_matrix *Q = gsl_matrix_alloc(n, n), *y = gsl_matrix_alloc(n, q), *QTy = gsl_matrix_alloc(n, q);
     ncmp_status st = NCMP_OK;
@@ -297,6 +304,8 @@ ncmp_status ncmp_ols_fit_primal(const double *X, size_t n, size_t p, const doubl
     ncmp_gsl_init();
     if (n < p || !p || !q)
         return ncmp_fail(err, NCMP_ERR_SHAPE, "OLS (primal): need samples >= features (%zu, %zu)", n, p);
+    if (NCMP_BLAS_DIMS("OLS (primal)", err, n, p, q))
+        return NCMP_ERR_SHAPE;
     gsl_matrix *U = gsl_matrix_alloc(n, p), *V = gsl_matrix_alloc(p, p), *y = gsl_matrix_alloc(n, q);
     gsl_matrix *UTy = gsl_matrix_alloc(p, q);
     gsl_vector *S = gsl_vector_alloc(p), *work = gsl_vector_alloc(p);

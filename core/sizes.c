@@ -3,7 +3,14 @@
 
 #include <limits.h>
 #include <stdbool.h>
+#include <stdatomic.h>
 #include <stdio.h>
+
+static _Atomic size_t size_limit = NCMP_MAX_DECLARED_BYTES;
+
+size_t ncmp_size_limit(void) { return atomic_load(&size_limit); }
+
+void ncmp_size_set_limit(size_t bytes) { atomic_store(&size_limit, bytes ? bytes : NCMP_MAX_DECLARED_BYTES); }
 
 static void describe(char *buf, size_t size, const size_t *dims, int n)
 {
@@ -31,15 +38,17 @@ ncmp_status ncmp_size_product(const char *file, const char *what, const size_t *
     }
     if (zero)
         return NCMP_OK;
-    if (overflow || total > NCMP_MAX_DECLARED_BYTES) {
+    const size_t limit = ncmp_size_limit();
+    if (overflow || total > limit) {
         char shape[512];
         describe(shape, sizeof shape, dims, n);
         return ncmp_fail(err, NCMP_ERR_SHAPE,
-                         "%s%s%s%s declares %s values of %zu byte%s: %s (neurocmp reads at most %zu GiB per array); "
+                         "%s%s%s%s declares %s values of %zu byte%s: %s (neurocmp reads at most %zu %s per array); "
                          "the file is corrupt or not what it claims",
                          file ? "'" : "", file ? file : "", file ? "': " : "", what ? what : "an array", shape,
                          elem_size, elem_size == 1 ? "" : "s", overflow ? "the size overflows" : "too large",
-                         NCMP_MAX_DECLARED_BYTES >> 30);
+                         limit >= ((size_t)1 << 30) ? limit >> 30 : limit >> 20,
+                         limit >= ((size_t)1 << 30) ? "GiB" : "MiB");
     }
     *out = total;
     return NCMP_OK;
@@ -67,5 +76,14 @@ ncmp_status ncmp_blas_int(size_t value, const char *what, int *out, ncmp_error *
                          value, INT_MAX);
     }
     *out = (int)value;
+    return NCMP_OK;
+}
+
+ncmp_status ncmp_blas_dims(const char *what, const size_t *dims, size_t n, ncmp_error *err)
+{
+    for (size_t i = 0; i < n; i++)
+        if (dims[i] > (size_t)INT_MAX)
+            return ncmp_fail(err, NCMP_ERR_SHAPE, "%s: a dimension of %zu is beyond the %d a BLAS call takes",
+                             what ? what : "BLAS", dims[i], INT_MAX);
     return NCMP_OK;
 }

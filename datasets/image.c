@@ -13,6 +13,8 @@
 #include <jerror.h>
 #include <png.h>
 
+#include "core/sizes.h"
+
 /* Refuse headers that would need more than this many bytes of pixels: a
  * corrupt or hostile header must not make us allocate gigabytes before the
  * missing data is noticed. */
@@ -27,13 +29,23 @@ void ncmp_image_release(ncmp_image *image)
     image->width = image->height = image->channels = 0;
 }
 
+/* 1 GiB, or less if the application lowered ncmp_size_limit(). */
+static size_t image_limit(void)
+{
+    size_t limit = ncmp_size_limit();
+    return limit < NCMP_IMAGE_MAX_BYTES ? limit : NCMP_IMAGE_MAX_BYTES;
+}
+
 static ncmp_status check_dimensions(const char *name, size_t width, size_t height, int channels, ncmp_error *err)
 {
     if (width == 0 || height == 0)
         return ncmp_fail(err, NCMP_ERR_FORMAT, "image '%s' has no pixels (%zux%zu)", name, width, height);
-    if (width > NCMP_IMAGE_MAX_BYTES / height / (size_t)channels)
+    size_t bytes = 0;
+    if (ncmp_size_3d(name, "the image header", height, width, (size_t)channels, 1, &bytes, err))
+        return NCMP_ERR_FORMAT;
+    if (bytes > image_limit())
         return ncmp_fail(err, NCMP_ERR_FORMAT, "image '%s' is too large (%zux%zu, more than %zu bytes of pixels)", name,
-                         width, height, (size_t)NCMP_IMAGE_MAX_BYTES);
+                         width, height, image_limit());
     return NCMP_OK;
 }
 
@@ -219,6 +231,14 @@ static ncmp_status decode_jpeg(const unsigned char *data, size_t size, const cha
         cinfo.out_color_space = JCS_RGB;
         channels = 3;
     }
+    /* The header's size is checked before libjpeg allocates for it (a
+     * progressive JPEG buffers every coefficient of the image), and
+     * libjpeg's own working memory is capped the same way. */
+    if (check_dimensions(name, cinfo.image_width, cinfo.image_height, cinfo.num_components, err) != NCMP_OK) {
+        status = NCMP_ERR_FORMAT;
+        longjmp(failure.jump, 1);
+    }
+    cinfo.mem->max_memory_to_use = (long)image_limit();
     jpeg_start_decompress(&cinfo);
     if (check_dimensions(name, cinfo.output_width, cinfo.output_height, channels, err) != NCMP_OK) {
         status = NCMP_ERR_FORMAT;

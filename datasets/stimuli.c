@@ -342,6 +342,9 @@ static ncmp_status load_zip_entry(ncmp_stimulus_set *set, size_t i, ncmp_image *
     if (sb.size > NCMP_STIMULUS_MAX_BYTES)
         return ncmp_fail(err, NCMP_ERR_FORMAT, "'%s' is too large (%llu bytes)", set->sources[i],
                          (unsigned long long)sb.size);
+    size_t declared = (size_t)sb.size, bytes = 0;
+    if (ncmp_size_product(set->path, "a ZIP entry's uncompressed size", &declared, 1, 1, &bytes, err))
+        return NCMP_ERR_FORMAT;
     unsigned char *data = malloc(sb.size ? (size_t)sb.size : 1);
     if (!data)
         return ncmp_fail(err, NCMP_ERR_NOMEM, "cannot allocate %llu bytes for '%s'", (unsigned long long)sb.size,

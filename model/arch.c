@@ -431,6 +431,14 @@ static ncmp_status infer_shapes(parser *p)
         default:
             break;
         }
+        /* The engine indexes a layer's activations and weights with int
+         * (BLAS): a spec may not declare more (docs/hardening.md). */
+        size_t weights = L->type == NCMP_LAYER_CONV     ? (size_t)o.c * (size_t)s.c * (size_t)L->kernel * L->kernel
+                         : L->type == NCMP_LAYER_LINEAR ? (size_t)o.c * (size_t)s.c
+                                                        : 0;
+        if (ncmp_shape_size(o) > NCMP_ARCH_MAX_ELEMENTS || weights > NCMP_ARCH_MAX_ELEMENTS)
+            return parse_fail(p, "%s '%s' declares %zu activations and %zu weights per input; at most %d each",
+                              type_names[L->type], L->name, ncmp_shape_size(o), weights, NCMP_ARCH_MAX_ELEMENTS);
         L->out = o;
         L->stage_start = L->type == NCMP_LAYER_CONV || L->type == NCMP_LAYER_LINEAR ||
                          L->type == NCMP_LAYER_FLATTEN || L->type == NCMP_LAYER_AVGPOOL;
@@ -562,8 +570,11 @@ ncmp_status ncmp_arch_parse(const char *text, const char *source, const ncmp_arc
     if (!st) {
         double *w = find_param(&p, "width"), *c = find_param(&p, "classes");
         a->width = w ? *w : 1.0;
-        a->num_classes = c ? (int)*c : a->layers[a->n_layers - 1].out.c;
-        if (opts && opts->width > 0 && !w)
+        bool classes_ok = !c || (*c >= 1 && *c <= 1e7);
+        a->num_classes = c && classes_ok ? (int)*c : a->layers[a->n_layers - 1].out.c;
+        if (!classes_ok)
+            st = ncmp_fail(err, NCMP_ERR_FORMAT, "%s: param classes = %g; expected 1 to 10000000", p.source, *c);
+        else if (opts && opts->width > 0 && !w)
             st = ncmp_fail(err, NCMP_ERR_USAGE, "%s has no width parameter; --width cannot be used with it", p.source);
         else if (opts && opts->num_classes > 0 && !c)
             st = ncmp_fail(err, NCMP_ERR_USAGE, "%s has no classes parameter; --classes cannot be used with it",

@@ -42,6 +42,8 @@ typedef struct ncmp_shape {
 } ncmp_shape;
 
 size_t ncmp_shape_size(ncmp_shape s);
+/* The most activations (c x h x w) or weights one layer of a spec may declare. */
+#define NCMP_ARCH_MAX_ELEMENTS (1 << 28)
 /* "64x112x112" or "4096" */
 void ncmp_shape_string(ncmp_shape s, char *buf, size_t size);
 

@@ -1,6 +1,7 @@
 /* HDF5 helpers: atomic outputs, attributes, strings, chunked datasets,
  * dimension scales (see h5.h; patterns after HDF5's examples/h5_extend.c). */
 #include "core/h5.h"
+#include "core/probe.h"
 
 #include "core/paths.h"
 
@@ -217,6 +218,9 @@ ncmp_status ncmp_h5_open_read(const char *path, bool require_complete, hid_t *fi
     H5Eclear2(H5E_DEFAULT);
     if (ok <= 0)
         return ncmp_fail(err, NCMP_ERR_FORMAT, "'%s' is not an HDF5 file (or it is truncated or corrupt)", path);
+    ncmp_status probed = ncmp_probe_file(path, "HDF5", ncmp_probe_walk_hdf5, err);
+    if (probed)
+        return probed;
     hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
     if (f < 0)
         return ncmp_h5_fail(err, NCMP_ERR_FORMAT, "cannot open HDF5 file '%s'", path);

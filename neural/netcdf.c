@@ -1,5 +1,6 @@
 /* BrainIO NeuroidAssembly netCDF-4 reader and writer (SPEC §6), through netCDF-C, following xarray's conventions
  * (one data variable; coordinates named in its `coordinates` attribute; vlen UTF-8 strings; _FillValue NaN). */
+#include "core/probe.h"
 #include "core/log.h"
 #include "core/paths.h"
 #include "core/provenance.h"
@@ -123,12 +124,51 @@ static double att_double(int ncid, int v, const char *name, bool *present)
     return x;
 }
 
+/* The probe's walk (core/probe.h): HDF5's structure, then netCDF's view of it. */
+static int walk_netcdf(const char *path)
+{
+    ncmp_probe_walk_hdf5(path);
+    int ncid, nvars = 0, ndims = 0;
+    if (nc_open(path, NC_NOWRITE, &ncid))
+        return 1;
+    nc_inq_nvars(ncid, &nvars);
+    nc_inq_ndims(ncid, &ndims);
+    for (int d = 0; d < ndims; d++) {
+        char name[NC_MAX_NAME + 1];
+        size_t len;
+        nc_inq_dim(ncid, d, name, &len);
+    }
+    for (int v = -1; v < nvars; v++) {
+        int natts = 0;
+        if (v >= 0) {
+            char name[NC_MAX_NAME + 1];
+            nc_type t;
+            int vdims, dimids[NC_MAX_VAR_DIMS];
+            nc_inq_var(ncid, v, name, &t, &vdims, dimids, &natts);
+        } else {
+            nc_inq_natts(ncid, &natts);
+        }
+        for (int a = 0; a < natts; a++) {
+            char name[NC_MAX_NAME + 1];
+            nc_type t;
+            size_t len;
+            if (nc_inq_attname(ncid, v, a, name) == NC_NOERR)
+                nc_inq_att(ncid, v, name, &t, &len);
+        }
+    }
+    nc_close(ncid);
+    return 0;
+}
+
 ncmp_status ncmp_assembly_read_netcdf(const char *path, ncmp_assembly **out, ncmp_error *err)
 {
     *out = NULL;
     struct stat sb;
     if (stat(path, &sb) != 0)
         return ncmp_fail(err, NCMP_ERR_IO, "cannot open '%s': %s", path, strerror(errno));
+    ncmp_status probed = ncmp_probe_file(path, "netCDF/HDF5", walk_netcdf, err);
+    if (probed)
+        return probed;
     int ncid, rc;
     if ((rc = nc_open(path, NC_NOWRITE, &ncid)))
         return nc_fail(err, rc, path, "cannot open as netCDF");

@@ -14,6 +14,7 @@
 
 void ncmp_activations_close(ncmp_activations *a)
 {
+    NCMP_H5_QUIET_SCOPE;
     if (!a)
         return;
     if (a->file >= 0)
@@ -59,6 +60,7 @@ static int cmp_str(const void *x, const void *y)
 
 ncmp_status ncmp_activations_open(const char *path, ncmp_activations **out, ncmp_error *err)
 {
+    NCMP_H5_QUIET_SCOPE;
     *out = NULL;
     ncmp_activations *a = calloc(1, sizeof *a);
     if (!a)
@@ -167,6 +169,7 @@ static ncmp_status layer_shape(const ncmp_activations *a, const char *layer, int
 ncmp_status ncmp_activations_layer_features(const ncmp_activations *a, const char *layer, size_t *n_features,
                                             ncmp_error *err)
 {
+    NCMP_H5_QUIET_SCOPE;
     int rank;
     hsize_t dims[NCMP_H5_MAX_RANK];
     ncmp_status st = layer_shape(a, layer, &rank, dims, err);
@@ -200,6 +203,7 @@ static int cmp_index(const void *x, const void *y)
 ncmp_status ncmp_activations_match(const ncmp_activations *a, const char *const *ids, size_t n, size_t *rows,
                                    ncmp_error *err)
 {
+    NCMP_H5_QUIET_SCOPE;
     size_t S = a->n_stimuli;
     size_t *order = malloc((S ? S : 1) * sizeof *order);
     if (!order)
@@ -240,6 +244,7 @@ ncmp_status ncmp_activations_match(const ncmp_activations *a, const char *const 
 ncmp_status ncmp_activations_read_features(const ncmp_activations *a, const char *layer, size_t iteration_index,
                                            const size_t *rows, size_t n, double *out, ncmp_error *err)
 {
+    NCMP_H5_QUIET_SCOPE;
     int rank;
     hsize_t dims[NCMP_H5_MAX_RANK];
     ncmp_status st = layer_shape(a, layer, &rank, dims, err);
@@ -290,6 +295,7 @@ ncmp_status ncmp_activations_read_features(const ncmp_activations *a, const char
 ncmp_status ncmp_activations_gram(const ncmp_activations *a, const char *layer, size_t iteration_index,
                                   const size_t *rows, size_t n, size_t block_bytes, double *G, ncmp_error *err)
 {
+    NCMP_H5_QUIET_SCOPE;
     size_t p;
     ncmp_status st = ncmp_activations_layer_features(a, layer, &p, err);
     if (st)

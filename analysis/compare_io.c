@@ -138,6 +138,7 @@ static ncmp_status details_path(const char *path, char **out, ncmp_error *err)
 
 ncmp_status ncmp_prediction_set_read(const char *path, long long iteration, ncmp_prediction_set **out, ncmp_error *err)
 {
+    NCMP_H5_QUIET_SCOPE;
     *out = NULL;
     char *file = NULL, *layer = NULL, *sha = NULL;
     ncmp_status st = details_path(path, &file, err);

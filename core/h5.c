@@ -25,13 +25,21 @@ static htri_t is_hdf5_file(const char *path)
 #endif
 }
 
-void ncmp_h5_quiet(void)
+void ncmp_h5_quiet(void) { H5Eset_auto2(H5E_DEFAULT, NULL, NULL); }
+
+ncmp_h5_quiet_state ncmp_h5_quiet_enter(void)
 {
-    static int done = 0;
-    if (!done) {
+    ncmp_h5_quiet_state saved = {NULL, NULL};
+    H5Eget_auto2(H5E_DEFAULT, &saved.func, &saved.data);
+    if (saved.func)
         H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
-        done = 1;
-    }
+    return saved;
+}
+
+void ncmp_h5_quiet_leave(const ncmp_h5_quiet_state *saved)
+{
+    if (saved->func)
+        H5Eset_auto2(H5E_DEFAULT, saved->func, saved->data);
 }
 
 static herr_t innermost_cb(unsigned n, const H5E_error2_t *e, void *data)
@@ -101,7 +109,7 @@ static void output_reset(ncmp_h5_output *out)
 
 ncmp_status ncmp_h5_output_begin(ncmp_h5_output *out, const char *path, unsigned flags, ncmp_error *err)
 {
-    ncmp_h5_quiet();
+    NCMP_H5_QUIET_SCOPE;
     memset(out, 0, sizeof *out);
     out->file = H5I_INVALID_HID;
     if (!path || !path[0])
@@ -205,7 +213,7 @@ bool ncmp_h5_is_complete(hid_t file)
 
 ncmp_status ncmp_h5_open_read(const char *path, bool require_complete, hid_t *file, ncmp_error *err)
 {
-    ncmp_h5_quiet();
+    NCMP_H5_QUIET_SCOPE;
     *file = H5I_INVALID_HID;
     struct stat sb;
     if (stat(path, &sb) != 0)
@@ -239,7 +247,7 @@ ncmp_status ncmp_h5_open_read(const char *path, bool require_complete, hid_t *fi
 
 bool ncmp_h5_attr_exists(hid_t obj, const char *name)
 {
-    ncmp_h5_quiet();
+    NCMP_H5_QUIET_SCOPE;
     htri_t r = H5Aexists(obj, name);
     H5Eclear2(H5E_DEFAULT);
     return r > 0;
@@ -248,7 +256,7 @@ bool ncmp_h5_attr_exists(hid_t obj, const char *name)
 static ncmp_status write_attr(hid_t obj, const char *name, hid_t file_type, hid_t mem_type, hid_t space,
                               const void *value, ncmp_error *err)
 {
-    ncmp_h5_quiet();
+    NCMP_H5_QUIET_SCOPE;
     if (ncmp_h5_attr_exists(obj, name) && H5Adelete(obj, name) < 0)
         return ncmp_h5_fail(err, NCMP_ERR_IO, "cannot replace attribute '%s'", name);
     hid_t a = H5Acreate2(obj, name, file_type, space, H5P_DEFAULT, H5P_DEFAULT);
@@ -395,7 +403,7 @@ ncmp_status ncmp_h5_attr_get_double(hid_t obj, const char *name, double *value, 
 ncmp_status ncmp_h5_write_strings(hid_t loc, const char *name, const char *const *strings, size_t n,
                                   ncmp_error *err)
 {
-    ncmp_h5_quiet();
+    NCMP_H5_QUIET_SCOPE;
     hid_t t = vlen_utf8_type();
     hsize_t dims[1] = {n};
     hid_t s = H5Screate_simple(1, dims, NULL);
@@ -502,7 +510,7 @@ ncmp_status ncmp_h5_create_chunked(hid_t loc, const char *name, hid_t file_type,
                                    const hsize_t *maxdims, const hsize_t *chunk, int deflate_level, hid_t *dset,
                                    ncmp_error *err)
 {
-    ncmp_h5_quiet();
+    NCMP_H5_QUIET_SCOPE;
     *dset = H5I_INVALID_HID;
     if (rank < 1 || rank > NCMP_H5_MAX_RANK)
         return ncmp_fail(err, NCMP_ERR_SHAPE, "dataset '%s': rank %d is outside 1..%d", name, rank,
@@ -602,7 +610,7 @@ ncmp_status ncmp_h5_read_block(hid_t dset, hid_t mem_type, const hsize_t *start,
 
 ncmp_status ncmp_h5_open_dataset(hid_t loc, const char *name, hid_t *dset, ncmp_error *err)
 {
-    ncmp_h5_quiet();
+    NCMP_H5_QUIET_SCOPE;
     *dset = H5I_INVALID_HID;
     if (H5Lexists(loc, name, H5P_DEFAULT) <= 0) {
         H5Eclear2(H5E_DEFAULT);
@@ -638,7 +646,7 @@ ncmp_status ncmp_h5_dataset_shape(hid_t loc, const char *name, int *rank, hsize_
 ncmp_status ncmp_h5_write_array(hid_t loc, const char *name, hid_t file_type, hid_t mem_type, int rank,
                                 const hsize_t *dims, const void *buf, ncmp_error *err)
 {
-    ncmp_h5_quiet();
+    NCMP_H5_QUIET_SCOPE;
     hid_t s = H5Screate_simple(rank, dims, NULL);
     hid_t lcpl = H5Pcreate(H5P_LINK_CREATE);
     H5Pset_create_intermediate_group(lcpl, 1);
@@ -673,7 +681,7 @@ ncmp_status ncmp_h5_attach_scale(hid_t dset, hid_t scale, unsigned axis, ncmp_er
 
 ncmp_status ncmp_h5_ensure_group(hid_t loc, const char *path, hid_t *group, ncmp_error *err)
 {
-    ncmp_h5_quiet();
+    NCMP_H5_QUIET_SCOPE;
     *group = H5I_INVALID_HID;
     htri_t exists = H5Lexists(loc, path, H5P_DEFAULT);
     H5Eclear2(H5E_DEFAULT);

@@ -17,9 +17,24 @@
 
 #include "core/status.h"
 
-/* Silence HDF5's automatic error stack printing (idempotent, thread-unsafe;
- * every helper calls it). */
+/* HDF5 prints its error stack to stderr by default.  neurocmp reports HDF5
+ * errors through ncmp_error instead (with HDF5's innermost message), so its
+ * functions that call HDF5 silence the printing for their own duration and
+ * restore the application's setting on return: they begin with
+ * NCMP_H5_QUIET_SCOPE.  The library never changes the setting for good;
+ * an application that wants it off everywhere calls ncmp_h5_quiet() (the
+ * neurocmp command does).  Like HDF5 itself (Debian's build is not
+ * thread-safe), not for concurrent use from several threads. */
 void ncmp_h5_quiet(void);
+typedef struct ncmp_h5_quiet_state {
+    H5E_auto2_t func;
+    void *data;
+} ncmp_h5_quiet_state;
+ncmp_h5_quiet_state ncmp_h5_quiet_enter(void);
+void ncmp_h5_quiet_leave(const ncmp_h5_quiet_state *saved);
+#define NCMP_H5_QUIET_SCOPE                                                                                            \
+    ncmp_h5_quiet_state ncmp_h5_quiet_saved_ __attribute__((cleanup(ncmp_h5_quiet_leave), unused)) =                   \
+        ncmp_h5_quiet_enter()
 
 /* Like ncmp_fail, appending HDF5's innermost error description if any. */
 ncmp_status ncmp_h5_fail(ncmp_error *err, ncmp_status status, const char *fmt, ...)

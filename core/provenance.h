@@ -38,13 +38,20 @@ const char *ncmp_gsl_version(void);
 const char *ncmp_blas_config(void);
 /* Core type OpenBLAS selected at run time, e.g. "Zen". */
 const char *ncmp_blas_corename(void);
+/* OpenBLAS's thread count belongs to the application.  Library functions
+ * that run their own thread pool (the engine, training, lockstep PLS,
+ * prediction) set it to 1 for the duration, from the calling thread, and
+ * restore the caller's count before they return, on every path; no worker
+ * thread changes it. */
 int ncmp_blas_threads(void);
 void ncmp_blas_set_threads(int n);
 /* True if the library was built with OpenMP (NEUROCMP_OPENMP). */
 int ncmp_openmp_enabled(void);
 /* Threads OpenMP loops will use (1 without OpenMP). */
 int ncmp_openmp_threads(void);
-/* Use n threads for BLAS and the engine thread pool (n <= 0: leave the defaults). */
+/* Use n threads for BLAS and the engine thread pool (n <= 0: leave the
+ * defaults).  An application call (the neurocmp command's --threads); the
+ * library never calls it. */
 void ncmp_set_threads(int n);
 
 #endif

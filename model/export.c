@@ -566,6 +566,7 @@ static void free_state(export_state *s)
 ncmp_status ncmp_export_run(const ncmp_net *net, ncmp_stimulus_set *stimuli, const ncmp_export_options *o,
                             ncmp_error *err)
 {
+    NCMP_H5_QUIET_SCOPE;
     const ncmp_arch *a = net->arch;
     const size_t N = ncmp_stimuli_count(stimuli);
     if (o->batch < 1)

@@ -203,6 +203,7 @@ static ncmp_status check_shape(const ncmp_net *net, const wanted *w, const hsize
 ncmp_status ncmp_weights_read(const ncmp_arch *a, const char *path, ncmp_dtype dtype, void **weight, void **bias,
                               ncmp_error *err)
 {
+    NCMP_H5_QUIET_SCOPE;
     const bool f64 = dtype == NCMP_FLOAT64;
     /* check_shape only reads the architecture */
     const ncmp_net shape_view = {.arch = (ncmp_arch *)a};
@@ -351,6 +352,7 @@ const char *ncmp_weights_resolve(const char *name, char *buf, size_t size)
 
 const char *ncmp_arch_name_from_weights(const char *path, char *buf, size_t size)
 {
+    NCMP_H5_QUIET_SCOPE;
     hid_t f;
     if (!path || !size || ncmp_h5_open_read(path, false, &f, NULL))
         return NULL;
@@ -368,6 +370,7 @@ const char *ncmp_arch_name_from_weights(const char *path, char *buf, size_t size
 
 void ncmp_arch_options_from_weights(ncmp_arch_options *o, const char *path)
 {
+    NCMP_H5_QUIET_SCOPE;
     hid_t f;
     if (!path || ncmp_h5_open_read(path, false, &f, NULL))
         return;
@@ -425,6 +428,7 @@ int ncmp_net_tensor_dims(const ncmp_arch *a, int i, bool bias, unsigned long lon
 
 ncmp_status ncmp_net_save_weights(const ncmp_net *net, const char *path, ncmp_error *err)
 {
+    NCMP_H5_QUIET_SCOPE;
     const ncmp_arch *a = net->arch;
     ncmp_h5_output out;
     ncmp_status st = ncmp_h5_output_begin(&out, path, NCMP_H5_OVERWRITE, err);

@@ -89,6 +89,7 @@ static double poisson(ncmp_rng *rng, double mean)
 ncmp_status ncmp_simulate_responses(const char *path, const ncmp_simulate_options *o, ncmp_assembly **out,
                                     ncmp_error *err)
 {
+    NCMP_H5_QUIET_SCOPE;
     *out = NULL;
     if (!o->n_bins || !o->n_neuroids || o->n_repetitions < 1 || !(o->snr > 0) || !(o->bin_ms > 0) ||
         !o->units_per_neuroid || !o->n_objects)

@@ -1,6 +1,7 @@
 /* Tests for core/: status, logging, progress, tensors, RNG, SHA-256, HDF5 helpers, provenance. */
 #include "test_util.h"
 
+#include "analysis/activations.h"
 #include "core/h5.h"
 #include "core/log.h"
 #include "core/paths.h"
@@ -709,6 +710,54 @@ static void test_h5_bad_files(void)
     test_remove(path);
 }
 
+static herr_t count_h5_prints(hid_t stack, void *data)
+{
+    (void)stack;
+    (*(int *)data)++;
+    return 0;
+}
+
+/* The library reports HDF5 errors through ncmp_error and leaves HDF5's own
+ * printing as the application set it (core/h5.h). */
+static void test_h5_error_printing_left_to_application(void)
+{
+    H5E_auto2_t old_func;
+    void *old_data;
+    H5Eget_auto2(H5E_DEFAULT, &old_func, &old_data);
+    int prints = 0;
+    H5Eset_auto2(H5E_DEFAULT, count_h5_prints, &prints);
+
+    const char *path = test_tmp_path("printing.h5");
+    test_remove(path);
+    ncmp_error err;
+    ncmp_h5_output out;
+    CU_ASSERT_EQUAL_FATAL(ncmp_h5_output_begin(&out, path, 0, &err), NCMP_OK);
+    /* /iteration as strings: the activations reader's own H5Dread fails. */
+    const char *ids[2] = {"a", "b"};
+    CU_ASSERT_EQUAL(ncmp_h5_write_strings(out.file, "stimulus_id", ids, 2, &err), NCMP_OK);
+    CU_ASSERT_EQUAL(ncmp_h5_write_strings(out.file, "iteration", ids, 2, &err), NCMP_OK);
+    CU_ASSERT_EQUAL(ncmp_h5_output_commit(&out, &err), NCMP_OK);
+    hid_t f;
+    CU_ASSERT_EQUAL_FATAL(ncmp_h5_open_read(path, true, &f, &err), NCMP_OK);
+    long long v;
+    CU_ASSERT_NOT_EQUAL(ncmp_h5_attr_get_int64(f, "no_such_attribute", &v, &err), NCMP_OK);
+    H5Fclose(f);
+    ncmp_activations *a = NULL;
+    CU_ASSERT_NOT_EQUAL(ncmp_activations_open(path, &a, &err), NCMP_OK); /* cannot read /iteration */
+    CU_ASSERT_EQUAL(prints, 0);
+
+    H5E_auto2_t now_func;
+    void *now_data;
+    H5Eget_auto2(H5E_DEFAULT, &now_func, &now_data);
+    CU_ASSERT(now_func == count_h5_prints && now_data == &prints);
+    /* The handler is live: HDF5 called directly prints (counts) once. */
+    hid_t bad = H5Fopen("/nonexistent/x.h5", H5F_ACC_RDONLY, H5P_DEFAULT);
+    CU_ASSERT(bad < 0);
+    CU_ASSERT_EQUAL(prints, 1);
+    H5Eset_auto2(H5E_DEFAULT, old_func, old_data);
+    test_remove(path);
+}
+
 static void test_provenance_attributes(void)
 {
     char *argv[] = {"neurocmp", "export", "--out", "my file.h5", "--note", "it's"};
@@ -796,6 +845,7 @@ int main(void)
         {"attributes and strings", test_h5_attributes_and_strings},
         {"chunked extendible and scales", test_h5_chunked_extendible_and_scales},
         {"bad files", test_h5_bad_files},
+        {"error printing left to the application", test_h5_error_printing_left_to_application},
         {"provenance", test_provenance_attributes},
         {"paths", test_paths},
     };

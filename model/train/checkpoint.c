@@ -117,6 +117,7 @@ static ncmp_status write_buffers(hid_t g, const char *sub, const ncmp_params *p,
 
 ncmp_status ncmp_checkpoint_write(const char *path, const ncmp_checkpoint *ck, ncmp_error *err)
 {
+    NCMP_H5_QUIET_SCOPE;
     const ncmp_params *p = ck->params;
     const ncmp_arch *a = p->arch;
     const bool f64 = p->dtype == NCMP_FLOAT64;
@@ -212,6 +213,7 @@ fail:
 
 bool ncmp_checkpoint_probe(const char *path, int *epochs_done, bool *complete, unsigned long long *step)
 {
+    NCMP_H5_QUIET_SCOPE;
     hid_t f;
     if (ncmp_h5_open_read(path, false, &f, NULL))
         return false;
@@ -255,6 +257,7 @@ ncmp_status ncmp_checkpoint_read(const char *path, const ncmp_train_settings *se
                                  ncmp_train_accumulators *acc, ncmp_train_history *h, int *epochs_done, bool *complete,
                                  ncmp_error *err)
 {
+    NCMP_H5_QUIET_SCOPE;
     hid_t f;
     ncmp_status st = ncmp_h5_open_read(path, true, &f, err);
     if (st)

@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <hdf5.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -87,6 +88,41 @@ ncmp_status ncmp_probe_file(const char *path, const char *kind, int (*walk)(cons
 
 /* ---- the HDF5 walk ---------------------------------------------------------- */
 
+
+/* String datasets (stimulus ids, layer names) are read whole, as the
+ * readers read them: HDF5 follows each variable-length string into the
+ * global heap, where a damaged heap object makes it copy with a negative size. */
+static void reclaim(hid_t mem, hid_t space, void *buf)
+{
+#if H5_VERSION_GE(1, 12, 0)
+    H5Treclaim(mem, space, H5P_DEFAULT, buf);
+#else
+    H5Dvlen_reclaim(mem, space, H5P_DEFAULT, buf);
+#endif
+}
+
+static void read_strings(hid_t d, hid_t space, hid_t type, bool attribute)
+{
+    hssize_t n = H5Sget_simple_extent_npoints(space);
+    if (n <= 0 || n > (1 << 24))
+        return;
+    htri_t vlen = H5Tis_variable_str(type);
+    hid_t mem = H5Tcopy(H5T_C_S1);
+    if (mem < 0)
+        return;
+    size_t fixed = vlen > 0 ? 0 : H5Tget_size(type);
+    if ((vlen > 0 ? H5Tset_size(mem, H5T_VARIABLE) : H5Tset_size(mem, fixed ? fixed : 1)) >= 0 &&
+        (vlen > 0 || (fixed && fixed <= (1 << 20)))) {
+        size_t bytes = vlen > 0 ? (size_t)n * sizeof(char *) : (size_t)n * fixed;
+        void *buf = bytes <= ((size_t)1 << 28) ? calloc(1, bytes) : NULL;
+        if (buf && (attribute ? H5Aread(d, mem, buf) : H5Dread(d, mem, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf)) >= 0 &&
+            vlen > 0)
+            reclaim(mem, space, buf);
+        free(buf);
+    }
+    H5Tclose(mem);
+}
+
 static herr_t visit_attribute(hid_t loc, const char *name, const H5A_info_t *info, void *data)
 {
     (void)info;
@@ -95,11 +131,10 @@ static herr_t visit_attribute(hid_t loc, const char *name, const H5A_info_t *inf
     if (a < 0)
         return 0;
     hid_t s = H5Aget_space(a), t = H5Aget_type(a);
-    if (s >= 0) {
-        hsize_t dims[H5S_MAX_RANK];
-        H5Sget_simple_extent_dims(s, dims, NULL);
+    if (s >= 0 && t >= 0 && H5Tget_class(t) == H5T_STRING)
+        read_strings(a, s, t, true);
+    if (s >= 0)
         H5Sclose(s);
-    }
     if (t >= 0)
         H5Tclose(t);
     H5Aclose(a);
@@ -112,6 +147,8 @@ static void read_first_element(hid_t d, hid_t space)
     if (t < 0)
         return;
     H5T_class_t cls = H5Tget_class(t);
+    if (cls == H5T_STRING)
+        read_strings(d, space, t, false);
     H5Tclose(t);
     if (cls != H5T_INTEGER && cls != H5T_FLOAT)
         return;

@@ -403,7 +403,15 @@ ncmp_status ncmp_splits_read_json(const char *path, size_t n_samples, const char
     }
     s->n_splits = k_train;
     const ncmp_json_value *seed = ncmp_json_get(root, "seed");
-    s->seed = seed && seed->type == NCMP_JSON_NUMBER ? (uint32_t)seed->number : 0;
+    s->seed = 0;
+    if (seed && seed->type == NCMP_JSON_NUMBER) {
+        if (!(seed->number >= 0 && seed->number <= UINT32_MAX && seed->number == floor(seed->number))) {
+            st = ncmp_fail(err, NCMP_ERR_FORMAT, "%s: \"seed\" is %g; expected an integer 0 to %u", path,
+                           seed->number, UINT32_MAX);
+            goto done;
+        }
+        s->seed = (uint32_t)seed->number;
+    }
     const ncmp_json_value *d = ncmp_json_get(root, "description");
     char buf[256];
     snprintf(buf, sizeof buf, "%s (from %s)", d && d->type == NCMP_JSON_STRING ? d->string : "splits", path);

@@ -175,7 +175,7 @@ int cmd_export(int argc, char **argv)
     free(layers);
     ncmp_net_free(net);
     if (st)
-        return st == NCMP_ERR_INTERRUPTED ? (cli_report(&err), 130) : cli_report(&err);
+        return cli_report(&err);
     ncmp_log_info("wrote %s", out);
     return 0;
 }

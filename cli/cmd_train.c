@@ -164,7 +164,7 @@ int cmd_train(int argc, char **argv)
     ncmp_status st = ncmp_train_run(params, set, &o, &sum, &err);
     cli_interrupt_end(&saved);
     if (st) {
-        status = st == NCMP_ERR_INTERRUPTED ? (cli_report(&err), 130) : cli_report(&err);
+        status = cli_report(&err);
         goto done;
     }
     if (!sum.nothing_to_do) {

@@ -42,6 +42,8 @@ static void print_main_help(FILE *s)
                "  -v, --verbose  print debugging detail\n"
                "  -h, --help     show this help; 'neurocmp COMMAND --help' shows a command's options\n"
                "  --version      same as 'neurocmp version'\n"
+               "\nexit status: 0 done, 1 bad input or failure (the message says which), 2 bad usage,\n"
+               "3 stopped by Ctrl-C/SIGTERM (the partial output is kept: rerun with --resume).\n"
                "\nSee README.md and docs/ for a tour.\n");
 }
 

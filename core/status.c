@@ -82,5 +82,8 @@ int ncmp_status_exit_code(ncmp_status status)
 {
     if (status == NCMP_OK)
         return 0;
-    return status == NCMP_ERR_USAGE ? 2 : 1;
+    if (status == NCMP_ERR_USAGE)
+        return 2;
+    /* Not 128 + SIGINT: a shell cannot tell that from being killed. */
+    return status == NCMP_ERR_INTERRUPTED ? 3 : 1;
 }

@@ -51,7 +51,9 @@ ncmp_status ncmp_error_context(ncmp_error *err, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
 /* Exit code the command-line tool uses for a status: 0 for OK, 2 for usage
- * errors, 1 for everything else (so scripts can tell bad calls from bad data). */
+ * errors, 3 when stopped by SIGINT/SIGTERM (the partial output is kept for
+ * --resume), 1 for everything else (so scripts can tell bad calls from bad
+ * data).  Never 128 or more: those mean a process died of a signal. */
 int ncmp_status_exit_code(ncmp_status status);
 
 #endif

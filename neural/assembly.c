@@ -221,7 +221,7 @@ const char *ncmp_coord_value_text(const ncmp_coord *c, size_t i, char *buf, size
     if (c->kind == NCMP_COORD_STRING)
         return c->strings[i];
     if (c->kind == NCMP_COORD_INT64)
-        snprintf(buf, size, "%lld", (long long)c->numbers[i]);
+        snprintf(buf, size, "%.0f", c->numbers[i]); /* int64 held as double: no cast that can overflow */
     else
         snprintf(buf, size, "%.17g", c->numbers[i]);
     return buf;

@@ -153,7 +153,7 @@ for how in ("SIGINT", "SIGKILL"):
     p.send_signal(signal.SIGINT if how == "SIGINT" else signal.SIGKILL)
     so, se = p.communicate()
     if how == "SIGINT":
-        check(p.returncode == 130 and "--resume" in se, "SIGINT exits 130 and says how to continue", se)
+        check(p.returncode == 3 and "--resume" in se, "SIGINT exits 3 and says how to continue", se)
     check(not os.path.exists(out + ".partial") or how == "SIGKILL", f"{how}: no partial file left", "")
     with h5py.File(out, "r") as f:
         check(f.attrs["training_complete"] == 0, f"{how}: the checkpoint says unfinished")

@@ -204,6 +204,10 @@ int cmd_compare(int argc, char **argv)
         ncmp_fail(&err, NCMP_ERR_USAGE, "--bootstrap/--permutations must be in 0..1e7 and --seed in 0..2^32-1");
         goto fail;
     }
+    if (!(confidence > 0 && confidence < 1)) {
+        ncmp_fail(&err, NCMP_ERR_USAGE, "--confidence must be between 0 and 1 (e.g. 0.95); got %g", confidence);
+        goto fail;
+    }
     if (!force && out && stat(out, &sb) == 0) {
         ncmp_fail(&err, NCMP_ERR_EXISTS, "'%s' exists; use --force to replace it", out);
         goto fail;

@@ -175,9 +175,14 @@ ncmp_status ncmp_h5_output_begin(ncmp_h5_output *out, const char *path, unsigned
 
 ncmp_status ncmp_h5_output_commit(ncmp_h5_output *out, ncmp_error *err)
 {
+    return ncmp_h5_output_commit_as(out, true, err);
+}
+
+ncmp_status ncmp_h5_output_commit_as(ncmp_h5_output *out, bool complete, ncmp_error *err)
+{
     if (out->file < 0)
         return ncmp_fail(err, NCMP_ERR_INTERNAL, "output file is not open");
-    ncmp_status st = ncmp_h5_attr_set_int64(out->file, "complete", 1, err);
+    ncmp_status st = ncmp_h5_attr_set_int64(out->file, "complete", complete ? 1 : 0, err);
     if (!st && H5Fflush(out->file, H5F_SCOPE_GLOBAL) < 0)
         st = ncmp_h5_fail(err, NCMP_ERR_IO, "cannot flush '%s' (disk full?)", out->partial_path);
     if (H5Fclose(out->file) < 0 && !st)

@@ -60,6 +60,10 @@ typedef struct ncmp_h5_output {
 ncmp_status ncmp_h5_output_begin(ncmp_h5_output *out, const char *path, unsigned flags, ncmp_error *err);
 /* Set `complete = 1`, flush, close and rename to the final path. */
 ncmp_status ncmp_h5_output_commit(ncmp_h5_output *out, ncmp_error *err);
+/* The same, renamed into place as a consistent file whose work is not done
+ * yet when !complete (`complete = 0`: a training checkpoint mid-run, which
+ * --resume continues; readers that require complete files refuse it). */
+ncmp_status ncmp_h5_output_commit_as(ncmp_h5_output *out, bool complete, ncmp_error *err);
 /* Close; delete the partial file unless keep_partial (kept for --resume). */
 void ncmp_h5_output_abort(ncmp_h5_output *out, bool keep_partial);
 

@@ -156,7 +156,8 @@ for how in ("SIGINT", "SIGKILL"):
         check(p.returncode == 3 and "--resume" in se, "SIGINT exits 3 and says how to continue", se)
     check(not os.path.exists(out + ".partial") or how == "SIGKILL", f"{how}: no partial file left", "")
     with h5py.File(out, "r") as f:
-        check(f.attrs["training_complete"] == 0, f"{how}: the checkpoint says unfinished")
+        check(f.attrs["training_complete"] == 0 and f.attrs["complete"] == 0,
+              f"{how}: the checkpoint says unfinished (complete = 0 too)")
         check("momentum" in f["training"] and "conv1.conv.weight" in f["training/momentum"],
               f"{how}: the unfinished checkpoint keeps the momentum buffers")
         stopped = int(f.attrs["training_step"])

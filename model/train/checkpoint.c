@@ -201,7 +201,9 @@ ncmp_status ncmp_checkpoint_write(const char *path, const ncmp_checkpoint *ck, n
             goto fail;
     }
     H5Gclose(g);
-    return ncmp_h5_output_commit(&out, err);
+    /* complete = 1 only when training is done: a checkpoint mid-run is a
+     * consistent file (renamed into place) but not a finished result. */
+    return ncmp_h5_output_commit_as(&out, ck->complete, err);
 fail:
     if (g >= 0)
         H5Gclose(g);
@@ -259,7 +261,7 @@ ncmp_status ncmp_checkpoint_read(const char *path, const ncmp_train_settings *se
 {
     NCMP_H5_QUIET_SCOPE;
     hid_t f;
-    ncmp_status st = ncmp_h5_open_read(path, true, &f, err);
+    ncmp_status st = ncmp_h5_open_read(path, false, &f, err);
     if (st)
         return st;
     hid_t g = -1;

@@ -4,10 +4,12 @@
  *
  *   make_crafted DIR
  *   make_crafted --set-int64 FILE.h5 ATTRIBUTE VALUE   (overwrite a root attribute)
+ *   make_crafted --set-nan FILE.h5 DATASET              (its first element becomes NaN)
  */
 #include "core/h5.h"
 
 #include <hdf5.h>
+#include <math.h>
 #include <netcdf.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -193,8 +195,34 @@ static int set_int64(const char *path, const char *name, long long value)
     return H5Fclose(f) < 0 || w < 0 ? fail(path) : 0;
 }
 
+static int set_nan(const char *path, const char *name)
+{
+    hid_t f = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
+    if (f < 0)
+        return fail(path);
+    hid_t d = H5Dopen2(f, name, H5P_DEFAULT);
+    hid_t space = d >= 0 ? H5Dget_space(d) : -1;
+    int rank = space >= 0 ? H5Sget_simple_extent_ndims(space) : -1;
+    herr_t w = -1;
+    if (rank >= 0 && rank <= 8) {
+        hsize_t start[8] = {0}, one[8] = {1, 1, 1, 1, 1, 1, 1, 1};
+        hid_t mem = H5Screate(H5S_SCALAR);
+        double nan = NAN;
+        if (rank == 0 || H5Sselect_hyperslab(space, H5S_SELECT_SET, start, NULL, one, NULL) >= 0)
+            w = H5Dwrite(d, H5T_NATIVE_DOUBLE, mem, space, H5P_DEFAULT, &nan);
+        H5Sclose(mem);
+    }
+    if (space >= 0)
+        H5Sclose(space);
+    if (d >= 0)
+        H5Dclose(d);
+    return H5Fclose(f) < 0 || w < 0 ? fail(name) : 0;
+}
+
 int main(int argc, char **argv)
 {
+    if (argc == 4 && !strcmp(argv[1], "--set-nan"))
+        return set_nan(argv[2], argv[3]);
     if (argc == 5 && !strcmp(argv[1], "--set-int64"))
         return set_int64(argv[2], argv[3], strtoll(argv[4], NULL, 10));
     if (argc != 2) {

@@ -129,16 +129,20 @@ static void test_spec_errors_name_the_line(void)
     const char *head = "arch t\ninput 1 8 8\n";
     char buf[1024];
 #define SPEC(body) (snprintf(buf, sizeof buf, "%s%s", head, body), buf)
-    expect_parse_error(SPEC("conv c1 out=4 weight=w\nsoftmax s\n"), "test.spec:4: unknown layer type or directive 'softmax'");
+    expect_parse_error(SPEC("conv c1 out=4 weight=w\nsoftmax s\n"),
+                       "test.spec:4: unknown layer type or directive 'softmax'");
     expect_parse_error(SPEC("convv c1 out=4 weight=w\n"), "did you mean 'conv'");
-    expect_parse_error(SPEC("conv c1 out=4 weight=w\nconv c1 out=4 weight=v\n"), "test.spec:4: layer name 'c1' is used twice");
+    expect_parse_error(SPEC("conv c1 out=4 weight=w\nconv c1 out=4 weight=v\n"),
+                       "test.spec:4: layer name 'c1' is used twice");
     expect_parse_error(SPEC("conv c1 weight=w\n"), "test.spec:3: conv 'c1' needs out=CHANNELS");
     expect_parse_error(SPEC("conv c1 out=4 weight=w kernel=3\n"), "unknown option 'kernel'");
     expect_parse_error(SPEC("conv c1 out=4*depth weight=w\n"), "unknown parameter 'depth'");
     expect_parse_error(SPEC("conv c1 out=4 weight=w k=x\n"), "k=x: expected an integer");
     expect_parse_error(SPEC("conv c1 out=4 weight=w pad\n"), "expected key=value");
-    expect_parse_error(SPEC("conv c1 out=4 weight=w\nlinear f out=3 weight=v\n"), "test.spec:4: linear 'f' needs a vector");
-    expect_parse_error(SPEC("flatten f\nlinear l out=3 in=65 weight=v\n"), "declares in=65 but its input has 64 features");
+    expect_parse_error(SPEC("conv c1 out=4 weight=w\nlinear f out=3 weight=v\n"),
+                       "test.spec:4: linear 'f' needs a vector");
+    expect_parse_error(SPEC("flatten f\nlinear l out=3 in=65 weight=v\n"),
+                       "declares in=65 but its input has 64 features");
     expect_parse_error(SPEC("flatten f\nmaxpool p\n"), "needs a feature map");
     expect_parse_error(SPEC("maxpool p1\nmaxpool p2\nmaxpool p3\nmaxpool p4\n"), "test.spec:6: maxpool 'p4'");
     expect_parse_error(SPEC("conv c1 out=4 weight=w k=11\n"), "does not fit its input");
@@ -329,10 +333,11 @@ static void test_adjoint_identities(void)
              "arch a\ninput 3 10 12\ncnnf update=in\nbias in param=b0\nconv c out=4 k=3 stride=2 pad=1 weight=w\n%s",
              tail);
     check_adjoint(spec, "c", 1e-5);
-    snprintf(spec, sizeof spec, "arch a\ninput 3 9 9\ncnnf update=in\nbias in param=b0\nconv c out=4 k=5 pad=0 weight=w\n%s",
-             tail);
+    snprintf(spec, sizeof spec,
+             "arch a\ninput 3 9 9\ncnnf update=in\nbias in param=b0\nconv c out=4 k=5 pad=0 weight=w\n%s", tail);
     check_adjoint(spec, "c", 1e-5);
-    check_adjoint("arch a\ninput 2 4 4\ncnnf update=in\nbias in param=b0\nflatten f\nlinear l out=7 weight=w\n", "l", 1e-5);
+    check_adjoint("arch a\ninput 2 4 4\ncnnf update=in\nbias in param=b0\nflatten f\nlinear l out=7 weight=w\n", "l",
+                  1e-5);
     /* AdaPool: with routing fixed by the forward pass, unpool is the adjoint of pool. */
     check_adjoint("arch a\ninput 3 8 10\ncnnf update=in\nbias in param=b0\nconv c out=3 k=1 weight=w\n"
                   "adapool p\nconv top out=2 k=1 weight=t\n",
@@ -425,8 +430,8 @@ typedef struct compare_ctx {
     const ref_case *rc;
     int layer_index[8];
     double tol_t0, tol_later;
-    double worst;
-    int checked;
+    double worst, unasserted;
+    int checked, skipped;
 } compare_ctx;
 
 static ncmp_status compare_iteration(void *p, const ncmp_cnnf *e, int t, ncmp_error *err)
@@ -458,6 +463,14 @@ static ncmp_status compare_iteration(void *p, const ncmp_cnnf *e, int t, ncmp_er
             got[i] = view.dtype == NCMP_FLOAT64 ? ((double *)view.data)[i] : ((float *)view.data)[i];
         double ne = test_normalised_error_f64(got, want, n);
         double tol = t == 0 ? c->tol_t0 : c->tol_later;
+        if (isnan(tol)) { /* reported, not asserted (see the caller) */
+            if (!(ne <= c->unasserted))
+                c->unasserted = ne;
+            c->skipped++;
+            free(want);
+            free(got);
+            continue;
+        }
         if (!(ne <= tol))
             fprintf(stderr, "\n  %s %s t=%d (%s): normalised error %.3g > %.0e\n", c->rc->name, c->rc->layers[k], t,
                     view.dtype == NCMP_FLOAT64 ? "float64" : "float32", ne, tol);
@@ -491,16 +504,19 @@ static void run_reference_case(const ref_case *rc, const char *dir, ncmp_dtype p
     hid_t d = H5Dopen2(ref, "input", H5P_DEFAULT);
     H5Dread(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, input.data);
     H5Dclose(d);
-    compare_ctx c = {ref, rc, {0}, tol_t0, tol_later, 0, 0};
+    compare_ctx c = {ref, rc, {0}, tol_t0, tol_later, 0, 0, 0, 0};
     for (int k = 0; k < rc->n_layers; k++)
         CU_ASSERT_EQUAL_FATAL(ncmp_arch_require_layer(net->arch, rc->layers[k], &c.layer_index[k], &err), NCMP_OK);
     ncmp_cnnf_options o = {precision, shape[0], NULL, 0, false};
     ncmp_cnnf *e;
     CU_ASSERT_EQUAL_FATAL(ncmp_cnnf_create(net, &o, &e, &err), NCMP_OK);
     CU_ASSERT_EQUAL(ncmp_cnnf_run(e, &input, rc->iterations, compare_iteration, &c, &err), NCMP_OK);
-    CU_ASSERT_EQUAL(c.checked, rc->n_layers * (rc->iterations + 1));
-    printf("[%s %s: max normalised error %.2e over %d layer-iterations] ", rc->name,
+    CU_ASSERT_EQUAL(c.checked + c.skipped, rc->n_layers * (rc->iterations + 1));
+    printf("[%s %s: max normalised error %.2e over %d layer-iterations", rc->name,
            precision == NCMP_FLOAT64 ? "f64" : "f32", c.worst, c.checked);
+    if (c.skipped)
+        printf("; %d not asserted, max %.2e", c.skipped, c.unasserted);
+    printf("] ");
     ncmp_cnnf_free(e);
     ncmp_tensor_release(&input);
     H5Fclose(ref);
@@ -509,24 +525,39 @@ static void run_reference_case(const ref_case *rc, const char *dir, ncmp_dtype p
 
 static const ref_case committed_cases[] = {
     {"cnnf-fmnist", "cnnf-fmnist", 0, 0, 0, 5, 5, {"block1", "block2", "fc1", "fc2", "logits"}},
-    {"vgg16-w0125", "vgg16", 0.125, 32, 10, 0, 8, {"block1", "block2", "block3", "block4", "block5", "fc6", "fc7", "logits"}},
-    {"vgg16-cnnf-w0125", "vgg16-cnnf", 0.125, 32, 10, 2, 8, {"block1", "block2", "block3", "block4", "block5", "fc6", "fc7", "logits"}},
+    {"vgg16-w0125",
+     "vgg16",
+     0.125,
+     32,
+     10,
+     0,
+     8,
+     {"block1", "block2", "block3", "block4", "block5", "fc6", "fc7", "logits"}},
+    {"vgg16-cnnf-w0125",
+     "vgg16-cnnf",
+     0.125,
+     32,
+     10,
+     2,
+     8,
+     {"block1", "block2", "block3", "block4", "block5", "fc6", "fc7", "logits"}},
 };
 
-/* Bars of the issue: float64 within 1e-9 at every iteration; float32 within
- * 1e-4 at t = 0, and at every iteration for cnnf-fmnist on dithered images. */
+/* What README.md and docs/cnnf-semantics.md state: float64 within 1e-13 of
+ * the PyTorch float64 reference at every iteration (measured <= 5.6e-15);
+ * float32 within 1e-5 at every iteration (measured <= 3.7e-6), including
+ * t >= 1 of vgg16-cnnf: the committed inputs are dithered, so no routing
+ * decision is a near-tie that float32 rounding could flip. */
 static void test_reference_float64(void)
 {
     for (int k = 0; k < 3; k++)
-        run_reference_case(&committed_cases[k], test_fixture_path("model"), NCMP_FLOAT64, 1e-9, 1e-9);
+        run_reference_case(&committed_cases[k], test_fixture_path("model"), NCMP_FLOAT64, 1e-13, 1e-13);
 }
 
 static void test_reference_float32(void)
 {
-    run_reference_case(&committed_cases[0], test_fixture_path("model"), NCMP_FLOAT32, 1e-4, 1e-4);
-    run_reference_case(&committed_cases[1], test_fixture_path("model"), NCMP_FLOAT32, 1e-4, 1e-4);
-    /* t >= 1 of vgg16-cnnf in float32 may legitimately re-route (SPEC §2); only t = 0 is bound. */
-    run_reference_case(&committed_cases[2], test_fixture_path("model"), NCMP_FLOAT32, 1e-4, INFINITY);
+    for (int k = 0; k < 3; k++)
+        run_reference_case(&committed_cases[k], test_fixture_path("model"), NCMP_FLOAT32, 1e-5, 1e-5);
 }
 
 /* Full-size cases, not committed (~1.2 GB): tests/run_full_vgg16.sh generates
@@ -534,27 +565,38 @@ static void test_reference_float32(void)
 static const char *full_dir;
 static const ref_case full_cases[] = {
     {"vgg16", "vgg16", 1, 224, 1000, 0, 8, {"block1", "block2", "block3", "block4", "block5", "fc6", "fc7", "logits"}},
-    {"vgg16-cnnf", "vgg16-cnnf", 1, 224, 1000, 2, 8, {"block1", "block2", "block3", "block4", "block5", "fc6", "fc7", "logits"}},
+    {"vgg16-cnnf",
+     "vgg16-cnnf",
+     1,
+     224,
+     1000,
+     2,
+     8,
+     {"block1", "block2", "block3", "block4", "block5", "fc6", "fc7", "logits"}},
 };
 
 static void test_full_float64(void)
 {
     for (int k = 0; k < 2; k++)
-        run_reference_case(&full_cases[k], full_dir, NCMP_FLOAT64, 1e-9, 1e-9);
+        run_reference_case(&full_cases[k], full_dir, NCMP_FLOAT64, 1e-13, 1e-13); /* measured <= 1.3e-14 */
 }
 
 static void test_full_float32(void)
 {
-    run_reference_case(&full_cases[0], full_dir, NCMP_FLOAT32, 1e-4, 1e-4);
-    run_reference_case(&full_cases[1], full_dir, NCMP_FLOAT32, 1e-4, INFINITY); /* only t = 0 is bound */
+    run_reference_case(&full_cases[0], full_dir, NCMP_FLOAT32, 1e-5, 1e-5); /* measured 7.8e-7 */
+    /* Full-size vgg16-cnnf on undithered images: float32 rounding flips
+     * near-tied routing decisions at t >= 1 (measured 0.39; docs say so and
+     * point to --precision double), so only t = 0 is asserted; t >= 1 is
+     * reported as "not asserted", never compared against a vacuous bound. */
+    run_reference_case(&full_cases[1], full_dir, NCMP_FLOAT32, 1e-4, NAN);
 }
 
 int main(int argc, char **argv)
 {
     if (argc == 3 && !strcmp(argv[1], "--full")) {
         full_dir = argv[2];
-        static const test_case full[] = {{"float64 within 1e-9", test_full_float64},
-                                         {"float32 within 1e-4 at t=0", test_full_float32}};
+        static const test_case full[] = {{"float64 within 1e-13", test_full_float64},
+                                         {"float32 within 1e-5 (vgg16-cnnf: 1e-4 at t=0)", test_full_float32}};
         static const test_suite full_suite[] = {{"full-vgg16", TEST_CASES(full)}};
         return test_run("model", full_suite, 1);
     }
@@ -567,9 +609,11 @@ int main(int argc, char **argv)
     static const test_case weight_cases[] = {{"errors name the tensor", test_weights_errors_name_the_tensor}};
     static const test_case adjoint_cases[] = {{"conv, linear, pool, avgpool", test_adjoint_identities},
                                               {"pool ties go to the first extreme", test_pool_ties_first_extreme}};
-    static const test_case ref_cases[] = {{"float64 within 1e-9", test_reference_float64},
-                                          {"float32 within 1e-4", test_reference_float32}};
-    static const test_suite suites[] = {
-        {"spec", TEST_CASES(spec_cases)}, {"weights", TEST_CASES(weight_cases)}, {"adjoint", TEST_CASES(adjoint_cases)}, {"reference", TEST_CASES(ref_cases)}};
+    static const test_case ref_cases[] = {{"float64 within 1e-13", test_reference_float64},
+                                          {"float32 within 1e-5 at every iteration", test_reference_float32}};
+    static const test_suite suites[] = {{"spec", TEST_CASES(spec_cases)},
+                                        {"weights", TEST_CASES(weight_cases)},
+                                        {"adjoint", TEST_CASES(adjoint_cases)},
+                                        {"reference", TEST_CASES(ref_cases)}};
     return test_run("model", suites, sizeof suites / sizeof suites[0]);
 }

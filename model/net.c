@@ -445,16 +445,17 @@ ncmp_status ncmp_net_save_weights(const ncmp_net *net, const char *path, ncmp_er
         goto fail;
     for (int i = 0; i < a->n_layers; i++) {
         const ncmp_layer_desc *L = &a->layers[i];
-        hsize_t dims[4];
-        int rank;
-        if (L->weight_key[0] && (rank = ncmp_net_tensor_dims(a, i, false, dims)) &&
-            (st = ncmp_h5_write_array(out.file, L->weight_key, H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, rank, dims,
-                                      net->weight[i], err)))
-            goto fail;
-        if (L->bias_key[0] && (rank = ncmp_net_tensor_dims(a, i, true, dims)) &&
-            (st = ncmp_h5_write_array(out.file, L->bias_key, H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, rank, dims, net->bias[i],
-                                      err)))
-            goto fail;
+        for (int which = 0; which < 2; which++) {
+            const char *key = which ? L->bias_key : L->weight_key;
+            unsigned long long d[4];
+            hsize_t dims[4]; /* unsigned long long in HDF5 1.10, uint64_t from 1.12 on */
+            int rank = key[0] ? ncmp_net_tensor_dims(a, i, which == 1, d) : 0;
+            for (int r = 0; r < rank; r++)
+                dims[r] = (hsize_t)d[r];
+            if (rank && (st = ncmp_h5_write_array(out.file, key, H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, rank, dims,
+                                                  which ? net->bias[i] : net->weight[i], err)))
+                goto fail;
+        }
     }
     return ncmp_h5_output_commit(&out, err);
 fail:

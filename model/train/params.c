@@ -239,10 +239,13 @@ ncmp_status ncmp_params_write_h5(const ncmp_params *p, hid_t loc, bool float64, 
     ncmp_status st = NCMP_OK;
     for (int i = 0; i < a->n_layers && !st; i++)
         for (int which = 0; which < 2 && !st; which++) {
-            hsize_t dims[4];
-            int rank = ncmp_net_tensor_dims(a, i, which == 1, dims);
+            unsigned long long d[4];
+            hsize_t dims[4]; /* unsigned long long in HDF5 1.10, uint64_t from 1.12 on */
+            int rank = ncmp_net_tensor_dims(a, i, which == 1, d);
             if (!rank)
                 continue;
+            for (int r = 0; r < rank; r++)
+                dims[r] = (hsize_t)d[r];
             const void *v = which ? p->bias[i] : p->weight[i];
             size_t n = which ? ncmp_params_bias_size(p, i) : ncmp_params_weight_size(p, i);
             const char *key = which ? a->layers[i].bias_key : a->layers[i].weight_key;

@@ -57,7 +57,10 @@ void ncmp_provenance_set_command_line(int argc, char *const *argv)
     command_line = line;
 }
 
-const char *ncmp_provenance_command_line(void) { return command_line ? command_line : ""; }
+const char *ncmp_provenance_command_line(void)
+{
+    return command_line ? command_line : "";
+}
 
 void ncmp_provenance_clear(void)
 {
@@ -80,34 +83,74 @@ void ncmp_hdf5_version(char *buf, size_t size)
     snprintf(buf, size, "%u.%u.%u", maj, min, rel);
 }
 
-const char *ncmp_gsl_version(void) { return gsl_version; }
-const char *ncmp_blas_config(void) { return openblas_get_config(); }
-const char *ncmp_blas_corename(void) { return openblas_get_corename(); }
-int ncmp_blas_threads(void) { return openblas_get_num_threads(); }
-void ncmp_blas_set_threads(int n) { openblas_set_num_threads(n); }
+const char *ncmp_gsl_version(void)
+{
+    return gsl_version;
+}
+const char *ncmp_blas_config(void)
+{
+    return openblas_get_config();
+}
+const char *ncmp_blas_corename(void)
+{
+    return openblas_get_corename();
+}
+int ncmp_blas_threads(void)
+{
+    return openblas_get_num_threads();
+}
+/* The ThreadSanitizer build (NEUROCMP_TSAN) keeps OpenBLAS on one thread:
+ * its workers hand results back through spin-waits in uninstrumented code,
+ * which TSan would report as races of ours. */
+static void blas_threads(int n)
+{
+#ifdef NCMP_BLAS_SINGLE_THREAD
+    (void)n;
+    openblas_set_num_threads(1);
+#else
+    openblas_set_num_threads(n);
+#endif
+}
+
+void ncmp_blas_set_threads(int n)
+{
+    blas_threads(n);
+}
 
 #ifdef NCMP_HAVE_OPENMP
 #include <omp.h>
-int ncmp_openmp_enabled(void) { return 1; }
+int ncmp_openmp_enabled(void)
+{
+    return 1;
+}
 void ncmp_set_threads(int n)
 {
     if (n > 0) {
-        openblas_set_num_threads(n);
+        blas_threads(n);
         ncmp_parallel_set_threads(n);
         omp_set_num_threads(n);
     }
 }
-int ncmp_openmp_threads(void) { return omp_get_max_threads(); }
+int ncmp_openmp_threads(void)
+{
+    return omp_get_max_threads();
+}
 #else
-int ncmp_openmp_enabled(void) { return 0; }
+int ncmp_openmp_enabled(void)
+{
+    return 0;
+}
 void ncmp_set_threads(int n)
 {
     if (n > 0) {
-        openblas_set_num_threads(n);
+        blas_threads(n);
         ncmp_parallel_set_threads(n);
     }
 }
-int ncmp_openmp_threads(void) { return 1; }
+int ncmp_openmp_threads(void)
+{
+    return 1;
+}
 #endif
 
 ncmp_status ncmp_provenance_write_h5(hid_t obj, ncmp_error *err)

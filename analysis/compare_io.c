@@ -167,8 +167,7 @@ ncmp_status ncmp_prediction_set_read(const char *path, long long iteration, ncmp
         (st = ncmp_size_2d(file, "/test_index and /test_offset", rows + K + 2, 1, sizeof(unsigned long long), &bytes,
                            err)) ||
         (st = ncmp_size_2d(file, "/observed (test rows x neuroids)", rows, q, sizeof(double), &bytes, err)) ||
-        (st = ncmp_size_2d(file, "/observed (test rows x neuroids, +1)", rows * q + 1, 1, sizeof(double), &bytes,
-                           err)))
+        (st = ncmp_size_2d(file, "/observed (test rows x neuroids, +1)", rows * q + 1, 1, sizeof(double), &bytes, err)))
         goto done;
     its = malloc((n_its + 1) * sizeof *its);
     if (!its || !K) {

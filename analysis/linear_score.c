@@ -35,9 +35,9 @@ typedef struct work {
     double *Xtr, *Xte, *Ytr, *Yte, *Ktr, *Kte, *coef, *xm, *ym, *pred;
 } work;
 
-static ncmp_status run(const double *features, const double *G, size_t n, size_t p, const double *responses,
-                       size_t q, const ncmp_splits *splits, const ncmp_linear_options *o, int primal_ok,
-                       ncmp_score **out, ncmp_error *err)
+static ncmp_status run(const double *features, const double *G, size_t n, size_t p, const double *responses, size_t q,
+                       const ncmp_splits *splits, const ncmp_linear_options *o, int primal_ok, ncmp_score **out,
+                       ncmp_error *err)
 {
     size_t max_train, max_test;
     ncmp_status st = ncmp_score_check_inputs(n, p, responses, q, splits, &max_train, &max_test, err);
@@ -74,16 +74,16 @@ static ncmp_status run(const double *features, const double *G, size_t n, size_t
         if (primal_ok && p < ntr) {
             for (size_t i = 0; i < ntr; i++)
                 memcpy(w.Xtr + i * p, features + tr[i] * p, p * sizeof(double));
-            st = ridge ? ncmp_ridge_fit_primal(w.Xtr, ntr, p, w.Ytr, q, alphas, n_alphas, w.coef, w.xm, w.ym, alpha,
-                                               err)
-                       : ncmp_ols_fit_primal(w.Xtr, ntr, p, w.Ytr, q, w.coef, w.xm, w.ym, err);
+            st = ridge
+                     ? ncmp_ridge_fit_primal(w.Xtr, ntr, p, w.Ytr, q, alphas, n_alphas, w.coef, w.xm, w.ym, alpha, err)
+                     : ncmp_ols_fit_primal(w.Xtr, ntr, p, w.Ytr, q, w.coef, w.xm, w.ym, err);
             if (st)
                 goto split_fail;
             for (size_t i = 0; i < nte; i++)
                 for (size_t j = 0; j < p; j++)
                     w.Xte[i * p + j] = features[te[i] * p + j] - w.xm[j];
-            cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)nte, (int)q, (int)p, 1.0, w.Xte, (int)p,
-                        w.coef, (int)q, 0.0, w.pred, (int)q);
+            cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)nte, (int)q, (int)p, 1.0, w.Xte, (int)p, w.coef,
+                        (int)q, 0.0, w.pred, (int)q);
         } else {
             if (!G) {
                 Gown = malloc(n * n * sizeof *Gown);
@@ -108,8 +108,8 @@ static ncmp_status run(const double *features, const double *G, size_t n, size_t
                        : ncmp_ols_fit_dual(w.Ktr, ntr, w.Ytr, q, w.coef, w.ym, err);
             if (st)
                 goto split_fail;
-            cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)nte, (int)q, (int)ntr, 1.0, w.Kte,
-                        (int)ntr, w.coef, (int)q, 0.0, w.pred, (int)q);
+            cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)nte, (int)q, (int)ntr, 1.0, w.Kte, (int)ntr,
+                        w.coef, (int)q, 0.0, w.pred, (int)q);
         }
         for (size_t i = 0; i < nte; i++)
             for (size_t j = 0; j < q; j++)

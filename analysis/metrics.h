@@ -57,15 +57,14 @@ ncmp_status ncmp_score_pls_gram(const double *G, size_t n, size_t p, const doubl
  * same splits (e.g. the time bins of a recording, analysis/temporal.h): per
  * split the centred kernels are formed once and the PLS fits run in lockstep
  * (ncmp_pls_kernel_fit_many).  out[b] is the score of responses[b][n][q]. */
-ncmp_status ncmp_score_pls_gram_many(const double *G, size_t n, size_t p, const double *const *responses,
-                                     size_t n_sets, size_t q, const ncmp_splits *splits,
-                                     const ncmp_pls_options *options, ncmp_score **out, ncmp_error *err);
+ncmp_status ncmp_score_pls_gram_many(const double *G, size_t n, size_t p, const double *const *responses, size_t n_sets,
+                                     size_t q, const ncmp_splits *splits, const ncmp_pls_options *options,
+                                     ncmp_score **out, ncmp_error *err);
 void ncmp_score_free(ncmp_score *s);
 
 /* Checks of the score functions: splits over n samples and valid, p and q
  * non-zero, finite responses; the largest train and test sizes. */
-ncmp_status ncmp_score_check_inputs(size_t n, size_t p, const double *responses, size_t q,
-                                    const ncmp_splits *splits, size_t *max_train, size_t *max_test,
-                                    ncmp_error *err);
+ncmp_status ncmp_score_check_inputs(size_t n, size_t p, const double *responses, size_t q, const ncmp_splits *splits,
+                                    size_t *max_train, size_t *max_test, ncmp_error *err);
 
 #endif

@@ -38,9 +38,9 @@ extern const double ncmp_ridge_default_alphas[NCMP_RIDGE_DEFAULT_N_ALPHAS];
 ncmp_status ncmp_ridge_fit_dual(const double *K, size_t n, const double *Y, size_t q, const double *alphas,
                                 size_t n_alphas, double *c, double *y_mean, double *alpha, ncmp_error *err);
 /* X[n][p] raw with n >= p + 1, Y[n][q] raw.  Out: coef[p][q], x_mean[p], y_mean[q], alpha[q] (may be NULL). */
-ncmp_status ncmp_ridge_fit_primal(const double *X, size_t n, size_t p, const double *Y, size_t q,
-                                  const double *alphas, size_t n_alphas, double *coef, double *x_mean,
-                                  double *y_mean, double *alpha, ncmp_error *err);
+ncmp_status ncmp_ridge_fit_primal(const double *X, size_t n, size_t p, const double *Y, size_t q, const double *alphas,
+                                  size_t n_alphas, double *coef, double *x_mean, double *y_mean, double *alpha,
+                                  ncmp_error *err);
 /* OLS, dual: c[n][q], y_mean[q]. */
 ncmp_status ncmp_ols_fit_dual(const double *K, size_t n, const double *Y, size_t q, double *c, double *y_mean,
                               ncmp_error *err);

@@ -406,8 +406,8 @@ ncmp_status ncmp_splits_read_json(const char *path, size_t n_samples, const char
     s->seed = 0;
     if (seed && seed->type == NCMP_JSON_NUMBER) {
         if (!(seed->number >= 0 && seed->number <= UINT32_MAX && seed->number == floor(seed->number))) {
-            st = ncmp_fail(err, NCMP_ERR_FORMAT, "%s: \"seed\" is %g; expected an integer 0 to %u", path,
-                           seed->number, UINT32_MAX);
+            st = ncmp_fail(err, NCMP_ERR_FORMAT, "%s: \"seed\" is %g; expected an integer 0 to %u", path, seed->number,
+                           UINT32_MAX);
             goto done;
         }
         s->seed = (uint32_t)seed->number;

@@ -141,8 +141,8 @@ static void cpu_seconds(double *machine_busy, double *own)
     FILE *f = fopen("/proc/stat", "r");
     if (f) {
         unsigned long long v[10] = {0};
-        if (fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1], &v[2], &v[3], &v[4],
-                   &v[5], &v[6], &v[7], &v[8], &v[9]) >= 8) {
+        if (fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1], &v[2], &v[3], &v[4], &v[5],
+                   &v[6], &v[7], &v[8], &v[9]) >= 8) {
             unsigned long long busy = 0;
             for (int i = 0; i < 8; i++)
                 if (i != 3 && i != 4)
@@ -366,11 +366,11 @@ static void cycle(ncmp_cnnf *e, double *t_feedback, double *t_reforward)
 /* ---- per-layer breakdown --------------------------------------------- */
 
 typedef struct layer_times {
-    double fwd;       /* the engine's forward of the layer */
-    double fwd_gemm;  /* the same GEMMs alone */
-    double td;        /* the engine's top-down rule */
-    double td_gemm;   /* its GEMMs alone */
-    double batched;   /* one GEMM over the whole batch (N = n*Ho*Wo), if measured */
+    double fwd;      /* the engine's forward of the layer */
+    double fwd_gemm; /* the same GEMMs alone */
+    double td;       /* the engine's top-down rule */
+    double td_gemm;  /* its GEMMs alone */
+    double batched;  /* one GEMM over the whole batch (N = n*Ho*Wo), if measured */
 } layer_times;
 
 static double time_conv_gemm(const ncmp_cnnf *e, int i, bool transpose, float *scratch)
@@ -496,8 +496,8 @@ static void breakdown(ncmp_cnnf *e, const ncmp_tensor *x, const options *o, doub
 
     /* per-layer table */
     printf("\n-- %s, batch %zu: per layer (best of %d) --\n", a->name, B, o->repeats);
-    printf("%-12s %-8s %-14s %9s %9s %8s %8s %9s", "layer", "type", "output", "fwd ms", "GEMM ms", "GF/s",
-           "%peak", "bGEMM ms");
+    printf("%-12s %-8s %-14s %9s %9s %8s %8s %9s", "layer", "type", "output", "fwd ms", "GEMM ms", "GF/s", "%peak",
+           "bGEMM ms");
     if (a->cnnf)
         printf(" %9s %9s %8s %8s", "td ms", "tdGEMM", "GF/s", "%peak");
     printf("\n");
@@ -854,8 +854,14 @@ static void parse_batches(options *o, const char *s)
 
 int main(int argc, char **argv)
 {
-    options o = {.threads = 2, .repeats = 3, .batches = {1, 8}, .n_batches = 2, .gemm_size = 4096,
-                 .gemm_repeats = 3, .layers = true, .out_dir = "bench-out"};
+    options o = {.threads = 2,
+                 .repeats = 3,
+                 .batches = {1, 8},
+                 .n_batches = 2,
+                 .gemm_size = 4096,
+                 .gemm_repeats = 3,
+                 .layers = true,
+                 .out_dir = "bench-out"};
     bool batches_given = false, repeats_given = false, size_given = false;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];

@@ -25,7 +25,10 @@ static htri_t is_hdf5_file(const char *path)
 #endif
 }
 
-void ncmp_h5_quiet(void) { H5Eset_auto2(H5E_DEFAULT, NULL, NULL); }
+void ncmp_h5_quiet(void)
+{
+    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+}
 
 ncmp_h5_quiet_state ncmp_h5_quiet_enter(void)
 {
@@ -119,8 +122,7 @@ ncmp_status ncmp_h5_output_begin(ncmp_h5_output *out, const char *path, unsigned
         if (S_ISDIR(sb.st_mode))
             return ncmp_fail(err, NCMP_ERR_IO, "output '%s' is a directory", path);
         if (!(flags & NCMP_H5_OVERWRITE))
-            return ncmp_fail(err, NCMP_ERR_EXISTS, "output '%s' already exists; pass --force to overwrite it",
-                             path);
+            return ncmp_fail(err, NCMP_ERR_EXISTS, "output '%s' already exists; pass --force to overwrite it", path);
     }
     ncmp_status st = check_directory_writable(path, err);
     if (st)
@@ -309,8 +311,7 @@ ncmp_status ncmp_h5_attr_set_double(hid_t obj, const char *name, double value, n
     return st;
 }
 
-ncmp_status ncmp_h5_attr_set_double_array(hid_t obj, const char *name, const double *values, size_t n,
-                                          ncmp_error *err)
+ncmp_status ncmp_h5_attr_set_double_array(hid_t obj, const char *name, const double *values, size_t n, ncmp_error *err)
 {
     hsize_t dims[1] = {n};
     hid_t s = H5Screate_simple(1, dims, NULL);
@@ -405,8 +406,7 @@ ncmp_status ncmp_h5_attr_get_double(hid_t obj, const char *name, double *value, 
 
 /* ---- string datasets -------------------------------------------------------------- */
 
-ncmp_status ncmp_h5_write_strings(hid_t loc, const char *name, const char *const *strings, size_t n,
-                                  ncmp_error *err)
+ncmp_status ncmp_h5_write_strings(hid_t loc, const char *name, const char *const *strings, size_t n, ncmp_error *err)
 {
     NCMP_H5_QUIET_SCOPE;
     hid_t t = vlen_utf8_type();
@@ -518,8 +518,7 @@ ncmp_status ncmp_h5_create_chunked(hid_t loc, const char *name, hid_t file_type,
     NCMP_H5_QUIET_SCOPE;
     *dset = H5I_INVALID_HID;
     if (rank < 1 || rank > NCMP_H5_MAX_RANK)
-        return ncmp_fail(err, NCMP_ERR_SHAPE, "dataset '%s': rank %d is outside 1..%d", name, rank,
-                         NCMP_H5_MAX_RANK);
+        return ncmp_fail(err, NCMP_ERR_SHAPE, "dataset '%s': rank %d is outside 1..%d", name, rank, NCMP_H5_MAX_RANK);
     if (deflate_level < 0 || deflate_level > 9)
         return ncmp_fail(err, NCMP_ERR_USAGE, "compression level %d is outside 0..9", deflate_level);
     hsize_t ch[NCMP_H5_MAX_RANK];
@@ -585,8 +584,8 @@ static ncmp_status select_block(hid_t dset, const hsize_t *start, const hsize_t 
     return NCMP_OK;
 }
 
-ncmp_status ncmp_h5_write_block(hid_t dset, hid_t mem_type, const hsize_t *start, const hsize_t *count,
-                                const void *buf, ncmp_error *err)
+ncmp_status ncmp_h5_write_block(hid_t dset, hid_t mem_type, const hsize_t *start, const hsize_t *count, const void *buf,
+                                ncmp_error *err)
 {
     hid_t fs, ms;
     ncmp_status st = select_block(dset, start, count, true, &fs, &ms, err);

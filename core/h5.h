@@ -79,8 +79,7 @@ bool ncmp_h5_attr_exists(hid_t obj, const char *name);
 ncmp_status ncmp_h5_attr_set_string(hid_t obj, const char *name, const char *value, ncmp_error *err);
 ncmp_status ncmp_h5_attr_set_int64(hid_t obj, const char *name, long long value, ncmp_error *err);
 ncmp_status ncmp_h5_attr_set_double(hid_t obj, const char *name, double value, ncmp_error *err);
-ncmp_status ncmp_h5_attr_set_double_array(hid_t obj, const char *name, const double *values, size_t n,
-                                          ncmp_error *err);
+ncmp_status ncmp_h5_attr_set_double_array(hid_t obj, const char *name, const double *values, size_t n, ncmp_error *err);
 /* Reads fixed-length or variable-length strings; *value is malloc'ed (free it). */
 ncmp_status ncmp_h5_attr_get_string(hid_t obj, const char *name, char **value, ncmp_error *err);
 ncmp_status ncmp_h5_attr_get_int64(hid_t obj, const char *name, long long *value, ncmp_error *err);
@@ -89,8 +88,7 @@ ncmp_status ncmp_h5_attr_get_double(hid_t obj, const char *name, double *value, 
 /* ---- string datasets --------------------------------------------------- */
 
 /* 1-D dataset of variable-length UTF-8 strings (h5py's str, xarray's object). */
-ncmp_status ncmp_h5_write_strings(hid_t loc, const char *name, const char *const *strings, size_t n,
-                                  ncmp_error *err);
+ncmp_status ncmp_h5_write_strings(hid_t loc, const char *name, const char *const *strings, size_t n, ncmp_error *err);
 /* Reads fixed- or variable-length string datasets; free with ncmp_strings_free. */
 ncmp_status ncmp_h5_read_strings(hid_t loc, const char *name, char ***strings, size_t *n, ncmp_error *err);
 void ncmp_strings_free(char **strings, size_t n);
@@ -107,8 +105,8 @@ ncmp_status ncmp_h5_create_chunked(hid_t loc, const char *name, hid_t file_type,
                                    ncmp_error *err);
 /* Write a contiguous block of `count` at `start`, growing an extendible
  * dataset first when the block reaches past its current extent. */
-ncmp_status ncmp_h5_write_block(hid_t dset, hid_t mem_type, const hsize_t *start, const hsize_t *count,
-                                const void *buf, ncmp_error *err);
+ncmp_status ncmp_h5_write_block(hid_t dset, hid_t mem_type, const hsize_t *start, const hsize_t *count, const void *buf,
+                                ncmp_error *err);
 ncmp_status ncmp_h5_read_block(hid_t dset, hid_t mem_type, const hsize_t *start, const hsize_t *count, void *buf,
                                ncmp_error *err);
 /* Open a dataset by path: NCMP_ERR_NOT_FOUND if it is missing, NCMP_ERR_FORMAT

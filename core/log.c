@@ -7,10 +7,22 @@
 static ncmp_log_level current_level = NCMP_LOG_INFO;
 static FILE *log_stream = NULL;
 
-void ncmp_log_set_level(ncmp_log_level level) { current_level = level; }
-ncmp_log_level ncmp_log_get_level(void) { return current_level; }
-void ncmp_log_set_stream(FILE *stream) { log_stream = stream; }
-FILE *ncmp_log_stream(void) { return log_stream ? log_stream : stderr; }
+void ncmp_log_set_level(ncmp_log_level level)
+{
+    current_level = level;
+}
+ncmp_log_level ncmp_log_get_level(void)
+{
+    return current_level;
+}
+void ncmp_log_set_stream(FILE *stream)
+{
+    log_stream = stream;
+}
+FILE *ncmp_log_stream(void)
+{
+    return log_stream ? log_stream : stderr;
+}
 
 void ncmp_log(ncmp_log_level level, const char *fmt, ...)
 {

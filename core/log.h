@@ -13,7 +13,7 @@ typedef enum ncmp_log_level {
     NCMP_LOG_QUIET = 0, /* nothing but errors */
     NCMP_LOG_ERROR = 0,
     NCMP_LOG_WARN = 1,
-    NCMP_LOG_INFO = 2,  /* default */
+    NCMP_LOG_INFO = 2, /* default */
     NCMP_LOG_DEBUG = 3
 } ncmp_log_level;
 
@@ -25,8 +25,8 @@ FILE *ncmp_log_stream(void);
 
 void ncmp_log(ncmp_log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 #define ncmp_log_error(...) ncmp_log(NCMP_LOG_ERROR, __VA_ARGS__)
-#define ncmp_log_warn(...) ncmp_log(NCMP_LOG_WARN, __VA_ARGS__)
-#define ncmp_log_info(...) ncmp_log(NCMP_LOG_INFO, __VA_ARGS__)
+#define ncmp_log_warn(...)  ncmp_log(NCMP_LOG_WARN, __VA_ARGS__)
+#define ncmp_log_info(...)  ncmp_log(NCMP_LOG_INFO, __VA_ARGS__)
 #define ncmp_log_debug(...) ncmp_log(NCMP_LOG_DEBUG, __VA_ARGS__)
 
 #endif

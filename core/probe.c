@@ -84,7 +84,8 @@ ncmp_status ncmp_probe_file(const char *path, const char *kind, int (*walk)(cons
     static const struct {
         int signal;
         const char *name;
-    } names[] = {{SIGSEGV, "SIGSEGV"}, {SIGBUS, "SIGBUS"}, {SIGABRT, "SIGABRT"}, {SIGFPE, "SIGFPE"}, {SIGILL, "SIGILL"}};
+    } names[] = {
+        {SIGSEGV, "SIGSEGV"}, {SIGBUS, "SIGBUS"}, {SIGABRT, "SIGABRT"}, {SIGFPE, "SIGFPE"}, {SIGILL, "SIGILL"}};
     const char *name = "signal";
     for (size_t i = 0; WIFSIGNALED(status) && i < sizeof names / sizeof names[0]; i++)
         if (names[i].signal == WTERMSIG(status))
@@ -100,7 +101,6 @@ ncmp_status ncmp_probe_file(const char *path, const char *kind, int (*walk)(cons
 }
 
 /* ---- the HDF5 walk ---------------------------------------------------------- */
-
 
 /* String datasets (stimulus ids, layer names) are read whole, as the
  * readers read them: HDF5 follows each variable-length string into the

@@ -26,8 +26,8 @@ typedef enum ncmp_progress_mode {
 ncmp_progress *ncmp_progress_start(const char *label, uint64_t total, const char *unit);
 
 /* Same with an explicit stream, mode and plain-line interval (seconds). */
-ncmp_progress *ncmp_progress_start_on(FILE *stream, ncmp_progress_mode mode, double interval_s,
-                                      const char *label, uint64_t total, const char *unit);
+ncmp_progress *ncmp_progress_start_on(FILE *stream, ncmp_progress_mode mode, double interval_s, const char *label,
+                                      uint64_t total, const char *unit);
 
 /* Report that `done` items (cumulative) are finished. */
 void ncmp_progress_update(ncmp_progress *p, uint64_t done);

@@ -12,7 +12,10 @@ static uint64_t splitmix64(uint64_t *x)
     return z ^ (z >> 31);
 }
 
-static inline uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
+static inline uint64_t rotl(uint64_t x, int k)
+{
+    return (x << k) | (x >> (64 - k));
+}
 
 void ncmp_rng_seed(ncmp_rng *rng, uint64_t seed)
 {
@@ -44,7 +47,10 @@ uint64_t ncmp_rng_next_u64(ncmp_rng *rng)
     return result;
 }
 
-double ncmp_rng_uniform(ncmp_rng *rng) { return (double)(ncmp_rng_next_u64(rng) >> 11) * 0x1.0p-53; }
+double ncmp_rng_uniform(ncmp_rng *rng)
+{
+    return (double)(ncmp_rng_next_u64(rng) >> 11) * 0x1.0p-53;
+}
 
 uint64_t ncmp_rng_below(ncmp_rng *rng, uint64_t n)
 {

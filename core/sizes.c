@@ -8,9 +8,15 @@
 
 static _Atomic size_t size_limit = NCMP_MAX_DECLARED_BYTES;
 
-size_t ncmp_size_limit(void) { return atomic_load(&size_limit); }
+size_t ncmp_size_limit(void)
+{
+    return atomic_load(&size_limit);
+}
 
-void ncmp_size_set_limit(size_t bytes) { atomic_store(&size_limit, bytes ? bytes : NCMP_MAX_DECLARED_BYTES); }
+void ncmp_size_set_limit(size_t bytes)
+{
+    atomic_store(&size_limit, bytes ? bytes : NCMP_MAX_DECLARED_BYTES);
+}
 
 static void describe(char *buf, size_t size, const size_t *dims, int n)
 {

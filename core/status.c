@@ -8,18 +8,30 @@
 const char *ncmp_status_name(ncmp_status status)
 {
     switch (status) {
-    case NCMP_OK: return "ok";
-    case NCMP_ERR_USAGE: return "usage error";
-    case NCMP_ERR_IO: return "I/O error";
-    case NCMP_ERR_FORMAT: return "format error";
-    case NCMP_ERR_SHAPE: return "shape mismatch";
-    case NCMP_ERR_VALUE: return "invalid value";
-    case NCMP_ERR_NOT_FOUND: return "not found";
-    case NCMP_ERR_EXISTS: return "already exists";
-    case NCMP_ERR_INCOMPLETE: return "incomplete file";
-    case NCMP_ERR_NOMEM: return "out of memory";
-    case NCMP_ERR_INTERRUPTED: return "interrupted";
-    case NCMP_ERR_INTERNAL: return "internal error";
+    case NCMP_OK:
+        return "ok";
+    case NCMP_ERR_USAGE:
+        return "usage error";
+    case NCMP_ERR_IO:
+        return "I/O error";
+    case NCMP_ERR_FORMAT:
+        return "format error";
+    case NCMP_ERR_SHAPE:
+        return "shape mismatch";
+    case NCMP_ERR_VALUE:
+        return "invalid value";
+    case NCMP_ERR_NOT_FOUND:
+        return "not found";
+    case NCMP_ERR_EXISTS:
+        return "already exists";
+    case NCMP_ERR_INCOMPLETE:
+        return "incomplete file";
+    case NCMP_ERR_NOMEM:
+        return "out of memory";
+    case NCMP_ERR_INTERRUPTED:
+        return "interrupted";
+    case NCMP_ERR_INTERNAL:
+        return "internal error";
     }
     return "unknown status";
 }

@@ -41,4 +41,3 @@ const char *ncmp_suggest(const char *word, const char *const *candidates, size_t
     size_t limit = wl <= 4 ? 1 : (wl <= 8 ? 2 : 3);
     return best_d <= limit ? best : NULL;
 }
-

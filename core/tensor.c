@@ -7,8 +7,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-size_t ncmp_dtype_size(ncmp_dtype dtype) { return dtype == NCMP_FLOAT64 ? sizeof(double) : sizeof(float); }
-const char *ncmp_dtype_name(ncmp_dtype dtype) { return dtype == NCMP_FLOAT64 ? "float64" : "float32"; }
+size_t ncmp_dtype_size(ncmp_dtype dtype)
+{
+    return dtype == NCMP_FLOAT64 ? sizeof(double) : sizeof(float);
+}
+const char *ncmp_dtype_name(ncmp_dtype dtype)
+{
+    return dtype == NCMP_FLOAT64 ? "float64" : "float32";
+}
 
 static void set_contiguous_strides(ncmp_tensor *t)
 {
@@ -128,8 +134,7 @@ ncmp_status ncmp_tensor_view_index(const ncmp_tensor *t, size_t i, ncmp_tensor *
     if (t->ndim < 1)
         return ncmp_fail(err, NCMP_ERR_SHAPE, "cannot index a rank-0 tensor");
     if (i >= t->shape[0])
-        return ncmp_fail(err, NCMP_ERR_SHAPE, "index %zu is out of range for axis 0 of length %zu", i,
-                         t->shape[0]);
+        return ncmp_fail(err, NCMP_ERR_SHAPE, "index %zu is out of range for axis 0 of length %zu", i, t->shape[0]);
     ncmp_tensor v = *t;
     v.owns_data = false;
     v.data = (char *)t->data + (ptrdiff_t)i * t->strides[0] * (ptrdiff_t)ncmp_dtype_size(t->dtype);
@@ -148,8 +153,8 @@ ncmp_status ncmp_tensor_view_slice(const ncmp_tensor *t, int axis, size_t start,
     if (axis < 0 || axis >= t->ndim)
         return ncmp_fail(err, NCMP_ERR_SHAPE, "axis %d is out of range for a rank-%d tensor", axis, t->ndim);
     if (start > stop || stop > t->shape[axis])
-        return ncmp_fail(err, NCMP_ERR_SHAPE, "slice [%zu, %zu) is out of range for axis %d of length %zu", start,
-                         stop, axis, t->shape[axis]);
+        return ncmp_fail(err, NCMP_ERR_SHAPE, "slice [%zu, %zu) is out of range for axis %d of length %zu", start, stop,
+                         axis, t->shape[axis]);
     ncmp_tensor v = *t;
     v.owns_data = false;
     v.data = (char *)t->data + (ptrdiff_t)start * t->strides[axis] * (ptrdiff_t)ncmp_dtype_size(t->dtype);
@@ -181,8 +186,7 @@ ncmp_status ncmp_tensor_view_reshape(const ncmp_tensor *t, int ndim, const size_
 ncmp_status ncmp_tensor_view_transpose(const ncmp_tensor *t, int a, int b, ncmp_tensor *view, ncmp_error *err)
 {
     if (a < 0 || b < 0 || a >= t->ndim || b >= t->ndim)
-        return ncmp_fail(err, NCMP_ERR_SHAPE, "axes %d and %d are out of range for a rank-%d tensor", a, b,
-                         t->ndim);
+        return ncmp_fail(err, NCMP_ERR_SHAPE, "axes %d and %d are out of range for a rank-%d tensor", a, b, t->ndim);
     ncmp_tensor v = *t;
     v.owns_data = false;
     v.shape[a] = t->shape[b];
@@ -248,8 +252,8 @@ struct copy_ctx {
 static void copy_one(void *p, ptrdiff_t od, ptrdiff_t os)
 {
     struct copy_ctx *c = p;
-    double v = c->src->dtype == NCMP_FLOAT64 ? ((const double *)c->src->data)[os]
-                                             : (double)((const float *)c->src->data)[os];
+    double v =
+        c->src->dtype == NCMP_FLOAT64 ? ((const double *)c->src->data)[os] : (double)((const float *)c->src->data)[os];
     if (c->dst->dtype == NCMP_FLOAT64)
         ((double *)c->dst->data)[od] = v;
     else

@@ -12,8 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const type_names[] = {"conv",    "insnorm", "bias",    "relu",    "adarelu", "maxpool",
-                                         "adapool", "avgpool", "flatten", "linear",  "dropout"};
+static const char *const type_names[] = {"conv",    "insnorm", "bias",    "relu",   "adarelu", "maxpool",
+                                         "adapool", "avgpool", "flatten", "linear", "dropout"};
 enum { N_TYPES = sizeof type_names / sizeof type_names[0] };
 
 const char *ncmp_layer_type_name(ncmp_layer_type type)
@@ -21,7 +21,10 @@ const char *ncmp_layer_type_name(ncmp_layer_type type)
     return (unsigned)type < N_TYPES ? type_names[type] : "?";
 }
 
-size_t ncmp_shape_size(ncmp_shape s) { return (size_t)s.c * (size_t)s.h * (size_t)s.w; }
+size_t ncmp_shape_size(ncmp_shape s)
+{
+    return (size_t)s.c * (size_t)s.h * (size_t)s.w;
+}
 
 void ncmp_shape_string(ncmp_shape s, char *buf, size_t size)
 {
@@ -105,8 +108,8 @@ static ncmp_status parse_count(parser *p, const char *key, const char *text, int
         } else {
             double *pv = find_param(p, f);
             if (!pv)
-                return parse_fail(p, "%s=%s: unknown parameter '%s' (declare it with 'param %s VALUE')", key, text,
-                                  f, f);
+                return parse_fail(p, "%s=%s: unknown parameter '%s' (declare it with 'param %s VALUE')", key, text, f,
+                                  f);
             v *= *pv;
         }
     }
@@ -246,8 +249,7 @@ static ncmp_status layer_line(parser *p, ncmp_layer_type type, char **tokens, in
         break;
     case NCMP_LAYER_AVGPOOL:
         if (!(v = get_kv(kvs, n_kv, "out")))
-            return parse_fail(p, "avgpool '%s' needs out=SIZE (adaptive average pooling to SIZE x SIZE)",
-                              L->name);
+            return parse_fail(p, "avgpool '%s' needs out=SIZE (adaptive average pooling to SIZE x SIZE)", L->name);
         if ((st = parse_int(p, "out", v, 1, &L->out_size)))
             return st;
         break;
@@ -280,8 +282,8 @@ static ncmp_status directive(parser *p, char **t, int n, const ncmp_arch_options
     if (!strcmp(t[0], "input")) {
         if (n != 4)
             return parse_fail(p, "usage: input CHANNELS HEIGHT WIDTH");
-        if ((st = parse_int(p, "channels", t[1], 1, &a->input.c)) || (st = parse_int(p, "height", t[2], 1, &a->input.h)) ||
-            (st = parse_int(p, "width", t[3], 1, &a->input.w)))
+        if ((st = parse_int(p, "channels", t[1], 1, &a->input.c)) ||
+            (st = parse_int(p, "height", t[2], 1, &a->input.h)) || (st = parse_int(p, "width", t[3], 1, &a->input.w)))
             return st;
         if (opts && opts->input_size > 0)
             a->input.h = a->input.w = opts->input_size;
@@ -386,8 +388,7 @@ static ncmp_status infer_shapes(parser *p)
         switch (L->type) {
         case NCMP_LAYER_CONV:
             if (s.flat)
-                return parse_fail(p, "conv '%s' needs a feature map, but its input is the vector %s", L->name,
-                                  in_text);
+                return parse_fail(p, "conv '%s' needs a feature map, but its input is the vector %s", L->name, in_text);
             o.c = L->out.c;
             o.h = (s.h + 2 * L->pad - L->kernel) / L->stride + 1;
             o.w = (s.w + 2 * L->pad - L->kernel) / L->stride + 1;
@@ -400,12 +401,13 @@ static ncmp_status infer_shapes(parser *p)
         case NCMP_LAYER_ADAPOOL:
         case NCMP_LAYER_AVGPOOL:
             if (s.flat)
-                return parse_fail(p, "%s '%s' needs a feature map, but its input is the vector %s",
-                                  type_names[L->type], L->name, in_text);
+                return parse_fail(p, "%s '%s' needs a feature map, but its input is the vector %s", type_names[L->type],
+                                  L->name, in_text);
             if (L->type == NCMP_LAYER_MAXPOOL || L->type == NCMP_LAYER_ADAPOOL) {
                 if (s.h < L->kernel || s.w < L->kernel)
-                    return parse_fail(p, "%s '%s': its input %s is smaller than the %dx%d window (input too small "
-                                         "for this network; use a larger --input-size)",
+                    return parse_fail(p,
+                                      "%s '%s': its input %s is smaller than the %dx%d window (input too small "
+                                      "for this network; use a larger --input-size)",
                                       type_names[L->type], L->name, in_text, L->kernel, L->kernel);
                 o.h = (s.h - L->kernel) / L->stride + 1;
                 o.w = (s.w - L->kernel) / L->stride + 1;
@@ -420,12 +422,13 @@ static ncmp_status infer_shapes(parser *p)
             break;
         case NCMP_LAYER_LINEAR:
             if (!s.flat)
-                return parse_fail(p, "linear '%s' needs a vector, but its input is the feature map %s (add a "
-                                     "flatten layer)",
+                return parse_fail(p,
+                                  "linear '%s' needs a vector, but its input is the feature map %s (add a "
+                                  "flatten layer)",
                                   L->name, in_text);
             if (expected_in > 0 && expected_in != s.c)
-                return parse_fail(p, "linear '%s' declares in=%d but its input has %d features", L->name,
-                                  expected_in, s.c);
+                return parse_fail(p, "linear '%s' declares in=%d but its input has %d features", L->name, expected_in,
+                                  s.c);
             o.c = L->out.c;
             break;
         default:
@@ -440,8 +443,8 @@ static ncmp_status infer_shapes(parser *p)
             return parse_fail(p, "%s '%s' declares %zu activations and %zu weights per input; at most %d each",
                               type_names[L->type], L->name, ncmp_shape_size(o), weights, NCMP_ARCH_MAX_ELEMENTS);
         L->out = o;
-        L->stage_start = L->type == NCMP_LAYER_CONV || L->type == NCMP_LAYER_LINEAR ||
-                         L->type == NCMP_LAYER_FLATTEN || L->type == NCMP_LAYER_AVGPOOL;
+        L->stage_start = L->type == NCMP_LAYER_CONV || L->type == NCMP_LAYER_LINEAR || L->type == NCMP_LAYER_FLATTEN ||
+                         L->type == NCMP_LAYER_AVGPOOL;
         s = o;
     }
     return NCMP_OK;
@@ -602,8 +605,7 @@ ncmp_status ncmp_arch_parse(const char *text, const char *source, const ncmp_arc
     return NCMP_OK;
 }
 
-ncmp_status ncmp_arch_load(const char *name_or_path, const ncmp_arch_options *opts, ncmp_arch **out,
-                           ncmp_error *err)
+ncmp_status ncmp_arch_load(const char *name_or_path, const ncmp_arch_options *opts, ncmp_arch **out, ncmp_error *err)
 {
     *out = NULL;
     char path[4096];
@@ -647,7 +649,10 @@ ncmp_status ncmp_arch_load(const char *name_or_path, const ncmp_arch_options *op
     return st;
 }
 
-int ncmp_arch_find_layer(const ncmp_arch *arch, const char *name) { return layer_by_name(arch, name); }
+int ncmp_arch_find_layer(const ncmp_arch *arch, const char *name)
+{
+    return layer_by_name(arch, name);
+}
 
 const char *ncmp_arch_layer_label(const ncmp_arch *arch, int layer)
 {

@@ -33,7 +33,7 @@ typedef enum ncmp_layer_type {
 const char *ncmp_layer_type_name(ncmp_layer_type type);
 
 #define NCMP_NAME_MAX 64
-#define NCMP_KEY_MAX 128
+#define NCMP_KEY_MAX  128
 
 /* A feature map or vector: c x h x w (vectors have h = w = 1 and flat = true). */
 typedef struct ncmp_shape {
@@ -69,8 +69,8 @@ typedef enum ncmp_topdown_op {
 
 typedef struct ncmp_topdown_step {
     ncmp_topdown_op op;
-    int layer;         /* the layer whose rule runs (for INSNORM: the insnorm layer) */
-    ncmp_shape shape;  /* shape of g after this step */
+    int layer;        /* the layer whose rule runs (for INSNORM: the insnorm layer) */
+    ncmp_shape shape; /* shape of g after this step */
 } ncmp_topdown_step;
 
 typedef struct ncmp_arch {
@@ -80,9 +80,9 @@ typedef struct ncmp_arch {
     ncmp_scaling scaling; /* the `preprocess` line */
     double width;
     int num_classes;
-    bool cnnf;          /* has a feedback pass */
-    int update_layer;   /* CNN-F: index of the layer whose output is iterated */
-    double step;        /* CNN-F step size (0.1) */
+    bool cnnf;        /* has a feedback pass */
+    int update_layer; /* CNN-F: index of the layer whose output is iterated */
+    double step;      /* CNN-F step size (0.1) */
     ncmp_layer_desc *layers;
     int n_layers;
     ncmp_topdown_step *topdown; /* CNN-F only */
@@ -114,8 +114,7 @@ const char *ncmp_arch_name_from_weights(const char *weights_path, char *buf, siz
  * model/archs/<name>.spec in the shipped data) or a spec file by path
  * (anything containing '/' or ending in .spec).  opts may be NULL.
  * Errors name the file and line.  Free with ncmp_arch_free. */
-ncmp_status ncmp_arch_load(const char *name_or_path, const ncmp_arch_options *opts, ncmp_arch **arch,
-                           ncmp_error *err);
+ncmp_status ncmp_arch_load(const char *name_or_path, const ncmp_arch_options *opts, ncmp_arch **arch, ncmp_error *err);
 /* Parse spec text directly (source names it in messages). */
 ncmp_status ncmp_arch_parse(const char *text, const char *source, const ncmp_arch_options *opts, ncmp_arch **arch,
                             ncmp_error *err);

@@ -105,8 +105,8 @@ ncmp_status ncmp_cnnf_create(const ncmp_net *net, const ncmp_cnnf_options *opts,
 #define ARRAY(field, type, count) (e->field = calloc((size_t)(count), sizeof(type)))
     if (!ARRAY(out, void *, L) || !ARRAY(owned, void *, L) || !ARRAY(kept, bool, L) || !ARRAY(weight, void *, L) ||
         !ARRAY(bias, void *, L) || !ARRAY(converted, void *, 2 * L) || !ARRAY(mask, unsigned char *, L) ||
-        !ARRAY(h, void *, L) || !ARRAY(imax, int32_t *, L) || !ARRAY(imin, int32_t *, L) ||
-        !ARRAY(has_h, bool, L) || !ARRAY(fwd_used_h, bool, L) || !ARRAY(near_ties, size_t, L))
+        !ARRAY(h, void *, L) || !ARRAY(imax, int32_t *, L) || !ARRAY(imin, int32_t *, L) || !ARRAY(has_h, bool, L) ||
+        !ARRAY(fwd_used_h, bool, L) || !ARRAY(near_ties, size_t, L))
         goto oom;
 #undef ARRAY
     /* Which outputs must survive a whole pass. */
@@ -152,9 +152,8 @@ ncmp_status ncmp_cnnf_create(const ncmp_net *net, const ncmp_cnnf_options *opts,
         if (above && (D->type == NCMP_LAYER_ADARELU || D->type == NCMP_LAYER_ADAPOOL) &&
             !(e->h[i] = engine_alloc(e, B * size * rs)))
             goto oom;
-        if (D->type == NCMP_LAYER_ADAPOOL &&
-            (!(e->imax[i] = engine_alloc(e, B * size * sizeof(int32_t))) ||
-             !(e->imin[i] = engine_alloc(e, B * size * sizeof(int32_t)))))
+        if (D->type == NCMP_LAYER_ADAPOOL && (!(e->imax[i] = engine_alloc(e, B * size * sizeof(int32_t))) ||
+                                              !(e->imin[i] = engine_alloc(e, B * size * sizeof(int32_t)))))
             goto oom;
         if (above) {
             size_t s = ncmp_shape_size(D->in) > size ? ncmp_shape_size(D->in) : size;
@@ -210,7 +209,8 @@ static void run_job_task(void *ctx, int task, int n_tasks)
     bool f64 = e->dtype == NCMP_FLOAT64;
     switch (j->kind) {
     case JOB_FORWARD:
-        j->ties[task] = f64 ? ncmp_cnnf_forward_span_f64(e, j->index, &sp) : ncmp_cnnf_forward_span_f32(e, j->index, &sp);
+        j->ties[task] =
+            f64 ? ncmp_cnnf_forward_span_f64(e, j->index, &sp) : ncmp_cnnf_forward_span_f32(e, j->index, &sp);
         break;
     case JOB_TOPDOWN:
         if (f64)
@@ -281,8 +281,14 @@ static void feedback(ncmp_cnnf *e)
     run_job(e, &j, false);
 }
 
-void ncmp_cnnf_forward_layers(ncmp_cnnf *e, int from, int to) { forward_range(e, from, to); }
-void ncmp_cnnf_feedback_pass(ncmp_cnnf *e) { feedback(e); }
+void ncmp_cnnf_forward_layers(ncmp_cnnf *e, int from, int to)
+{
+    forward_range(e, from, to);
+}
+void ncmp_cnnf_feedback_pass(ncmp_cnnf *e)
+{
+    feedback(e);
+}
 
 void ncmp_cnnf_topdown_step(ncmp_cnnf *e, int s, const void *g, void *gin)
 {
@@ -360,11 +366,26 @@ size_t ncmp_cnnf_near_ties(const ncmp_cnnf *e, int layer)
     return layer >= 0 && layer < e->arch->n_layers ? e->near_ties[layer] : 0;
 }
 
-const ncmp_net *ncmp_cnnf_net(const ncmp_cnnf *e) { return e->net; }
-ncmp_dtype ncmp_cnnf_precision(const ncmp_cnnf *e) { return e->dtype; }
-size_t ncmp_cnnf_batch(const ncmp_cnnf *e) { return e->n; }
-size_t ncmp_cnnf_max_batch(const ncmp_cnnf *e) { return e->max_batch; }
-size_t ncmp_cnnf_memory_bytes(const ncmp_cnnf *e) { return e->bytes; }
+const ncmp_net *ncmp_cnnf_net(const ncmp_cnnf *e)
+{
+    return e->net;
+}
+ncmp_dtype ncmp_cnnf_precision(const ncmp_cnnf *e)
+{
+    return e->dtype;
+}
+size_t ncmp_cnnf_batch(const ncmp_cnnf *e)
+{
+    return e->n;
+}
+size_t ncmp_cnnf_max_batch(const ncmp_cnnf *e)
+{
+    return e->max_batch;
+}
+size_t ncmp_cnnf_memory_bytes(const ncmp_cnnf *e)
+{
+    return e->bytes;
+}
 bool ncmp_cnnf_is_kept(const ncmp_cnnf *e, int layer)
 {
     return layer >= 0 && layer < e->arch->n_layers && e->kept[layer];

@@ -38,8 +38,7 @@ typedef struct ncmp_cnnf_options {
     bool keep_all;
 } ncmp_cnnf_options;
 
-ncmp_status ncmp_cnnf_create(const ncmp_net *net, const ncmp_cnnf_options *opts, ncmp_cnnf **engine,
-                             ncmp_error *err);
+ncmp_status ncmp_cnnf_create(const ncmp_net *net, const ncmp_cnnf_options *opts, ncmp_cnnf **engine, ncmp_error *err);
 void ncmp_cnnf_free(ncmp_cnnf *engine);
 
 /* Called after iteration t (0 = the feed-forward pass).  Return non-OK to stop. */
@@ -66,7 +65,7 @@ size_t ncmp_cnnf_near_ties(const ncmp_cnnf *engine, int layer);
 
 const ncmp_net *ncmp_cnnf_net(const ncmp_cnnf *engine);
 ncmp_dtype ncmp_cnnf_precision(const ncmp_cnnf *engine);
-size_t ncmp_cnnf_batch(const ncmp_cnnf *engine);     /* inputs in the current run */
+size_t ncmp_cnnf_batch(const ncmp_cnnf *engine); /* inputs in the current run */
 size_t ncmp_cnnf_max_batch(const ncmp_cnnf *engine);
 size_t ncmp_cnnf_memory_bytes(const ncmp_cnnf *engine); /* all buffers the engine holds */
 bool ncmp_cnnf_is_kept(const ncmp_cnnf *engine, int layer);

@@ -48,9 +48,9 @@ ncmp_status ncmp_reduce_parse(const char *text, ncmp_reduce_kind *kind, int *k, 
 typedef struct layer_out {
     int layer;
     const char *label;
-    int rank;          /* of one stimulus' features: 1 (flat/reduced) or 3 */
+    int rank; /* of one stimulus' features: 1 (flat/reduced) or 3 */
     hsize_t dims[3];
-    size_t features;   /* product of dims */
+    size_t features; /* product of dims */
     hid_t dset, change_dset;
     double *prev;      /* previous iteration's features for the batch [batch * features] */
     void *buffer;      /* reduced features of the batch, in the file's precision */
@@ -73,9 +73,9 @@ typedef struct export_state {
     size_t start;    /* first stimulus of the current batch */
     double *act64;   /* scratch: one stimulus' layer in double */
     size_t act64_size;
-    double *change;  /* scratch [batch] */
-    int *cls;        /* scratch [batch] */
-    double *prob;    /* scratch [batch] */
+    double *change; /* scratch [batch] */
+    int *cls;       /* scratch [batch] */
+    double *prob;   /* scratch [batch] */
 } export_state;
 
 static const char *dim_names[3] = {"channel", "y", "x"};
@@ -88,7 +88,8 @@ static ncmp_status make_plain_dimension(hid_t loc, const char *name, hsize_t siz
     if (st)
         return st;
     char text[96];
-    snprintf(text, sizeof text, "This is a netCDF dimension but not a netCDF variable.%10llu", (unsigned long long)size);
+    snprintf(text, sizeof text, "This is a netCDF dimension but not a netCDF variable.%10llu",
+             (unsigned long long)size);
     if ((st = ncmp_h5_make_scale(d, text, err))) {
         H5Dclose(d);
         return st;
@@ -218,7 +219,9 @@ static ncmp_status create_layout(export_state *s, bool fresh, ncmp_error *err)
             for (int ax = 0; ax < L->rank; ax++) {
                 char dname[256];
                 snprintf(dname, sizeof dname, "activations/%s_%s", L->label,
-                         L->rank == 1 ? (o->reduce == NCMP_REDUCE_NONE ? "feature" : o->reduce == NCMP_REDUCE_AVGPOOL ? "channel" : "component")
+                         L->rank == 1 ? (o->reduce == NCMP_REDUCE_NONE      ? "feature"
+                                         : o->reduce == NCMP_REDUCE_AVGPOOL ? "channel"
+                                                                            : "component")
                                       : dim_names[ax]);
                 hid_t dim;
                 if ((st = make_plain_dimension(s->file, dname, L->dims[ax], &dim, err)))
@@ -238,10 +241,9 @@ static ncmp_status create_layout(export_state *s, bool fresh, ncmp_error *err)
         existed = H5Lexists(s->file, path, H5P_DEFAULT) > 0;
         if ((st = open_or_create(s, path, H5T_IEEE_F64LE, 2, cd, cc, 0, &L->change_dset, err)))
             return st;
-        if (!existed &&
-            ((st = attach_scales(s, L->change_dset, 2, err)) ||
-             (st = ncmp_h5_attr_set_string(L->change_dset, "description",
-                                           "||a_t - a_(t-1)|| / ||a_t|| per stimulus (0 at t = 0)", err))))
+        if (!existed && ((st = attach_scales(s, L->change_dset, 2, err)) ||
+                         (st = ncmp_h5_attr_set_string(L->change_dset, "description",
+                                                       "||a_t - a_(t-1)|| / ||a_t|| per stimulus (0 at t = 0)", err))))
             return st;
     }
     hsize_t cd[2] = {T1, N}, cc[2] = {1, N < 4096 ? N : 4096};
@@ -268,12 +270,13 @@ static ncmp_status create_layout(export_state *s, bool fresh, ncmp_error *err)
         char names[4096] = "";
         size_t used = 0;
         for (int r = 0; r < s->n_routing && used < sizeof names - 80; r++)
-            used += (size_t)snprintf(names + used, sizeof names - used, "%s%s", r ? "," : "", a->layers[s->routing[r]].name);
+            used += (size_t)snprintf(names + used, sizeof names - used, "%s%s", r ? "," : "",
+                                     a->layers[s->routing[r]].name);
         if ((st = ncmp_h5_attr_set_string(s->ties_dset, "layers", names, err)) ||
             (st = ncmp_h5_attr_set_string(s->ties_dset, "description",
-                                           "routing choices within 1e-5 (relative to the layer's RMS) of a tie, "
-                                           "summed over stimuli, per iteration and routing layer",
-                                           err)))
+                                          "routing choices within 1e-5 (relative to the layer's RMS) of a tie, "
+                                          "summed over stimuli, per iteration and routing layer",
+                                          err)))
             return st;
     } else {
         hsize_t z[2] = {0, 0};
@@ -405,20 +408,19 @@ static ncmp_status observe(void *p, const ncmp_cnnf *e, int t, ncmp_error *err)
 
 /* ---- settings that a resumed file must share ----------------------------------------- */
 
-static ncmp_status settings_signature(export_state *s, char *buf, size_t size, const char *stimuli_sha,
-                                      ncmp_error *err)
+static ncmp_status settings_signature(export_state *s, char *buf, size_t size, const char *stimuli_sha, ncmp_error *err)
 {
     (void)err;
     const ncmp_export_options *o = s->o;
     const ncmp_net *net = s->net;
-    size_t used = (size_t)snprintf(buf, size, "arch=%s;width=%g;input=%d;classes=%d;update=%s;T=%d;precision=%s;"
-                                              "reduce=%d:%d:%llu;batch=%zu;crop=%d;weights=%s;seed=%llu;stimuli=%s;layers=",
-                                   net->arch->name, net->arch->width, net->arch->input.h, net->arch->num_classes,
-                                   net->arch->cnnf ? ncmp_arch_layer_label(net->arch, net->arch->update_layer) : "none",
-                                   o->iterations, ncmp_dtype_name(o->precision), (int)o->reduce, o->project_dim,
-                                   (unsigned long long)o->project_seed, o->batch, (int)o->center_crop,
-                                   net->seeded ? "seeded" : net->weights_sha256, (unsigned long long)net->seed,
-                                   stimuli_sha);
+    size_t used = (size_t)snprintf(
+        buf, size,
+        "arch=%s;width=%g;input=%d;classes=%d;update=%s;T=%d;precision=%s;"
+        "reduce=%d:%d:%llu;batch=%zu;crop=%d;weights=%s;seed=%llu;stimuli=%s;layers=",
+        net->arch->name, net->arch->width, net->arch->input.h, net->arch->num_classes,
+        net->arch->cnnf ? ncmp_arch_layer_label(net->arch, net->arch->update_layer) : "none", o->iterations,
+        ncmp_dtype_name(o->precision), (int)o->reduce, o->project_dim, (unsigned long long)o->project_seed, o->batch,
+        (int)o->center_crop, net->seeded ? "seeded" : net->weights_sha256, (unsigned long long)net->seed, stimuli_sha);
     for (int k = 0; k < s->n_outs && used < size; k++)
         used += (size_t)snprintf(buf + used, size - used, "%s%s", k ? "," : "", s->outs[k].label);
     return NCMP_OK;
@@ -435,9 +437,12 @@ static ncmp_status write_root_attributes(export_state *s, const char *signature,
     ncmp_preprocess_describe(&po, prep, sizeof prep);
     char spec_sha[NCMP_SHA256_HEX_LEN] = "";
     ncmp_sha256_file(a->source, spec_sha, NULL);
-    const char *reduce = o->reduce == NCMP_REDUCE_NONE ? "none" : o->reduce == NCMP_REDUCE_AVGPOOL ? "avgpool" : "project";
+    const char *reduce = o->reduce == NCMP_REDUCE_NONE      ? "none"
+                         : o->reduce == NCMP_REDUCE_AVGPOOL ? "avgpool"
+                                                            : "project";
     ncmp_status st;
-    if ((st = ncmp_provenance_write_h5(s->file, err)) || (st = ncmp_h5_attr_set_string(s->file, "arch", a->name, err)) ||
+    if ((st = ncmp_provenance_write_h5(s->file, err)) ||
+        (st = ncmp_h5_attr_set_string(s->file, "arch", a->name, err)) ||
         (st = ncmp_h5_attr_set_string(s->file, "arch_spec", a->source, err)) ||
         (st = ncmp_h5_attr_set_string(s->file, "arch_spec_sha256", spec_sha, err)) ||
         (st = ncmp_h5_attr_set_double(s->file, "width", a->width, err)) ||
@@ -450,7 +455,8 @@ static ncmp_status write_root_attributes(export_state *s, const char *signature,
         (st = ncmp_h5_attr_set_string(s->file, "preprocessing", prep, err)) ||
         (st = ncmp_h5_attr_set_string(s->file, "reduce", reduce, err)) ||
         (st = ncmp_h5_attr_set_string(s->file, "stimuli", stimuli_path, err)) ||
-        (st = ncmp_h5_attr_set_string(s->file, "stimuli_kind", ncmp_stimuli_kind_name(ncmp_stimuli_get_kind(s->stimuli)), err)) ||
+        (st = ncmp_h5_attr_set_string(s->file, "stimuli_kind",
+                                      ncmp_stimuli_kind_name(ncmp_stimuli_get_kind(s->stimuli)), err)) ||
         (st = ncmp_h5_attr_set_string(s->file, "stimuli_sha256", stimuli_sha, err)) ||
         (st = ncmp_h5_attr_set_string(s->file, "export_settings", signature, err)) ||
         (st = ncmp_h5_attr_set_int64(s->file, "n_done", 0, err)))
@@ -603,9 +609,9 @@ ncmp_status ncmp_export_run(const ncmp_net *net, ncmp_stimulus_set *stimuli, con
             L->dims[0] = (hsize_t)sh.c, L->dims[1] = (hsize_t)sh.h, L->dims[2] = (hsize_t)sh.w;
         } else {
             L->rank = 1;
-            L->dims[0] = o->reduce == NCMP_REDUCE_PROJECT ? (hsize_t)o->project_dim
+            L->dims[0] = o->reduce == NCMP_REDUCE_PROJECT   ? (hsize_t)o->project_dim
                          : o->reduce == NCMP_REDUCE_AVGPOOL ? (hsize_t)sh.c
-                                                             : (hsize_t)ncmp_shape_size(sh);
+                                                            : (hsize_t)ncmp_shape_size(sh);
             L->dims[1] = L->dims[2] = 1;
         }
         L->features = (size_t)(L->dims[0] * L->dims[1] * L->dims[2]);
@@ -660,8 +666,8 @@ ncmp_status ncmp_export_run(const ncmp_net *net, ncmp_stimulus_set *stimuli, con
                          partial);
     }
     ncmp_h5_output out;
-    if ((st = ncmp_h5_output_begin(&out, o->out_path, (o->force ? NCMP_H5_OVERWRITE : 0) | (o->resume ? NCMP_H5_RESUME : 0),
-                                   err))) {
+    if ((st = ncmp_h5_output_begin(&out, o->out_path,
+                                   (o->force ? NCMP_H5_OVERWRITE : 0) | (o->resume ? NCMP_H5_RESUME : 0), err))) {
         free_state(&s);
         return st;
     }
@@ -709,8 +715,9 @@ ncmp_status ncmp_export_run(const ncmp_net *net, ncmp_stimulus_set *stimuli, con
         free(keep);
         if (st)
             goto fail;
-        ncmp_log_info("engine: %.2f GB of buffers for batches of %zu (%s); weights %.2f GB", ncmp_cnnf_memory_bytes(engine) / 1e9,
-                      o->batch, ncmp_dtype_name(o->precision), (double)ncmp_net_param_count(net) * 4 / 1e9);
+        ncmp_log_info("engine: %.2f GB of buffers for batches of %zu (%s); weights %.2f GB",
+                      ncmp_cnnf_memory_bytes(engine) / 1e9, o->batch, ncmp_dtype_name(o->precision),
+                      (double)ncmp_net_param_count(net) * 4 / 1e9);
         ncmp_preprocess_options po = ncmp_arch_preprocess(a, o->center_crop);
         const size_t per = ncmp_shape_size(a->input);
         size_t shape[4] = {o->batch, (size_t)a->input.c, (size_t)a->input.h, (size_t)a->input.w};
@@ -741,7 +748,8 @@ ncmp_status ncmp_export_run(const ncmp_net *net, ncmp_stimulus_set *stimuli, con
             s.start = start;
             if ((st = ncmp_cnnf_run(engine, &batch, o->iterations, observe, &s, err)))
                 break;
-            hsize_t T1 = (hsize_t)o->iterations + 1, td[2] = {T1, (hsize_t)(s.n_routing ? s.n_routing : 1)}, z[2] = {0, 0};
+            hsize_t T1 = (hsize_t)o->iterations + 1, td[2] = {T1, (hsize_t)(s.n_routing ? s.n_routing : 1)},
+                    z[2] = {0, 0};
             /* Data first, then the count that says it is there, with the near-tie
              * sums that include this batch (a resume reads both back). */
             if (H5Fflush(s.file, H5F_SCOPE_GLOBAL) < 0 ||

@@ -45,8 +45,8 @@ typedef struct ncmp_export_options {
     uint64_t project_seed; /* seed of R (stored in the file) */
     int compress;          /* 0 = none, 1..9 = shuffle + deflate level */
     bool center_crop;
-    bool force;  /* replace an existing complete output */
-    bool resume; /* continue "<out>.partial" */
+    bool force;           /* replace an existing complete output */
+    bool resume;          /* continue "<out>.partial" */
     bool check_stability; /* rerun the first batch in float32 one ulp off; store the divergence */
 } ncmp_export_options;
 

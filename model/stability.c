@@ -7,7 +7,7 @@
 
 typedef struct record_ctx {
     ncmp_stability *rep;
-    float *saved; /* [(T+1) * sum of layer sizes * batch] from the first run */
+    float *saved;   /* [(T+1) * sum of layer sizes * batch] from the first run */
     size_t *offset; /* per observed layer, offset into one iteration's block */
     size_t per_iteration;
     bool compare;

@@ -13,12 +13,12 @@
 #include "model/cnnf.h"
 
 typedef struct ncmp_stability {
-    int iterations;       /* T: rows 0..T */
-    int n_layers;         /* observed layers (columns) */
-    int *layers;          /* their indices */
-    double *divergence;   /* [(T+1) * n_layers]: max |a - b| / max |a| over the batch */
-    size_t *near_ties;    /* [(T+1) * n_layers]: ncmp_cnnf_near_ties of the unperturbed run */
-    size_t *route_ties;   /* [(T+1) * arch layers]: near ties of every layer (0 where none) */
+    int iterations;     /* T: rows 0..T */
+    int n_layers;       /* observed layers (columns) */
+    int *layers;        /* their indices */
+    double *divergence; /* [(T+1) * n_layers]: max |a - b| / max |a| over the batch */
+    size_t *near_ties;  /* [(T+1) * n_layers]: ncmp_cnnf_near_ties of the unperturbed run */
+    size_t *route_ties; /* [(T+1) * arch layers]: near ties of every layer (0 where none) */
     int n_arch_layers;
 } ncmp_stability;
 

@@ -451,10 +451,10 @@ static ncmp_status put_coord_list(int ncid, const ncmp_coord_list *list, const i
             if (!v)
                 return ncmp_fail(err, NCMP_ERR_NOMEM, "out of memory");
             for (size_t i = 0; i < list->length; i++)
-                v[i] = isnan(co->numbers[i])       ? 0
-                       : co->numbers[i] >= 0x1p63  ? LLONG_MAX
+                v[i] = isnan(co->numbers[i])      ? 0
+                       : co->numbers[i] >= 0x1p63 ? LLONG_MAX
                        : co->numbers[i] < -0x1p63 ? LLONG_MIN
-                                                   : (long long)co->numbers[i];
+                                                  : (long long)co->numbers[i];
             rc = nc_put_var_longlong(ncid, varids[c], v);
             free(v);
         } else

@@ -33,13 +33,13 @@ cmake --build "$build" -j2 --target "${targets[@]}" >/dev/null || { echo "fuzz: 
 run_one() {
   local h=$1 work=$build/fuzz-corpus/$1 art=$build/fuzz-artifacts/$1 log=$build/fuzz-logs/$1.log
   mkdir -p "$work" "$art" "$(dirname "$log")"
-  # Allocations beyond 4 GiB are findings.  The harnesses cap declared
+  # Allocations beyond 8 GiB are findings.  The harnesses cap declared
   # sizes at 64 MiB (core/sizes.h); HDF5 itself allocates whatever a forged
   # variable-length string declares (up to 4 GiB, 32-bit lengths) before it
   # notices the data is missing, and a lower limit would also fire in the
   # probe's forked child (core/probe.h), where libFuzzer cannot tell it apart.
   LSAN_OPTIONS=suppressions=$root/tests/fuzz/lsan.supp ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-    "$build/tests/fuzz/fuzz_$h" -max_total_time="$seconds" -timeout=60 -rss_limit_mb=8192 -malloc_limit_mb=4096 \
+    "$build/tests/fuzz/fuzz_$h" -max_total_time="$seconds" -timeout=60 -rss_limit_mb=8192 -malloc_limit_mb=8192 \
     -print_final_stats=1 -artifact_prefix="$art/" "$work" "$root/tests/fuzz/corpus/$h" >"$log" 2>&1
   echo $? >"$log.rc"
 }

@@ -693,8 +693,7 @@ static void test_linear_matches_sklearn(void)
 {
     ncmp_json_value *cases = NULL;
     ncmp_error err;
-    CU_ASSERT_EQUAL_FATAL(ncmp_json_parse_file(test_fixture_path("analysis/linear_cases.json"), &cases, &err),
-                          NCMP_OK);
+    CU_ASSERT_EQUAL_FATAL(ncmp_json_parse_file(test_fixture_path("analysis/linear_cases.json"), &cases, &err), NCMP_OK);
     const ncmp_json_value *list = ncmp_json_get(cases, "cases");
     CU_ASSERT_FATAL(list && list->n >= 4);
     printf("\n");
@@ -769,8 +768,7 @@ static void test_linear_end_to_end(void)
 {
     ncmp_error err;
     ncmp_json_value *exp = NULL;
-    CU_ASSERT_EQUAL_FATAL(ncmp_json_parse_file(test_fixture_path("analysis/linear_cases.json"), &exp, &err),
-                          NCMP_OK);
+    CU_ASSERT_EQUAL_FATAL(ncmp_json_parse_file(test_fixture_path("analysis/linear_cases.json"), &exp, &err), NCMP_OK);
     ncmp_activations *a = NULL;
     ncmp_assembly *neural = NULL;
     ncmp_score_inputs *in = NULL;
@@ -829,8 +827,7 @@ static void test_similarity_end_to_end(void)
     CU_ASSERT(isnan(ncmp_spearman(x, c, 5)));
     ncmp_error err;
     ncmp_json_value *exp = NULL;
-    CU_ASSERT_EQUAL_FATAL(ncmp_json_parse_file(test_fixture_path("analysis/linear_cases.json"), &exp, &err),
-                          NCMP_OK);
+    CU_ASSERT_EQUAL_FATAL(ncmp_json_parse_file(test_fixture_path("analysis/linear_cases.json"), &exp, &err), NCMP_OK);
     ncmp_activations *a = NULL;
     ncmp_assembly *neural = NULL;
     ncmp_score_inputs *in = NULL;

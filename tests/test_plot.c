@@ -334,7 +334,8 @@ static void test_heatmap_variants(void)
     remove_outputs(png, svg);
 
     /* non-ASCII provenance goes to an iTXt chunk; invalid UTF-8 and control characters in labels are replaced */
-    h.x_label = "window (\xc2\xb5s) \xff\x01" "end";
+    h.x_label = "window (\xc2\xb5s) \xff\x01"
+                "end";
     const char *utf8 = "window 70\xe2\x80\x93"
                        "170 ms, \xce\xbcs";
     png = test_tmp_path("heatmap-utf8.png");

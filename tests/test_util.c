@@ -34,7 +34,10 @@ const char *test_fixture_path(const char *relative)
     return buf;
 }
 
-void test_remove(const char *path) { unlink(path); }
+void test_remove(const char *path)
+{
+    unlink(path);
+}
 
 int test_file_exists(const char *path)
 {

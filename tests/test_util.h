@@ -20,14 +20,14 @@ int test_file_exists(const char *path);
 double test_normalised_error_f64(const double *a, const double *b, size_t n);
 
 /* Assert that |a - b| <= tol * max(1, |b|), printing both on failure. */
-#define TEST_ASSERT_CLOSE(a, b, tol)                                                                            \
-    do {                                                                                                        \
-        double ta_ = (a), tb_ = (b), tt_ = (tol);                                                               \
-        double scale_ = fabs(tb_) > 1 ? fabs(tb_) : 1;                                                          \
-        if (!(fabs(ta_ - tb_) <= tt_ * scale_))                                                                 \
-            fprintf(stderr, "\n  %s:%d: %s = %.17g, expected %.17g (tol %g)\n", __FILE__, __LINE__, #a, ta_,    \
-                    tb_, tt_);                                                                                  \
-        CU_ASSERT(fabs(ta_ - tb_) <= tt_ * scale_);                                                             \
+#define TEST_ASSERT_CLOSE(a, b, tol)                                                                                   \
+    do {                                                                                                               \
+        double ta_ = (a), tb_ = (b), tt_ = (tol);                                                                      \
+        double scale_ = fabs(tb_) > 1 ? fabs(tb_) : 1;                                                                 \
+        if (!(fabs(ta_ - tb_) <= tt_ * scale_))                                                                        \
+            fprintf(stderr, "\n  %s:%d: %s = %.17g, expected %.17g (tol %g)\n", __FILE__, __LINE__, #a, ta_, tb_,      \
+                    tt_);                                                                                              \
+        CU_ASSERT(fabs(ta_ - tb_) <= tt_ * scale_);                                                                    \
     } while (0)
 
 typedef struct test_case {

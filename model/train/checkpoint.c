@@ -156,8 +156,8 @@ ncmp_status ncmp_checkpoint_write(const char *path, const ncmp_checkpoint *ck, n
      * checkpoint (half without a linear top-down layer). */
     if ((st = ncmp_h5_attr_set_int64(g, "optimizer_step", (long long)ck->sgd->step, err)) ||
         (!ck->complete && (st = write_buffers(g, "momentum", p, ck->sgd->buf_weight, ck->sgd->buf_bias, NULL, err))) ||
-        (!ck->complete && (st = write_buffers(g, "momentum_topdown", p, ck->sgd->buf_weight_t, NULL,
-                                              ck->sgd->has_buf_weight_t, err))))
+        (!ck->complete &&
+         (st = write_buffers(g, "momentum_topdown", p, ck->sgd->buf_weight_t, NULL, ck->sgd->has_buf_weight_t, err))))
         goto fail;
     {
         const ncmp_train_accumulators *acc = ck->acc;

@@ -233,10 +233,14 @@ int main(int argc, char **argv)
         const char *file;
         int (*write)(const char *path);
     } files[] = {
-        {"huge-presentations.nc", netcdf_huge}, {"long-strings.nc", netcdf_long_strings},
-        {"small.nc", netcdf_small},             {"huge-iterations.h5", activations_huge_iterations},
-        {"huge-features.h5", activations_huge_features}, {"huge.npy", npy_huge},
-        {"small-images-idx3-ubyte", idx_small}, {"huge-images-idx3-ubyte", idx_huge},
+        {"huge-presentations.nc", netcdf_huge},
+        {"long-strings.nc", netcdf_long_strings},
+        {"small.nc", netcdf_small},
+        {"huge-iterations.h5", activations_huge_iterations},
+        {"huge-features.h5", activations_huge_features},
+        {"huge.npy", npy_huge},
+        {"small-images-idx3-ubyte", idx_small},
+        {"huge-images-idx3-ubyte", idx_huge},
     };
     char path[4096];
     int bad = 0;

@@ -78,7 +78,10 @@ const char *fuzz_write(const char *name, const void *data, size_t size)
     return path;
 }
 
-void fuzz_remove(const char *name) { unlink(path_for(name)); }
+void fuzz_remove(const char *name)
+{
+    unlink(path_for(name));
+}
 
 char *fuzz_text(const uint8_t *data, size_t size)
 {

@@ -28,7 +28,14 @@
 enum { PROBE_READ = 0, PROBE_UNREADABLE = 3 };
 
 /* In the child: nothing may outlive or report on the parent's behalf. */
-static void child_setup(void)
+static unsigned probe_seconds(void)
+{
+    const char *v = getenv("NEUROCMP_PROBE_SECONDS");
+    long s = v ? strtol(v, NULL, 10) : 0;
+    return s > 0 && s < 86400 ? (unsigned)s : NCMP_PROBE_SECONDS;
+}
+
+static void child_setup(unsigned seconds)
 {
     int fd = open("/dev/null", O_WRONLY);
     if (fd >= 0) {
@@ -46,7 +53,7 @@ static void child_setup(void)
     /* A fuzzer's death callback would record the child's crash as its own. */
     __sanitizer_set_death_callback(NULL);
 #endif
-    alarm(NCMP_PROBE_SECONDS);
+    alarm(seconds);
 }
 
 ncmp_status ncmp_probe_file(const char *path, const char *kind, int (*walk)(const char *path), ncmp_error *err)
@@ -54,12 +61,13 @@ ncmp_status ncmp_probe_file(const char *path, const char *kind, int (*walk)(cons
     const char *off = getenv("NEUROCMP_NO_PROBE");
     if (off && *off && strcmp(off, "0") != 0)
         return NCMP_OK;
+    const unsigned seconds = probe_seconds();
     fflush(NULL);
     pid_t pid = fork();
     if (pid < 0)
         return NCMP_OK; /* no process to spare: read without the probe */
     if (pid == 0) {
-        child_setup();
+        child_setup(seconds);
         int walked = walk(path);
         /* Damage HDF5 did to its own heap often shows only when memory is
          * released: release everything before reporting success. */
@@ -79,7 +87,7 @@ ncmp_status ncmp_probe_file(const char *path, const char *kind, int (*walk)(cons
         return ncmp_fail(err, NCMP_ERR_FORMAT,
                          "'%s': the %s library did not finish reading the file's structure in %d s; the file is "
                          "damaged or crafted (docs/hardening.md)",
-                         path, kind, NCMP_PROBE_SECONDS);
+                         path, kind, seconds);
     char how[64];
     static const struct {
         int signal;

@@ -8,7 +8,7 @@
  * structure (every object, dataspace, datatype, attribute, and the first
  * element of every numeric dataset) in a forked child.  If the child dies
  * of a signal, a sanitizer report or does not finish in
- * NCMP_PROBE_SECONDS, the reader fails with a clear error naming the file
+ * NCMP_PROBE_SECONDS (a loop inside HDF5), the reader fails with a clear error naming the file
  * instead of taking the process down.  A walk that fails normally (not HDF5,
  * unreadable) is left to the reader, whose message is more specific.
  *
@@ -21,7 +21,9 @@
 
 #include "core/status.h"
 
-#define NCMP_PROBE_SECONDS 120
+/* How long the walk may take before the file is declared damaged (HDF5
+ * loops forever on some damaged files); NEUROCMP_PROBE_SECONDS overrides it. */
+#define NCMP_PROBE_SECONDS 30
 
 /* walk(path) returns 0 if it read the structure, non-zero if the file is
  * unreadable in an ordinary way.  kind names the format in the message

@@ -21,7 +21,7 @@ void fuzz_remove(const char *name);
 char *fuzz_text(const uint8_t *data, size_t size);
 /* Once per process: quiet HDF5, a 64 MiB limit on declared array sizes
  * (libFuzzer treats larger allocations as findings; a real reader's limit is
- * 1 TiB, see core/sizes.h). */
+ * 1 TiB, see core/sizes.h), and a 5 s limit on the probe's walk (core/probe.h). */
 void fuzz_init(void);
 /* After an HDF5 reader: abort (a finding) if any HDF5 object or file is
  * still open, i.e. the reader leaked a handle. */

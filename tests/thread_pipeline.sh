@@ -9,7 +9,8 @@ cli=$1
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/cli_lib.sh"
 cli_tmp threads
-{ printf '\x00\x00\x08\x03'; printf "%08x%08x%08x" 40 28 28 | xxd -r -p; seq 1 1000000 | head -c $((40 * 784)); } \
+be32() { printf "$(printf '\\%03o\\%03o\\%03o\\%03o' $(($1 >> 24 & 255)) $(($1 >> 16 & 255)) $(($1 >> 8 & 255)) $(($1 & 255)))"; }
+{ printf '\x00\x00\x08\x03'; be32 40; be32 28; be32 28; seq 1 1000000 | head -c $((40 * 784)); } \
   >"$tmp/set-images-idx3-ubyte"
 expect 0 "export (engine pool)" -- "$cli" export -q --arch cnnf-fmnist --width 0.25 --stimuli "$tmp/set-images-idx3-ubyte" \
   -T 2 --layers block1,fc1 --batch 8 -j 2 --out "$tmp/acts.h5"

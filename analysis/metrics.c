@@ -5,6 +5,7 @@
 #include "analysis/pls_kernel.h"
 #include "core/parallel.h"
 #include "core/provenance.h"
+#include "core/sizes.h"
 #include "neural/ceiling.h"
 
 #include <cblas.h>
@@ -75,6 +76,9 @@ ncmp_status ncmp_gram_matrix(const double *features, size_t n, size_t p, double 
      * shift) so that large feature offsets do not cost precision, then accumulate
      * G += Fb Fb' over blocks of columns: extra memory n x block. */
     enum { BLOCK = 256 };
+    ncmp_status dims = NCMP_BLAS_DIMS("Gram matrix", err, n, p);
+    if (dims)
+        return dims;
     double *mean = calloc(p ? p : 1, sizeof *mean), *blk = malloc(n * BLOCK * sizeof *blk);
     if (!mean || !blk) {
         free(mean);
@@ -122,6 +126,9 @@ ncmp_status ncmp_score_check_inputs(size_t n, size_t p, const double *responses,
                          splits->n_samples, n);
     if (!q || !p)
         return ncmp_fail(err, NCMP_ERR_SHAPE, "score: %zu features and %zu neuroids; need at least one of each", p, q);
+    ncmp_status dims = NCMP_BLAS_DIMS("score", err, n, p, q);
+    if (dims)
+        return dims;
     for (size_t i = 0; i < n * q; i++)
         if (!isfinite(responses[i]))
             return ncmp_fail(err, NCMP_ERR_VALUE,
@@ -260,6 +267,8 @@ ncmp_status ncmp_score_pls_gram_many(const double *G, size_t n, size_t p, const 
             return st;
         }
     size_t K = splits->n_splits, B = n_sets, QB = q * B;
+    if ((st = NCMP_BLAS_DIMS("score (response sets)", err, QB)))
+        return st;
     double *Ktr = malloc(max_train * max_train * sizeof *Ktr), *Kte = malloc(max_test * max_train * sizeof *Kte);
     double *Ytr = malloc((B * max_train * q + 1) * sizeof *Ytr);
     int n_pool = ncmp_parallel_threads() > 0 ? ncmp_parallel_threads() : 1;

@@ -1,8 +1,8 @@
 /* BrainIO NeuroidAssembly netCDF-4 reader and writer (SPEC §6), through netCDF-C, following xarray's conventions
  * (one data variable; coordinates named in its `coordinates` attribute; vlen UTF-8 strings; _FillValue NaN). */
-#include "core/probe.h"
 #include "core/log.h"
 #include "core/paths.h"
+#include "core/probe.h"
 #include "core/provenance.h"
 #include "core/sha256.h"
 #include "core/sizes.h"

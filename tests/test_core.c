@@ -199,9 +199,9 @@ static void test_tensor_alloc_and_views(void)
 
     /* Strided slice copied into a contiguous float64 tensor keeps values. */
     ncmp_tensor sl, dst;
-    ncmp_tensor_view_slice(&t, 2, 1, 3, &sl, &err);
+    CU_ASSERT_EQUAL_FATAL(ncmp_tensor_view_slice(&t, 2, 1, 3, &sl, &err), NCMP_OK);
     size_t dshape[3] = {2, 3, 2};
-    ncmp_tensor_alloc(&dst, NCMP_FLOAT64, 3, dshape, &err);
+    CU_ASSERT_EQUAL_FATAL(ncmp_tensor_alloc(&dst, NCMP_FLOAT64, 3, dshape, &err), NCMP_OK);
     CU_ASSERT_EQUAL(ncmp_tensor_copy(&dst, &sl, &err), NCMP_OK);
     CU_ASSERT_EQUAL(((double *)dst.data)[0], 1.0);
     CU_ASSERT_EQUAL(((double *)dst.data)[11], 22.0);
@@ -214,16 +214,16 @@ static void test_tensor_alloc_and_views(void)
     /* Transpose view then copy is a real transpose. */
     ncmp_tensor mat, tr, out;
     size_t ms[2] = {2, 3}, ts[2] = {3, 2};
-    ncmp_tensor_view_reshape(&t, 2, (size_t[]){4, 6}, &mat, &err);
+    CU_ASSERT_EQUAL_FATAL(ncmp_tensor_view_reshape(&t, 2, (size_t[]){4, 6}, &mat, &err), NCMP_OK);
     CU_ASSERT_EQUAL(ncmp_tensor_view_reshape(&t, 2, ms, &mat, &err), NCMP_ERR_SHAPE);
     CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "24 elements"));
     ncmp_tensor small;
-    ncmp_tensor_alloc(&small, NCMP_FLOAT64, 2, ms, &err);
+    CU_ASSERT_EQUAL_FATAL(ncmp_tensor_alloc(&small, NCMP_FLOAT64, 2, ms, &err), NCMP_OK);
     for (int i = 0; i < 6; i++)
         ((double *)small.data)[i] = i;
-    ncmp_tensor_view_transpose(&small, 0, 1, &tr, &err);
-    ncmp_tensor_alloc(&out, NCMP_FLOAT64, 2, ts, &err);
-    ncmp_tensor_copy(&out, &tr, &err);
+    CU_ASSERT_EQUAL_FATAL(ncmp_tensor_view_transpose(&small, 0, 1, &tr, &err), NCMP_OK);
+    CU_ASSERT_EQUAL_FATAL(ncmp_tensor_alloc(&out, NCMP_FLOAT64, 2, ts, &err), NCMP_OK);
+    CU_ASSERT_EQUAL_FATAL(ncmp_tensor_copy(&out, &tr, &err), NCMP_OK);
     double expect[6] = {0, 3, 1, 4, 2, 5};
     for (int i = 0; i < 6; i++)
         CU_ASSERT_EQUAL(((double *)out.data)[i], expect[i]);
@@ -517,7 +517,8 @@ static void test_h5_interrupted_write_leaves_no_final_file(void)
         for (int i = 0; i < 1000; i++)
             data[i] = i;
         hsize_t dims[1] = {1000};
-        ncmp_h5_write_array(out.file, "values", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 1, dims, data, &err);
+        CU_ASSERT_EQUAL_FATAL(
+            ncmp_h5_write_array(out.file, "values", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 1, dims, data, &err), NCMP_OK);
         H5Fflush(out.file, H5F_SCOPE_GLOBAL);
         raise(SIGKILL); /* killed mid-run: no commit, no cleanup */
         _exit(4);
@@ -693,7 +694,8 @@ static void test_h5_bad_files(void)
     for (int i = 0; i < 20000; i++)
         big[i] = i;
     hsize_t dims[1] = {20000};
-    ncmp_h5_write_array(out.file, "x", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 1, dims, big, &err);
+    CU_ASSERT_EQUAL_FATAL(ncmp_h5_write_array(out.file, "x", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 1, dims, big, &err),
+                          NCMP_OK);
     CU_ASSERT_EQUAL(ncmp_h5_output_commit(&out, &err), NCMP_OK);
     CU_ASSERT_EQUAL(truncate(path, 4096), 0);
     ncmp_status st = ncmp_h5_open_read(path, true, &f, &err);

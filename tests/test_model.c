@@ -174,7 +174,7 @@ static void test_spec_errors_name_the_line(void)
 static void write_tensor(hid_t f, const char *key, int rank, const hsize_t *dims, const float *v)
 {
     ncmp_error err;
-    ncmp_h5_write_array(f, key, H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, rank, dims, v, &err);
+    CU_ASSERT_EQUAL_FATAL(ncmp_h5_write_array(f, key, H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, rank, dims, v, &err), NCMP_OK);
 }
 
 static void test_weights_errors_name_the_tensor(void)
@@ -221,7 +221,7 @@ static void test_weights_errors_name_the_tensor(void)
     CU_ASSERT_EQUAL(ncmp_net_load_weights(net, path, &err), NCMP_ERR_NOT_FOUND);
     CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "lacks tensor 'fc2.linear.weight'"));
 
-    ncmp_net_save_weights(net, path, &err);
+    CU_ASSERT_EQUAL_FATAL(ncmp_net_save_weights(net, path, &err), NCMP_OK);
     f = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
     float bad[32] = {0};
     bad[7] = NAN;
@@ -235,7 +235,7 @@ static void test_weights_errors_name_the_tensor(void)
     CU_ASSERT_EQUAL(ncmp_net_load_weights(net, path, &err), NCMP_ERR_VALUE);
     CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "'fc3_bias.bias' holds NaN at flat index 7"));
 
-    ncmp_net_save_weights(net, path, &err);
+    CU_ASSERT_EQUAL_FATAL(ncmp_net_save_weights(net, path, &err), NCMP_OK);
     f = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
     write_tensor(f, "classifier.9.weight", 1, d4, extra);
     H5Fclose(f);
@@ -268,7 +268,7 @@ static void check_adjoint(const char *spec, const char *name, double tol32)
     ncmp_net *net;
     ncmp_error err;
     CU_ASSERT_EQUAL_FATAL(ncmp_net_create(a, &net, &err), NCMP_OK);
-    ncmp_net_init_seeded(net, 11, &err);
+    CU_ASSERT_EQUAL_FATAL(ncmp_net_init_seeded(net, 11, &err), NCMP_OK);
     int li = ncmp_arch_find_layer(net->arch, name);
     CU_ASSERT_FATAL(li >= 0);
     const ncmp_layer_desc *L = &net->arch->layers[li];
@@ -436,11 +436,10 @@ typedef struct compare_ctx {
 
 static ncmp_status compare_iteration(void *p, const ncmp_cnnf *e, int t, ncmp_error *err)
 {
-    (void)err;
     compare_ctx *c = p;
     for (int k = 0; k < c->rc->n_layers; k++) {
         ncmp_tensor view;
-        ncmp_cnnf_output(e, c->layer_index[k], &view, NULL);
+        CU_ASSERT_EQUAL(ncmp_cnnf_output(e, c->layer_index[k], &view, NULL), NCMP_OK);
         size_t n = ncmp_tensor_numel(&view);
         char path[128];
         snprintf(path, sizeof path, "outputs/%s", c->rc->layers[k]);
@@ -455,9 +454,13 @@ static ncmp_status compare_iteration(void *p, const ncmp_cnnf *e, int t, ncmp_er
             count[r] = dims[r];
             per *= dims[r];
         }
-        CU_ASSERT_EQUAL_FATAL(per, n);
+        if (per != n) { /* no FATAL assert here: it would longjmp out of the engine's run */
+            CU_FAIL("reference layer size differs from the engine's");
+            H5Dclose(d);
+            return ncmp_fail(err, NCMP_ERR_SHAPE, "reference has %zu values per sample, the engine %zu", per, n);
+        }
         double *want = malloc(n * 8), *got = malloc(n * 8);
-        ncmp_h5_read_block(d, H5T_NATIVE_DOUBLE, start, count, want, NULL);
+        CU_ASSERT_EQUAL(ncmp_h5_read_block(d, H5T_NATIVE_DOUBLE, start, count, want, NULL), NCMP_OK);
         H5Dclose(d);
         for (size_t i = 0; i < n; i++)
             got[i] = view.dtype == NCMP_FLOAT64 ? ((double *)view.data)[i] : ((float *)view.data)[i];
@@ -500,7 +503,7 @@ static void run_reference_case(const ref_case *rc, const char *dir, ncmp_dtype p
     CU_ASSERT_EQUAL_FATAL(ncmp_h5_dataset_shape(ref, "input", &rank, dims, &err), NCMP_OK);
     size_t shape[4] = {dims[0], dims[1], dims[2], dims[3]};
     ncmp_tensor input;
-    ncmp_tensor_alloc(&input, NCMP_FLOAT32, 4, shape, &err);
+    CU_ASSERT_EQUAL_FATAL(ncmp_tensor_alloc(&input, NCMP_FLOAT32, 4, shape, &err), NCMP_OK);
     hid_t d = H5Dopen2(ref, "input", H5P_DEFAULT);
     H5Dread(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, input.data);
     H5Dclose(d);

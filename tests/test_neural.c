@@ -264,11 +264,11 @@ static ncmp_assembly *small_assembly(void)
     const char *sid[] = {"s1", "s1", "s0", "s0", "s2"}, *obj[] = {"b", "b", "a", "a", "c"};
     const char *nid[] = {"n0", "n1"}, *reg[] = {"V4", "IT"};
     double rep[] = {0, 1, 0, 1, 0};
-    ncmp_coord_add_strings(&a->presentation, "stimulus_id", sid, NULL);
-    ncmp_coord_add_strings(&a->presentation, "object_name", obj, NULL);
-    ncmp_coord_add_numbers(&a->presentation, "repetition", NCMP_COORD_INT64, rep, NULL);
-    ncmp_coord_add_strings(&a->neuroid, "neuroid_id", nid, NULL);
-    ncmp_coord_add_strings(&a->neuroid, "region", reg, NULL);
+    CU_ASSERT_EQUAL_FATAL(ncmp_coord_add_strings(&a->presentation, "stimulus_id", sid, NULL), NCMP_OK);
+    CU_ASSERT_EQUAL_FATAL(ncmp_coord_add_strings(&a->presentation, "object_name", obj, NULL), NCMP_OK);
+    CU_ASSERT_EQUAL_FATAL(ncmp_coord_add_numbers(&a->presentation, "repetition", NCMP_COORD_INT64, rep, NULL), NCMP_OK);
+    CU_ASSERT_EQUAL_FATAL(ncmp_coord_add_strings(&a->neuroid, "neuroid_id", nid, NULL), NCMP_OK);
+    CU_ASSERT_EQUAL_FATAL(ncmp_coord_add_strings(&a->neuroid, "region", reg, NULL), NCMP_OK);
     double s[] = {0, 70, 120}, e[] = {50, 120, 170};
     memcpy(a->time_bin_start, s, sizeof s);
     memcpy(a->time_bin_end, e, sizeof e);

@@ -481,11 +481,11 @@ static void check_grad_case(const char *file, const char *arch_name, const char 
     CU_ASSERT_EQUAL_FATAL(ncmp_h5_open_read(ref_path(file), false, &f, &err), NCMP_OK);
     long long T = 0, n_clean = 0;
     double mse_parameter = 0, clean_parameter = 1, loss_ref = 0;
-    ncmp_h5_attr_get_int64(f, "cycles", &T, NULL);
-    ncmp_h5_attr_get_int64(f, "n_clean", &n_clean, NULL);
-    ncmp_h5_attr_get_double(f, "mse_parameter", &mse_parameter, NULL);
-    ncmp_h5_attr_get_double(f, "clean_parameter", &clean_parameter, NULL);
-    ncmp_h5_attr_get_double(f, "loss", &loss_ref, NULL);
+    CU_ASSERT_EQUAL_FATAL(ncmp_h5_attr_get_int64(f, "cycles", &T, NULL), NCMP_OK);
+    CU_ASSERT_EQUAL_FATAL(ncmp_h5_attr_get_int64(f, "n_clean", &n_clean, NULL), NCMP_OK);
+    CU_ASSERT_EQUAL_FATAL(ncmp_h5_attr_get_double(f, "mse_parameter", &mse_parameter, NULL), NCMP_OK);
+    CU_ASSERT_EQUAL_FATAL(ncmp_h5_attr_get_double(f, "clean_parameter", &clean_parameter, NULL), NCMP_OK);
+    CU_ASSERT_EQUAL_FATAL(ncmp_h5_attr_get_double(f, "loss", &loss_ref, NULL), NCMP_OK);
     ncmp_arch_options ao = {.width = width, .input_size = size, .num_classes = classes, .update_layer = NULL};
     ncmp_arch *a = NULL;
     CU_ASSERT_EQUAL_FATAL(ncmp_arch_load(arch_name, &ao, &a, &err), NCMP_OK);
@@ -579,8 +579,8 @@ static void test_ref_fgsm(void)
     CU_ASSERT_EQUAL_FATAL(ncmp_h5_open_read(ref_path("attack_cnnf-fmnist.h5"), false, &f, &err), NCMP_OK);
     long long T = 0;
     double eps = 0;
-    ncmp_h5_attr_get_int64(f, "cycles", &T, NULL);
-    ncmp_h5_attr_get_double(f, "eps", &eps, NULL);
+    CU_ASSERT_EQUAL_FATAL(ncmp_h5_attr_get_int64(f, "cycles", &T, NULL), NCMP_OK);
+    CU_ASSERT_EQUAL_FATAL(ncmp_h5_attr_get_double(f, "eps", &eps, NULL), NCMP_OK);
     ncmp_arch *a = NULL;
     ncmp_params *p = NULL;
     CU_ASSERT_EQUAL_FATAL(ncmp_arch_load("cnnf-fmnist", NULL, &a, &err), NCMP_OK);

@@ -43,7 +43,8 @@ static void child_setup(unsigned seconds)
         dup2(fd, STDERR_FILENO);
         close(fd);
     }
-    const int fatal[] = {SIGSEGV, SIGBUS, SIGABRT, SIGFPE, SIGILL};
+    /* SIGALRM too: an inherited handler (a fuzzer's) would swallow the time limit. */
+    const int fatal[] = {SIGSEGV, SIGBUS, SIGABRT, SIGFPE, SIGILL, SIGALRM};
     struct sigaction dfl;
     memset(&dfl, 0, sizeof dfl);
     dfl.sa_handler = SIG_DFL;

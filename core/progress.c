@@ -138,3 +138,14 @@ void ncmp_progress_finish(ncmp_progress *p)
         draw(p, now_seconds(), 1);
     free(p);
 }
+
+void ncmp_progress_abandon(ncmp_progress *p)
+{
+    if (!p)
+        return;
+    if (p->mode == NCMP_PROGRESS_TTY && p->last_draw > 0) {
+        fputc('\n', p->stream); /* end the line redrawn in place; no "done" */
+        fflush(p->stream);
+    }
+    free(p);
+}

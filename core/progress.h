@@ -37,6 +37,8 @@ void ncmp_progress_set_note(ncmp_progress *p, const char *note);
 void ncmp_progress_advance(ncmp_progress *p, uint64_t n);
 /* Print the final line (elapsed time and mean rate) and free. */
 void ncmp_progress_finish(ncmp_progress *p);
+/* End without the final "done" line: the work failed or was interrupted. */
+void ncmp_progress_abandon(ncmp_progress *p);
 
 /* Human-readable duration: "42s", "3m05s", "2h07m". */
 void ncmp_format_duration(double seconds, char *buf, size_t size);

@@ -767,7 +767,10 @@ ncmp_status ncmp_export_run(const ncmp_net *net, ncmp_stimulus_set *stimuli, con
                 break;
             }
         }
-        ncmp_progress_finish(bar);
+        if (st)
+            ncmp_progress_abandon(bar);
+        else
+            ncmp_progress_finish(bar);
         ncmp_tensor_release(&input);
         ncmp_cnnf_free(engine);
     }

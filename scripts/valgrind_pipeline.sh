@@ -10,8 +10,8 @@ n=${1:-$root/build}/neurocmp
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 cd "$work"
-be32() { printf "$(printf '\\%03o\\%03o\\%03o\\%03o' $(($1 >> 24 & 255)) $(($1 >> 16 & 255)) $(($1 >> 8 & 255)) $(($1 & 255)))"; }
-{ printf '\x00\x00\x08\x03'; be32 40; be32 28; be32 28; seq 1 1000000 | head -c $((40 * 784)); } >set-images-idx3-ubyte
+. "$root/tests/cli_lib.sh"
+idx_images set-images-idx3-ubyte 40 28
 vg=(valgrind --leak-check=full --show-leak-kinds=definite,indirect --errors-for-leak-kinds=definite,indirect
     --error-exitcode=99)
 export OPENBLAS_NUM_THREADS=1

@@ -4,6 +4,7 @@
 #   expect CODE WHAT -- CMD...   run CMD (stdout+stderr to $tmp/out), check its exit code
 #   contains TEXT           check that $tmp/out contains TEXT
 #   skip WHY                a check that cannot run here (missing dependency)
+#   idx_images FILE N SIZE  write N deterministic SIZE x SIZE grey images as an IDX file
 #   cli_summary NAME        print the counts; status 1 if anything failed, else 77 (ctest: Skipped)
 #                           if anything was skipped, else 0
 pass=0 fail=0 skipped=0
@@ -24,4 +25,8 @@ cli_summary() {
   echo "$1: $pass passed, $fail failed, $skipped skipped"
   [ "$fail" -eq 0 ] || return 1
   [ "$skipped" -eq 0 ] || return 77
+}
+be32() { printf "$(printf '\\%03o\\%03o\\%03o\\%03o' $(($1 >> 24 & 255)) $(($1 >> 16 & 255)) $(($1 >> 8 & 255)) $(($1 & 255)))"; }
+idx_images() {
+  { printf '\x00\x00\x08\x03'; be32 "$2"; be32 "$3"; be32 "$3"; seq 1 1000000 | head -c $(($2 * $3 * $3)); } >"$1"
 }

@@ -9,9 +9,7 @@ cli=$1
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/cli_lib.sh"
 cli_tmp threads
-be32() { printf "$(printf '\\%03o\\%03o\\%03o\\%03o' $(($1 >> 24 & 255)) $(($1 >> 16 & 255)) $(($1 >> 8 & 255)) $(($1 & 255)))"; }
-{ printf '\x00\x00\x08\x03'; be32 40; be32 28; be32 28; seq 1 1000000 | head -c $((40 * 784)); } \
-  >"$tmp/set-images-idx3-ubyte"
+idx_images "$tmp/set-images-idx3-ubyte" 40 28
 expect 0 "export (engine pool)" -- "$cli" export -q --arch cnnf-fmnist --width 0.25 --stimuli "$tmp/set-images-idx3-ubyte" \
   -T 2 --layers block1,fc1 --batch 8 -j 2 --out "$tmp/acts.h5"
 expect 0 "simulate-neural" -- "$cli" simulate-neural -q --activations "$tmp/acts.h5" --bins block1@0,block1@1,block1@2 \

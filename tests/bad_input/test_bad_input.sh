@@ -12,7 +12,6 @@ corpus=$3
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../cli_lib.sh"
 cli_tmp bad-input
-be32() { printf "$(printf '\\%03o\\%03o\\%03o\\%03o' $(($1 >> 24 & 255)) $(($1 >> 16 & 255)) $(($1 >> 8 & 255)) $(($1 & 255)))"; }
 export NEUROCMP_LOG_COLOR=0
 cases=0
 
@@ -61,10 +60,7 @@ case_signal() {
 
 # ---- inputs ------------------------------------------------------------------
 "$make_crafted" "$tmp" || { echo "FAIL: make_crafted"; exit 1; }
-# 24 Fashion-MNIST-sized images (deterministic bytes) and their labels, as IDX
-idx_images() { # FILE N SIZE
-  { printf '\x00\x00\x08\x03'; be32 "$2"; be32 "$3"; be32 "$3"; seq 1 1000000 | head -c $(($2 * $3 * $3)); } >"$1"
-}
+# 24 Fashion-MNIST-sized images (deterministic bytes, tests/cli_lib.sh) and their labels, as IDX
 idx_images "$tmp/set-images-idx3-ubyte" 24 28
 { printf '\x00\x00\x08\x01'; be32 24; for i in $(seq 0 23); do printf "\\x0$((i % 10))"; done; } \
   >"$tmp/set-labels-idx1-ubyte"

@@ -9,6 +9,8 @@
 #include <hdf5.h>
 
 #include "core/h5.h"
+#include "datasets/stimuli.h"
+#include "neural/io.h"
 #include "core/sizes.h"
 
 #define MAX_FILES 8
@@ -119,4 +121,37 @@ void fuzz_close_open_hdf5(void)
                 H5Oclose(ids[i]);
         }
     }
+}
+
+ncmp_status fuzz_read_stimuli(const char *path)
+{
+    ncmp_stimulus_set *set = NULL;
+    ncmp_error err;
+    ncmp_status st = ncmp_stimuli_open(path, &set, &err);
+    fuzz_outcome(st, &err);
+    if (st != NCMP_OK)
+        return st;
+    size_t n = ncmp_stimuli_count(set);
+    for (size_t i = 0; i < n && i < 4; i++) {
+        ncmp_image image;
+        if (ncmp_stimuli_load(set, i, &image, &err) == NCMP_OK)
+            ncmp_image_release(&image);
+        (void)ncmp_stimuli_id(set, i);
+        for (size_t c = 0; c < ncmp_stimuli_column_count(set); c++)
+            (void)ncmp_stimuli_value(set, i, c);
+    }
+    char hex[NCMP_SHA256_HEX_LEN];
+    (void)ncmp_stimuli_fingerprint(set, hex, &err);
+    ncmp_stimuli_close(set);
+    return st;
+}
+
+ncmp_status fuzz_read_stimulus_ids(const char *path, ncmp_error *err)
+{
+    char **ids = NULL;
+    size_t n_ids = 0;
+    ncmp_status st = ncmp_stimulus_ids_read(path, &ids, &n_ids, err);
+    if (st == NCMP_OK)
+        ncmp_stimulus_ids_free(ids, n_ids);
+    return st;
 }

@@ -9,6 +9,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/status.h"
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 /* Write size bytes to NAME in the harness's temporary folder (created on
@@ -23,6 +25,13 @@ char *fuzz_text(const uint8_t *data, size_t size);
  * (libFuzzer treats larger allocations as findings; a real reader's limit is
  * 1 TiB, see core/sizes.h), and a 5 s limit on the probe's walk (core/probe.h). */
 void fuzz_init(void);
+/* Open a stimulus set (folder, ZIP, CSV, IDX), decode its first four
+ * stimuli, read their metadata and fingerprint it; returns the open status
+ * (also recorded with fuzz_outcome). */
+ncmp_status fuzz_read_stimuli(const char *path);
+/* The stimulus-id reader of `neural import` on the same file; its status. */
+ncmp_status fuzz_read_stimulus_ids(const char *path, ncmp_error *err);
+
 /* After an HDF5 reader: abort (a finding) if any HDF5 object or file is
  * still open, i.e. the reader leaked a handle. */
 void fuzz_require_no_open_hdf5(void);
@@ -34,7 +43,6 @@ void fuzz_close_open_hdf5(void);
 /* The harness's main reader result for this input: replay_main.c requires
  * it to be NCMP_OK for the seeds (files named seed-*), so a harness whose
  * seeds no longer parse (and so fuzz nothing deep) fails its replay test. */
-#include "core/status.h"
 void fuzz_outcome(ncmp_status status, const ncmp_error *err);
 extern ncmp_status fuzz_last_status;
 extern char fuzz_last_message[NCMP_ERROR_MESSAGE_MAX];

@@ -11,9 +11,10 @@
 # state, then runs the compiler with -fsyntax-only on each file.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
-work=${1:-$root/build-hdf5-api}
-mkdir -p "$work/apt/lists/partial" "$work/apt/cache/archives/partial"
-apt_opts=(-o Dir::Etc::sourcelist="$work/apt/sources.list" -o Dir::Etc::sourceparts=- \
+mkdir -p "${1:-$root/build-hdf5-api}"
+work=$(cd "${1:-$root/build-hdf5-api}" && pwd) # apt takes relative paths as relative to /etc/apt
+mkdir -p "$work/apt/lists/partial" "$work/apt/cache/archives/partial" "$work/apt/sources.list.d"
+apt_opts=(-o Dir::Etc::sourcelist="$work/apt/sources.list" -o Dir::Etc::sourceparts="$work/apt/sources.list.d" \
           -o Dir::State::Lists="$work/apt/lists" -o Dir::Cache="$work/apt/cache" -o Debug::NoLocking=1)
 headers=$work/include
 if [ ! -f "$headers/H5version.h" ]; then

@@ -27,7 +27,6 @@
 
 enum { PROBE_READ = 0, PROBE_UNREADABLE = 3 };
 
-/* In the child: nothing may outlive or report on the parent's behalf. */
 static unsigned probe_seconds(void)
 {
     const char *v = getenv("NEUROCMP_PROBE_SECONDS");
@@ -35,6 +34,7 @@ static unsigned probe_seconds(void)
     return s > 0 && s < 86400 ? (unsigned)s : NCMP_PROBE_SECONDS;
 }
 
+/* In the child: nothing may outlive or report on the parent's behalf. */
 static void child_setup(unsigned seconds)
 {
     int fd = open("/dev/null", O_WRONLY);
@@ -86,7 +86,7 @@ ncmp_status ncmp_probe_file(const char *path, const char *kind, int (*walk)(cons
         return NCMP_OK;
     if (WIFSIGNALED(status) && WTERMSIG(status) == SIGALRM)
         return ncmp_fail(err, NCMP_ERR_FORMAT,
-                         "'%s': the %s library did not finish reading the file's structure in %d s; the file is "
+                         "'%s': the %s library did not finish reading the file's structure in %u s; the file is "
                          "damaged or crafted (docs/hardening.md)",
                          path, kind, seconds);
     char how[64];
@@ -164,7 +164,8 @@ static herr_t visit_attribute(hid_t loc, const char *name, const H5A_info_t *inf
     return 0;
 }
 
-static void read_first_element(hid_t d, hid_t space)
+/* What a reader touches first: every string, or the first element of numbers. */
+static void read_sample(hid_t d, hid_t space)
 {
     hid_t t = H5Dget_type(d);
     if (t < 0)
@@ -209,7 +210,7 @@ static void inspect_object(hid_t o, bool dataset)
     if (dataset) {
         hid_t s = H5Dget_space(o), p = H5Dget_create_plist(o);
         if (s >= 0) {
-            read_first_element(o, s);
+            read_sample(o, s);
             H5Sclose(s);
         }
         if (p >= 0)

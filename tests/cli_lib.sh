@@ -3,6 +3,7 @@
 #   ok / bad MESSAGE        count a passed / failed check
 #   expect CODE WHAT -- CMD...   run CMD (stdout+stderr to $tmp/out), check its exit code
 #   contains TEXT           check that $tmp/out contains TEXT
+#   no_crash_report WHAT    check that $tmp/out holds no sanitizer, crash or allocator report
 #   skip WHY                a check that cannot run here (missing dependency)
 #   idx_images FILE N SIZE  write N deterministic SIZE x SIZE grey images as an IDX file
 #   cli_summary NAME        print the counts; status 1 if anything failed, else 77 (ctest: Skipped)
@@ -20,6 +21,11 @@ expect() {
   if [ "$got" -eq "$code" ]; then ok; else bad "$what: exit $got, expected $code"; sed 's/^/    /' "$tmp/out" >&2; fi
 }
 contains() { if grep -qF -- "$1" "$tmp/out"; then ok; else bad "output lacks '$1'"; sed 's/^/    /' "$tmp/out" >&2; fi; }
+no_crash_report() {
+  if grep -qE "Sanitizer|runtime error|Segmentation fault|core dumped|Aborted|double free|malloc\(\)" "$tmp/out"; then
+    bad "$1: crash or sanitizer report"; sed 's/^/    /' "$tmp/out" | head -30 >&2
+  else ok; fi
+}
 skip() { skipped=$((skipped + 1)); echo "SKIPPED: $*" >&2; }
 cli_summary() {
   echo "$1: $pass passed, $fail failed, $skipped skipped"

@@ -54,7 +54,7 @@ ncmp_status ncmp_score_pls_gram(const double *G, size_t n, size_t p, const doubl
                                 const ncmp_splits *splits, const ncmp_pls_options *options, ncmp_score **out,
                                 ncmp_error *err);
 /* The kernel path for several response matrices over one Gram matrix and the
- * same splits (e.g. the time bins of a recording, analysis/temporal.h): per
+ * same splits (e.g. the time bins of a recording, results/temporal.h): per
  * split the centred kernels are formed once and the PLS fits run in lockstep
  * (ncmp_pls_kernel_fit_many).  out[b] is the score of responses[b][n][q]. */
 ncmp_status ncmp_score_pls_gram_many(const double *G, size_t n, size_t p, const double *const *responses, size_t n_sets,

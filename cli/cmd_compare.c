@@ -1,8 +1,8 @@
 /* neurocmp compare: is one model (or iteration) more predictive than another, with a p-value (analysis/compare.h). */
-#include "analysis/activations.h"
+#include "results/activations.h"
 #include "analysis/compare.h"
-#include "analysis/compare_io.h"
-#include "analysis/protocol.h"
+#include "results/compare_io.h"
+#include "results/protocol.h"
 #include "analysis/splits.h"
 #include "cli/commands.h"
 #include "core/log.h"

@@ -1,6 +1,6 @@
 /* neurocmp eval: accuracy at every CNN-F iteration, clean and under attack (docs/training.md §5). */
-#include "analysis/json.h"
-#include "analysis/results.h"
+#include "results/json.h"
+#include "results/score_json.h"
 #include "cli/commands.h"
 #include "cli/training_args.h"
 #include "core/log.h"

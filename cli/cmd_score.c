@@ -1,10 +1,10 @@
 /* neurocmp score: predictivity of a layer's activations for neural recordings (SPEC §7, §9). */
-#include "analysis/activations.h"
+#include "results/activations.h"
 #include "analysis/linear_score.h"
 #include "analysis/metrics.h"
 #include "analysis/pls.h"
-#include "analysis/protocol.h"
-#include "analysis/results.h"
+#include "results/protocol.h"
+#include "results/score_json.h"
 #include "analysis/similarity.h"
 #include "analysis/splits.h"
 #include "cli/commands.h"
@@ -13,6 +13,7 @@
 #include "core/provenance.h"
 #include "neural/assembly.h"
 #include "neural/io.h"
+#include "results/splits_json.h"
 
 #include <errno.h>
 #include <math.h>

@@ -1,14 +1,15 @@
 /* neurocmp temporal: predictivity of every model iteration for every neural time bin (SPEC §8). */
-#include "analysis/activations.h"
-#include "analysis/report.h"
+#include "results/activations.h"
+#include "results/report.h"
 #include "analysis/splits.h"
-#include "analysis/temporal.h"
-#include "analysis/temporal_output.h"
+#include "results/temporal.h"
+#include "results/temporal_output.h"
 #include "cli/commands.h"
 #include "core/log.h"
 #include "core/paths.h"
 #include "neural/assembly.h"
 #include "neural/io.h"
+#include "results/splits_json.h"
 
 #include <errno.h>
 #include <math.h>

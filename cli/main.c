@@ -1,5 +1,5 @@
 /* neurocmp: git-style command-line entry point. */
-#include "analysis/plot.h"
+#include "results/plot.h"
 #include "cli/commands.h"
 #include "core/h5.h"
 #include "core/log.h"

@@ -33,7 +33,7 @@ sed -e 's/@[A-Za-z_]*@/0/g' "$root/core/version.h.in" >"$work/generated/core/ver
 flags=(-std=c11 -fsyntax-only -Wall -Wextra -Werror -Wno-deprecated-declarations -D_POSIX_C_SOURCE=200809L
        -I"$headers" -I"$root" -I"$work/generated" $(pkg-config --cflags gsl netcdf libpng libzip cairo 2>/dev/null))
 failed=0 n=0
-for f in $(cd "$root" && git ls-files 'core/*.c' 'model/*.c' 'model/train/*.c' 'neural/*.c' 'analysis/*.c' \
+for f in $(cd "$root" && git ls-files 'core/*.c' 'model/*.c' 'model/train/*.c' 'neural/*.c' 'analysis/*.c' 'results/*.c' \
              'datasets/*.c' 'cli/*.c' 'tests/fuzz/*.c' 'tests/crafted/*.c'); do
   grep -qE 'hdf5\.h|core/h5\.h|analysis/activations\.h|H5[A-Z][a-z]*\(' "$root/$f" || continue
   n=$((n + 1))

@@ -2,8 +2,8 @@
  * SciPy through the fixtures tests/gen_analysis_fixtures.py writes. */
 #include "test_util.h"
 
-#include "analysis/activations.h"
-#include "analysis/json.h"
+#include "results/activations.h"
+#include "results/json.h"
 #include "analysis/linalg.h"
 #include "analysis/linear_score.h"
 #include "analysis/metrics.h"
@@ -11,12 +11,13 @@
 #include "analysis/similarity.h"
 #include "analysis/pls.h"
 #include "analysis/pls_kernel.h"
-#include "analysis/protocol.h"
-#include "analysis/results.h"
+#include "results/protocol.h"
+#include "results/score_json.h"
 #include "analysis/splits.h"
 #include "core/h5.h"
 #include "neural/io.h"
 #include "neural/simulate.h"
+#include "results/splits_json.h"
 
 #include <gsl/gsl_errno.h>
 #include <gsl/gsl_linalg.h>

@@ -4,7 +4,7 @@
 #include "test_util.h"
 
 #include "analysis/compare.h"
-#include "analysis/json.h"
+#include "results/json.h"
 #include "core/mt19937.h"
 
 #include <math.h>

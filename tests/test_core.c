@@ -1,7 +1,7 @@
 /* Tests for core/: status, logging, progress, tensors, RNG, SHA-256, HDF5 helpers, provenance. */
 #include "test_util.h"
 
-#include "analysis/activations.h"
+#include "results/activations.h"
 #include "core/h5.h"
 #include "core/log.h"
 #include "core/paths.h"

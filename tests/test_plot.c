@@ -1,7 +1,7 @@
 /* Tests for analysis/plot: heatmap and line figures as PNG (read back with libpng and a chunk walker) and SVG. */
 #include "test_util.h"
 
-#include "analysis/plot.h"
+#include "results/plot.h"
 #include "core/status.h"
 
 #include <math.h>

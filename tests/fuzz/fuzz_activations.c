@@ -1,8 +1,8 @@
-/* Fuzz harness: activations files (analysis/activations.h, docs/formats.md):
+/* Fuzz harness: activations files (results/activations.h, docs/formats.md):
  * open, then read every layer's features at every iteration. */
 #include <stdlib.h>
 
-#include "analysis/activations.h"
+#include "results/activations.h"
 #include "fuzz_util.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -1,6 +1,6 @@
 /* Fuzz harness: `score --details` files read by `neurocmp compare`
- * (analysis/compare_io.h). */
-#include "analysis/compare_io.h"
+ * (results/compare_io.h). */
+#include "results/compare_io.h"
 #include "fuzz_util.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

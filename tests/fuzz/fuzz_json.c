@@ -1,10 +1,11 @@
-/* Fuzz harness: JSON (analysis/json.h) and the splits files read by
+/* Fuzz harness: JSON (results/json.h) and the splits files read by
  * `score --splits` (analysis/splits.h). */
 #include <stdlib.h>
 
-#include "analysis/json.h"
+#include "results/json.h"
 #include "analysis/splits.h"
 #include "fuzz_util.h"
+#include "results/splits_json.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

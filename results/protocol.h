@@ -7,13 +7,13 @@
  * many and which), and pick the stratification labels (object_name) if any.
  * An ncmp_score_inputs is owned by the caller: free with ncmp_score_inputs_free.
  */
-#ifndef NCMP_ANALYSIS_PROTOCOL_H
-#define NCMP_ANALYSIS_PROTOCOL_H
+#ifndef NCMP_RESULTS_PROTOCOL_H
+#define NCMP_RESULTS_PROTOCOL_H
 
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "analysis/activations.h"
+#include "results/activations.h"
 #include "analysis/metrics.h"
 #include "analysis/pls.h"
 #include "analysis/splits.h"

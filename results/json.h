@@ -4,8 +4,8 @@
  * \uXXXX escapes outside ASCII are kept as '?').  Parsed values are owned
  * by the root: free it with ncmp_json_free.
  */
-#ifndef NCMP_ANALYSIS_JSON_H
-#define NCMP_ANALYSIS_JSON_H
+#ifndef NCMP_RESULTS_JSON_H
+#define NCMP_RESULTS_JSON_H
 
 #include <stdio.h>
 

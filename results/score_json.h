@@ -4,8 +4,8 @@
  * paths and SHA-256, seed, command line, time).  One iteration: numbers;
  * several: arrays in iteration order.  Written to PATH.partial and renamed.
  */
-#ifndef NCMP_ANALYSIS_RESULTS_H
-#define NCMP_ANALYSIS_RESULTS_H
+#ifndef NCMP_RESULTS_SCORE_JSON_H
+#define NCMP_RESULTS_SCORE_JSON_H
 
 #include <stddef.h>
 #include <stdint.h>

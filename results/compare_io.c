@@ -1,9 +1,9 @@
 /* Predictions for model comparisons from scores or `score --details` files, and comparison JSON
- * (analysis/compare_io.h). */
-#include "analysis/compare_io.h"
+ * (results/compare_io.h). */
+#include "results/compare_io.h"
 
-#include "analysis/json.h"
-#include "analysis/results.h"
+#include "results/json.h"
+#include "results/score_json.h"
 #include "core/h5.h"
 #include "core/sha256.h"
 #include "core/sizes.h"

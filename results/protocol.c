@@ -1,10 +1,11 @@
 /* Neural inputs of the Brain-Score predictivity protocol (SPEC §7.1-7.3, §7.6). */
-#include "analysis/protocol.h"
+#include "results/protocol.h"
 
 #include "analysis/linear_score.h"
 #include "analysis/similarity.h"
 #include "core/log.h"
 #include "neural/ceiling.h"
+#include "results/splits_json.h"
 
 #include <math.h>
 #include <stdlib.h>

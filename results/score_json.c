@@ -1,7 +1,7 @@
 /* SPEC §9 JSON for predictivity scores, with provenance. */
-#include "analysis/results.h"
+#include "results/score_json.h"
 
-#include "analysis/json.h"
+#include "results/json.h"
 #include "core/h5.h"
 #include "core/provenance.h"
 #include "core/sha256.h"

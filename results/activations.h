@@ -5,8 +5,8 @@
  * order, converted to float64.
  * An ncmp_activations is owned by the caller: close with ncmp_activations_close.
  */
-#ifndef NCMP_ANALYSIS_ACTIVATIONS_H
-#define NCMP_ANALYSIS_ACTIVATIONS_H
+#ifndef NCMP_RESULTS_ACTIVATIONS_H
+#define NCMP_RESULTS_ACTIVATIONS_H
 
 #include <hdf5.h>
 #include <stddef.h>

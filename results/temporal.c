@@ -1,8 +1,8 @@
 /* Iteration x time-bin predictivity matrices (SPEC §8; the question of Huang et al., NeurIPS 2020, about CNN-F's
  * feedback iterations and late neural responses). */
-#include "analysis/temporal.h"
+#include "results/temporal.h"
 
-#include "analysis/protocol.h"
+#include "results/protocol.h"
 #include "core/log.h"
 #include "core/parallel.h"
 #include "core/progress.h"

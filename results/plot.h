@@ -9,8 +9,8 @@
  * then rename; on failure no file is left behind.  Inputs are borrowed: the
  * functions keep no pointer after they return.  See docs/plots.md.
  */
-#ifndef NCMP_ANALYSIS_PLOT_H
-#define NCMP_ANALYSIS_PLOT_H
+#ifndef NCMP_RESULTS_PLOT_H
+#define NCMP_RESULTS_PLOT_H
 
 #include <stddef.h>
 

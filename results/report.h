@@ -6,11 +6,11 @@
  * the exact command line with the inputs' SHA-256, so it can be attached to
  * a paper or rerun.  Files are written atomically (PATH.partial, rename).
  */
-#ifndef NCMP_ANALYSIS_REPORT_H
-#define NCMP_ANALYSIS_REPORT_H
+#ifndef NCMP_RESULTS_REPORT_H
+#define NCMP_RESULTS_REPORT_H
 
-#include "analysis/temporal.h"
-#include "analysis/temporal_output.h"
+#include "results/temporal.h"
+#include "results/temporal_output.h"
 #include "core/status.h"
 
 /* index.html and report.md in dir for the results of one or more regions

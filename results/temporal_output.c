@@ -1,9 +1,9 @@
 /* Writing iteration x time-bin results: SPEC §9-style JSON, HDF5 with every per-neuroid value (SPEC §8), figures. */
-#include "analysis/temporal_output.h"
+#include "results/temporal_output.h"
 
-#include "analysis/json.h"
-#include "analysis/plot.h"
-#include "analysis/results.h"
+#include "results/json.h"
+#include "results/plot.h"
+#include "results/score_json.h"
 #include "core/h5.h"
 #include "core/provenance.h"
 #include "core/sha256.h"

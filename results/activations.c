@@ -1,5 +1,5 @@
 /* Activations file reader for analysis (SPEC §5), HDF5 only. */
-#include "analysis/activations.h"
+#include "results/activations.h"
 
 #include "core/h5.h"
 #include "core/sizes.h"

@@ -1,7 +1,7 @@
 /* Heatmap and line-plot figures drawn once through a small canvas with two backends: cairo -> PNG, hand-written SVG. */
-#include "analysis/plot.h"
+#include "results/plot.h"
 
-#include "analysis/json.h"
+#include "results/json.h"
 #include "core/version.h"
 
 #include <cairo.h>

@@ -21,13 +21,13 @@
  * bin.  Ties go to the first; NaN cells are skipped.
  * An ncmp_temporal is owned by the caller: free it with ncmp_temporal_free.
  */
-#ifndef NCMP_ANALYSIS_TEMPORAL_H
-#define NCMP_ANALYSIS_TEMPORAL_H
+#ifndef NCMP_RESULTS_TEMPORAL_H
+#define NCMP_RESULTS_TEMPORAL_H
 
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "analysis/activations.h"
+#include "results/activations.h"
 #include "analysis/linear_score.h"
 #include "analysis/metrics.h"
 #include "analysis/pls.h"

@@ -4,14 +4,14 @@
  * names one), and the comparison written as JSON with provenance.
  * An ncmp_prediction_set owns its arrays: free it with ncmp_prediction_set_free.
  */
-#ifndef NCMP_ANALYSIS_COMPARE_IO_H
-#define NCMP_ANALYSIS_COMPARE_IO_H
+#ifndef NCMP_RESULTS_COMPARE_IO_H
+#define NCMP_RESULTS_COMPARE_IO_H
 
 #include <stdint.h>
 
 #include "analysis/compare.h"
 #include "analysis/metrics.h"
-#include "analysis/protocol.h"
+#include "results/protocol.h"
 #include "analysis/splits.h"
 #include "core/status.h"
 

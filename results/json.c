@@ -1,5 +1,5 @@
 /* Minimal JSON writing (atomic) and reading for analysis files (RFC 8259). */
-#include "analysis/json.h"
+#include "results/json.h"
 
 #include "core/paths.h"
 

@@ -1,7 +1,7 @@
-/* Offline HTML and Markdown reports of an iteration x time-bin analysis (analysis/report.h). */
-#include "analysis/report.h"
+/* Offline HTML and Markdown reports of an iteration x time-bin analysis (results/report.h). */
+#include "results/report.h"
 
-#include "analysis/json.h"
+#include "results/json.h"
 #include "core/provenance.h"
 #include "core/sha256.h"
 #include "core/version.h"
@@ -289,7 +289,7 @@ static ncmp_status write_one(const char *dir, const char *name, bool html, const
     char path[4096];
     if (snprintf(path, sizeof path, "%s/%s", dir, name) >= (int)sizeof path)
         return ncmp_fail(err, NCMP_ERR_USAGE, "report directory path is too long");
-    ncmp_json_file jf; /* the atomic text-file writer of analysis/json.h */
+    ncmp_json_file jf; /* the atomic text-file writer of results/json.h */
     ncmp_status st = ncmp_json_file_begin(&jf, path, err);
     if (st)
         return st;

@@ -1,4 +1,4 @@
-/* Outputs of the iteration x time-bin analysis (analysis/temporal.h):
+/* Outputs of the iteration x time-bin analysis (results/temporal.h):
  *   JSON   SPEC §9 keys per cell as matrices (rows = iterations, columns =
  *          bins), per-bin ceilings, best iteration per bin, peak latency
  *          per iteration, the standard-window score, and provenance;
@@ -7,15 +7,15 @@
  *   figures heatmap.{png,svg} (iterations x bins, best iteration outlined),
  *          score_vs_time.{png,svg} (one line per iteration) and
  *          score_vs_iteration.{png,svg} (the standard window and the best
- *          bin), each with its provenance embedded (analysis/plot.h).
+ *          bin), each with its provenance embedded (results/plot.h).
  * Every file is written atomically (PATH.partial, then rename).
  */
-#ifndef NCMP_ANALYSIS_TEMPORAL_OUTPUT_H
-#define NCMP_ANALYSIS_TEMPORAL_OUTPUT_H
+#ifndef NCMP_RESULTS_TEMPORAL_OUTPUT_H
+#define NCMP_RESULTS_TEMPORAL_OUTPUT_H
 
 #include <stdbool.h>
 
-#include "analysis/temporal.h"
+#include "results/temporal.h"
 #include "core/status.h"
 
 typedef struct ncmp_temporal_report {

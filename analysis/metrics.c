@@ -366,7 +366,7 @@ ncmp_status ncmp_score_pls(const double *features, size_t n, size_t p, const dou
                              i % p, i / p, features[i]);
     ncmp_pls_solver solver = options ? options->solver : NCMP_PLS_AUTO;
     if (solver == NCMP_PLS_AUTO)
-        solver = p > max_train ? NCMP_PLS_KERNEL : NCMP_PLS_NIPALS;
+        solver = ncmp_pls_choose_solver(n, max_train, p, q);
     if (solver == NCMP_PLS_KERNEL) {
         double *G = malloc(n * n * sizeof *G);
         if (!G)

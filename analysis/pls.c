@@ -276,3 +276,13 @@ ncmp_status ncmp_pls_solver_parse(const char *name, ncmp_pls_solver *solver, ncm
         }
     return ncmp_fail(err, NCMP_ERR_USAGE, "--solver '%s': expected auto, nipals or kernel", name);
 }
+
+ncmp_pls_solver ncmp_pls_choose_solver(size_t n, size_t max_train, size_t p, size_t q)
+{
+    const double gram_bytes = 8.0 * (double)n * (double)n, feature_bytes = 8.0 * (double)n * (double)p;
+    if (gram_bytes > 2147483648.0 && feature_bytes < gram_bytes)
+        return NCMP_PLS_NIPALS;
+    if (p > max_train || 20.0 * ((double)p + (double)q) >= (double)max_train)
+        return NCMP_PLS_KERNEL;
+    return NCMP_PLS_NIPALS;
+}

@@ -24,7 +24,7 @@
 
 /* Which implementation ncmp_score_pls uses (both give scikit-learn's predictions). */
 typedef enum ncmp_pls_solver {
-    NCMP_PLS_AUTO = 0, /* kernel when features outnumber training stimuli, else NIPALS */
+    NCMP_PLS_AUTO = 0, /* by cost (ncmp_pls_choose_solver) */
     NCMP_PLS_NIPALS,   /* this file: O(n p) per power iteration */
     NCMP_PLS_KERNEL    /* analysis/pls_kernel.h: O(n^2) per power iteration */
 } ncmp_pls_solver;
@@ -74,5 +74,16 @@ ncmp_status ncmp_pls_check_responses(const double *Y, size_t n, size_t q, ncmp_e
  * 10 eps, then return the first column with a value above eps (q if none:
  * the residual is constant and the remaining components are zero). */
 size_t ncmp_pls_first_active_target(double *Yk, size_t n, size_t q);
+
+/* The solver NCMP_PLS_AUTO resolves to, by a cost model.  One power
+ * iteration costs about 2 n_train (p + q) flops in NIPALS and 2 n_train^2 in
+ * the kernel replay, whose flops run about 20 times faster (BLAS on one
+ * contiguous kernel vs strided passes over the features; measured on
+ * 640 stimuli x 30..4096 features x 50 neuroids: kernel 0.11 s vs NIPALS
+ * 0.31 s at p = 30, 0.36 vs 1.40 s at p = 512, docs/scoring.md "Solvers").
+ * So the kernel when 20 (p + q) >= max_train, or when p > max_train; NIPALS
+ * otherwise, and always when the n x n Gram matrix would pass 2 GiB while
+ * the features would not. */
+ncmp_pls_solver ncmp_pls_choose_solver(size_t n, size_t max_train, size_t p, size_t q);
 
 #endif

@@ -7,6 +7,9 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <sys/stat.h>
 
 const char *cli_suggest(const char *word, const char *const *candidates, size_t n)
 {
@@ -25,7 +28,9 @@ enum { N_COMMON = sizeof common_options / sizeof common_options[0] };
 static const cli_option *find_long(const cli_command *cmd, const char *name, size_t len)
 {
     for (size_t i = 0; i < cmd->n_options; i++)
-        if (strlen(cmd->options[i].name) == len && strncmp(cmd->options[i].name, name, len) == 0)
+        if ((strlen(cmd->options[i].name) == len && strncmp(cmd->options[i].name, name, len) == 0) ||
+            (cmd->options[i].alias && strlen(cmd->options[i].alias) == len &&
+             strncmp(cmd->options[i].alias, name, len) == 0))
             return &cmd->options[i];
     for (size_t i = 0; i < N_COMMON; i++)
         if (strlen(common_options[i].name) == len && strncmp(common_options[i].name, name, len) == 0)
@@ -97,6 +102,47 @@ static ncmp_status set_value(const cli_option *opt, const char *value, ncmp_erro
     return ncmp_fail(err, NCMP_ERR_INTERNAL, "bad option kind");
 }
 
+/* Required options given, outputs not in the way (cli_parse). */
+static ncmp_status check_prologue(const cli_command *cmd, ncmp_error *err)
+{
+    char missing[1024] = "";
+    size_t len = 0, n_missing = 0;
+    for (size_t i = 0; i < cmd->n_options; i++) {
+        const cli_option *o = &cmd->options[i];
+        if (!o->required)
+            continue;
+        if (*(const char **)o->target || len + 80 >= sizeof missing)
+            continue;
+        len += (size_t)snprintf(missing + len, sizeof missing - len, "%s--%s %s", n_missing ? ", " : "", o->name,
+                                o->metavar ? o->metavar : "VALUE");
+        n_missing++;
+    }
+    if (n_missing)
+        return ncmp_fail(err, NCMP_ERR_USAGE, "%s needs %s (see 'neurocmp %s --help')", cmd->name, missing, cmd->name);
+    bool force = false;
+    for (size_t i = 0; i < cmd->n_options; i++)
+        if (cmd->options[i].kind == CLI_FLAG && !strcmp(cmd->options[i].name, "force"))
+            force = *(const bool *)cmd->options[i].target;
+    struct stat sb;
+    for (size_t i = 0; !force && i < cmd->n_options; i++) {
+        const cli_option *o = &cmd->options[i];
+        const char *path = o->output && o->kind == CLI_STRING ? *(const char **)o->target : NULL;
+        if (path && stat(path, &sb) == 0)
+            return ncmp_fail(err, NCMP_ERR_EXISTS, "'%s' exists; use --force to replace it", path);
+    }
+    return NCMP_OK;
+}
+
+void cli_printf(const char *fmt, ...)
+{
+    if (ncmp_log_get_level() < NCMP_LOG_INFO)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vprintf(fmt, ap);
+    va_end(ap);
+}
+
 ncmp_status cli_parse(const cli_command *cmd, int argc, char **argv, cli_parsed *out, ncmp_error *err)
 {
     memset(out, 0, sizeof *out);
@@ -161,7 +207,7 @@ ncmp_status cli_parse(const cli_command *cmd, int argc, char **argv, cli_parsed 
     if (cmd->max_positional >= 0 && out->n_positional > cmd->max_positional)
         return ncmp_fail(err, NCMP_ERR_USAGE, "'neurocmp %s' got an unexpected argument '%s'", cmd->name,
                          out->positional[cmd->max_positional]);
-    return NCMP_OK;
+    return check_prologue(cmd, err);
 }
 
 void cli_parsed_free(cli_parsed *p)
@@ -195,7 +241,12 @@ static void print_option(const cli_option *o, FILE *s)
         snprintf(def, sizeof def, " [default: %g]", *(double *)o->target);
         break;
     }
-    fprintf(s, "  %-28s %s%s\n", left, o->help, def);
+    if (o->required)
+        snprintf(def, sizeof def, " (required)");
+    char alias[80] = "";
+    if (o->alias)
+        snprintf(alias, sizeof alias, " (also --%s)", o->alias);
+    fprintf(s, "  %-28s %s%s%s\n", left, o->help, alias, def);
 }
 
 void cli_print_help(const cli_command *cmd, FILE *s)

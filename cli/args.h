@@ -19,6 +19,10 @@ typedef struct cli_option {
     void *target;        /* bool*, const char**, long*, double*; its initial value is the default */
     const char *metavar; /* e.g. "FILE" */
     const char *help;
+    const char *alias; /* another long name accepted for it (e.g. "iterations" for "iteration"), or NULL */
+    bool required;     /* a CLI_STRING that must be given: cli_parse fails naming it */
+    bool output;       /* a CLI_STRING output path: when it exists and the command's --force is not given,
+                          cli_parse fails with "'PATH' exists; use --force to replace it" */
 } cli_option;
 
 typedef struct cli_command {
@@ -39,11 +43,17 @@ typedef struct cli_parsed {
 
 /* Parse argv[1..argc-1] (argv[0] is the subcommand name).  -q/--quiet,
  * -v/--verbose and -h/--help are accepted by every command; -q/-v set the
- * log level.  On an error the message names the option and suggests one. */
+ * log level.  On an error the message names the option and suggests one.
+ * Then the prologue every command shares: the positional count, every
+ * required option given (all missing ones named), and no output option
+ * naming an existing path unless --force (an option named "force") is set. */
 ncmp_status cli_parse(const cli_command *cmd, int argc, char **argv, cli_parsed *out, ncmp_error *err);
 void cli_parsed_free(cli_parsed *p);
 
 void cli_print_help(const cli_command *cmd, FILE *stream);
+
+/* printf to stdout unless -q was given: tables, summaries and "wrote" lines. */
+void cli_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* Closest of `candidates` to `word` within a small edit distance, else NULL. */
 const char *cli_suggest(const char *word, const char *const *candidates, size_t n);

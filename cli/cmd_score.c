@@ -1,196 +1,179 @@
-/* neurocmp score: predictivity of a layer's activations for neural recordings (SPEC §7, §9). */
-#include "results/activations.h"
-#include "analysis/linear_score.h"
-#include "analysis/metrics.h"
-#include "analysis/pls.h"
-#include "results/protocol.h"
-#include "results/score_json.h"
-#include "analysis/similarity.h"
-#include "analysis/splits.h"
+/* neurocmp score: predictivity of layers' activations for neural recordings (docs/scoring.md). */
+#include "analysis/normalization.h"
 #include "cli/commands.h"
-#include "core/h5.h"
 #include "core/log.h"
-#include "core/provenance.h"
+#include "core/paths.h"
 #include "neural/assembly.h"
 #include "neural/io.h"
+#include "results/activations.h"
+#include "results/protocol.h"
+#include "results/score_details.h"
+#include "results/score_json.h"
+#include "results/score_table.h"
+#include "results/score_table_output.h"
 #include "results/splits_json.h"
 
-#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <time.h>
 
-static double now_seconds(void)
+/* --region each: every region of the recordings, in order of first appearance. */
+static ncmp_status every_region(const ncmp_assembly *a, char ***out, size_t *n, ncmp_error *err)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+    *out = NULL;
+    *n = 0;
+    const ncmp_coord *rg = ncmp_coord_find(&a->neuroid, "region");
+    if (!rg || !rg->strings)
+        return ncmp_fail(err, NCMP_ERR_NOT_FOUND, "--region each: the recordings have no 'region' coordinate");
+    char **v = calloc(a->n_neuroids ? a->n_neuroids : 1, sizeof *v);
+    if (!v)
+        return ncmp_fail(err, NCMP_ERR_NOMEM, "out of memory");
+    size_t k = 0;
+    for (size_t j = 0; j < a->n_neuroids; j++) {
+        bool seen = false;
+        for (size_t r = 0; r < k && !seen; r++)
+            seen = !strcmp(v[r], rg->strings[j]);
+        if (!seen && !(v[k++] = strdup(rg->strings[j]))) {
+            for (size_t r = 0; r + 1 < k; r++)
+                free(v[r]);
+            free(v);
+            return ncmp_fail(err, NCMP_ERR_NOMEM, "out of memory");
+        }
+    }
+    *out = v;
+    *n = k;
+    return NCMP_OK;
 }
 
-/* --details FILE.h5: per-split, per-neuroid values of every scored iteration (docs/scoring.md). */
-static ncmp_status write_details(const char *path, bool force, const ncmp_score *const *scores, const long long *its,
-                                 size_t n_its, const ncmp_score_inputs *in, const ncmp_splits *splits,
-                                 const ncmp_assembly *a, const char *region, const char *layer, const char *metric,
-                                 const char *activations, const char *neural, ncmp_error *err)
+static void free_names(char **v, size_t n)
 {
-    ncmp_h5_output out;
-    ncmp_status st = ncmp_h5_output_begin(&out, path, force ? NCMP_H5_OVERWRITE : 0, err);
-    if (st)
-        return st;
-    const size_t ns = splits->n_splits, n = in->n_stimuli, q = in->n_neuroids;
-    const char **nids = malloc((q ? q : 1) * sizeof *nids);
-    double *raw = malloc(n_its * sizeof *raw), *error = malloc(n_its * sizeof *error);
-    double *ceiled = malloc(n_its * sizeof *ceiled);
-    long long *itv = malloc(n_its * sizeof *itv);
-    if (!nids || !raw || !error || !ceiled || !itv) {
-        st = ncmp_fail(err, NCMP_ERR_NOMEM, "out of memory");
-        goto done;
+    for (size_t i = 0; v && i < n; i++)
+        free(v[i]);
+    free(v);
+}
+
+/* The single form (one layer, one region): the iteration rows as they finish. */
+static int print_row(const ncmp_score_table *t, const ncmp_score_cell *c, void *context)
+{
+    (void)context;
+    if (t->metric == NCMP_METRIC_PLS && c->score->min_components_used < t->n_components)
+        ncmp_log_warn("iteration %lld: the responses were fully explained after %d components in some split",
+                      t->iterations[c->iteration], c->score->min_components_used);
+    cli_printf("  %9lld %10.4f %10.4f ", t->iterations[c->iteration], c->score->raw, c->score->error);
+    if (isnan(c->ceiled))
+        cli_printf("%10s", "-");
+    else
+        cli_printf("%10.4f", c->ceiled);
+    cli_printf(" %8.2f\n", c->seconds);
+    fflush(stdout);
+    return 0;
+}
+
+static void print_table(const ncmp_score_table *t)
+{
+    cli_printf("\n  %-12s %9s %-8s %10s %10s %10s %8s\n", "layer", "iteration", "region", "raw", "error", "ceiled",
+               "seconds");
+    for (size_t k = 0; k < t->n_layers * t->n_iterations * t->n_regions; k++) {
+        const ncmp_score_cell *c = &t->cells[k];
+        const char *r = t->regions[c->region].name;
+        cli_printf("  %-12s %9lld %-8s %10.4f %10.4f ", t->layers[c->layer], t->iterations[c->iteration], r ? r : "all",
+                   c->score->raw, c->score->error);
+        if (isnan(c->ceiled))
+            cli_printf("%10s", "-");
+        else
+            cli_printf("%10.4f", c->ceiled);
+        cli_printf(" %8.2f\n", c->seconds);
     }
-    /* The scored neuroids: the region's, in file order (as ncmp_assembly_select_regions keeps them). */
-    const ncmp_coord *id = ncmp_coord_find(&a->neuroid, "neuroid_id");
-    const ncmp_coord *rg = region ? ncmp_coord_find(&a->neuroid, "region") : NULL;
-    size_t k = 0;
-    for (size_t j = 0; id && id->strings && j < a->n_neuroids; j++)
-        if (!region || (rg && rg->strings && !strcmp(rg->strings[j], region))) {
-            if (k < q)
-                nids[k] = id->strings[j];
-            k++;
-        }
-    if (k != q) {
-        st = ncmp_fail(err, NCMP_ERR_INTERNAL, "--details: %zu neuroid ids for %zu scored neuroids", k, q);
-        goto done;
+}
+
+static void describe(const ncmp_score_table *t, const char *metric, ncmp_pls_solver requested)
+{
+    for (size_t r = 0; r < t->n_regions; r++) {
+        const ncmp_score_table_region *R = &t->regions[r];
+        if (t->n_regions > 1)
+            cli_printf("region %s: ", R->name);
+        cli_printf("%zu stimuli, %zu neuroids; %s", R->inputs->n_stimuli, R->inputs->n_neuroids,
+                   R->splits->description);
+        if (!isnan(R->inputs->ceiling))
+            cli_printf("; ceiling %.4f +- %.4f (split-half, Spearman-Brown)", R->inputs->ceiling,
+                       R->inputs->ceiling_error);
+        cli_printf("\n");
     }
-    hid_t f = out.file;
-    if ((st = ncmp_provenance_write_h5(f, err)) ||
-        (st = ncmp_provenance_add_input_h5(f, "activations", activations, err)) ||
-        (st = ncmp_provenance_add_input_h5(f, "neural", neural, err)) ||
-        (st = ncmp_h5_attr_set_string(f, "layer", layer, err)) ||
-        (st = ncmp_h5_attr_set_string(f, "metric", metric, err)) ||
-        (st = ncmp_h5_attr_set_string(f, "region", region ? region : "", err)) ||
-        (st = ncmp_h5_attr_set_string(f, "splits", splits->description, err)) ||
-        (st = ncmp_h5_attr_set_double(f, "ceiling", in->ceiling, err)) ||
-        (st = ncmp_h5_attr_set_double(f, "ceiling_error", in->ceiling_error, err)) ||
-        (st = ncmp_h5_write_strings(f, "stimulus_id", (const char *const *)in->stimulus_ids, n, err)) ||
-        (st = ncmp_h5_write_strings(f, "neuroid_id", nids, q, err)))
-        goto done;
-    if ((st = ncmp_splits_write_masks_h5(f, splits, err)))
-        goto done;
-    for (size_t i = 0; i < n_its; i++) {
-        raw[i] = scores[i]->raw;
-        error[i] = scores[i]->error;
-        ceiled[i] = scores[i]->raw / in->ceiling; /* NaN without a ceiling */
-        itv[i] = its[i];
+    for (size_t l = 0; l < t->n_layers; l++) {
+        const ncmp_score_table_region *R = &t->regions[0];
+        ncmp_pls_solver s = ncmp_score_solver(t->metric, requested, t->n_features[l], R->inputs->n_neuroids, R->splits);
+        char method[128];
+        if (t->metric == NCMP_METRIC_PLS)
+            snprintf(method, sizeof method, "PLS(%d), %s solver", t->n_components,
+                     s == NCMP_PLS_KERNEL ? "kernel" : "NIPALS");
+        else if (t->metric == NCMP_METRIC_RIDGE || t->metric == NCMP_METRIC_OLS)
+            snprintf(method, sizeof method, "%s, %s",
+                     t->metric == NCMP_METRIC_RIDGE ? "RidgeCV (LOO per neuroid)" : "OLS",
+                     s == NCMP_PLS_KERNEL ? "dual (streamed Gram matrix)" : "from the features");
+        else
+            snprintf(method, sizeof method, "%s on the test stimuli of each split",
+                     t->metric == NCMP_METRIC_RSA ? "RSA (1 - Pearson RDMs, Spearman)" : "linear CKA");
+        cli_printf("layer %s: %zu features; %s\n", t->layers[l], t->n_features[l], method);
     }
-    /* What `neurocmp compare` needs: the test rows of every split, their responses and, per iteration, the
-     * predictions (rows test_offset[s]..test_offset[s+1]-1 belong to split s). */
-    size_t rows = splits->test_offset[ns];
-    unsigned long long *offs = malloc((ns + 1) * sizeof *offs), *test = malloc((rows + 1) * sizeof *test);
-    double *observed = malloc((rows * q + 1) * sizeof *observed);
-    if (!offs || !test || !observed) {
-        free(offs);
-        free(test);
-        free(observed);
-        st = ncmp_fail(err, NCMP_ERR_NOMEM, "out of memory");
-        goto done;
-    }
-    for (size_t s = 0; s <= ns; s++)
-        offs[s] = splits->test_offset[s];
-    for (size_t i = 0; i < rows; i++) {
-        test[i] = splits->test[i];
-        memcpy(observed + i * q, in->responses + splits->test[i] * q, q * sizeof *observed);
-    }
-    hsize_t d_off = ns + 1, d_rows = rows, d_obs[2] = {rows, q};
-    st = ncmp_h5_write_array(f, "test_offset", H5T_STD_U64LE, H5T_NATIVE_ULLONG, 1, &d_off, offs, err);
-    if (!st)
-        st = ncmp_h5_write_array(f, "test_index", H5T_STD_U64LE, H5T_NATIVE_ULLONG, 1, &d_rows, test, err);
-    if (!st)
-        st = ncmp_h5_write_array(f, "observed", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 2, d_obs, observed, err);
-    free(offs);
-    free(test);
-    free(observed);
-    if (st)
-        goto done;
-    hsize_t ni = n_its;
-    if ((st = ncmp_h5_write_array(f, "iteration", H5T_STD_I64LE, H5T_NATIVE_LLONG, 1, &ni, itv, err)) ||
-        (st = ncmp_h5_attr_set_double_array(f, "raw", raw, n_its, err)) ||
-        (st = ncmp_h5_attr_set_double_array(f, "error", error, n_its, err)) ||
-        (st = ncmp_h5_attr_set_double_array(f, "ceiled", ceiled, n_its, err)))
-        goto done;
-    for (size_t i = 0; i < n_its; i++) {
-        char name[64];
-        snprintf(name, sizeof name, "/iteration_%lld", its[i]);
-        hid_t g;
-        if ((st = ncmp_h5_ensure_group(f, name, &g, err)))
-            goto done;
-        hsize_t pd[2] = {scores[i]->n_splits, scores[i]->n_neuroids}, sd = scores[i]->n_splits;
-        if (!(st = ncmp_h5_attr_set_int64(g, "iteration", its[i], err)) &&
-            !(st = ncmp_h5_attr_set_double(g, "raw", raw[i], err)) &&
-            !(st = ncmp_h5_attr_set_double(g, "error", error[i], err)) &&
-            !(st = ncmp_h5_attr_set_double(g, "ceiling", in->ceiling, err)) &&
-            !(st = ncmp_h5_attr_set_double(g, "ceiled", ceiled[i], err)) &&
-            !(st = ncmp_h5_write_array(g, "per_neuroid", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 2, pd,
-                                       scores[i]->per_neuroid, err)) &&
-            !(st = ncmp_h5_write_array(g, "split_median", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 1, &sd,
-                                       scores[i]->split_median, err)) &&
-            (!scores[i]->predictions || !(st = ncmp_h5_write_array(g, "predictions", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE,
-                                                                   2, d_obs, scores[i]->predictions, err))) &&
-            scores[i]->alpha)
-            st = ncmp_h5_write_array(g, "alpha", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 2, pd, scores[i]->alpha, err);
-        H5Gclose(g);
-        if (st)
-            goto done;
-    }
-    st = ncmp_h5_output_commit(&out, err);
-done:
-    if (st)
-        ncmp_h5_output_abort(&out, false);
-    free(nids);
-    free(raw);
-    free(error);
-    free(ceiled);
-    free(itv);
-    return st;
+    if (!isnan(t->regions[0].inputs->ceiling))
+        cli_printf("ceiled = %s (--normalization %s)\n", ncmp_normalization_formula(t->normalization),
+                   ncmp_normalization_name(t->normalization));
+    (void)metric;
 }
 
 int cmd_score(int argc, char **argv)
 {
     const char *activations = NULL, *layer = NULL, *iteration = "all", *neural = NULL, *region = NULL;
     const char *metric = "pls", *window = "70:170", *out = NULL, *splits_from = NULL, *splits_to = NULL;
-    const char *details = NULL;
+    const char *details = NULL, *table_path = NULL, *report = NULL, *normalization = "ev";
     const char *solver_name = "auto";
     long block_mb = 256;
     bool force = false;
     long components = 25;
+    double vmin = NAN, vmax = NAN;
     const cli_option options[] = {
         {.name = "activations",
          .kind = CLI_STRING,
          .target = &activations,
          .metavar = "FILE.h5",
-         .help = "activations file written by 'neurocmp export' or any tool following SPEC §5 (required)"},
-        {.name = "layer", .kind = CLI_STRING, .target = &layer, .metavar = "L", .help = "layer to score (required)"},
+         .required = true,
+         .help = "activations file written by 'neurocmp export' or any tool following docs/formats.md"},
+        {.name = "layer",
+         .kind = CLI_STRING,
+         .target = &layer,
+         .metavar = "L|L1,L2|all",
+         .required = true,
+         .help = "layer to score; a list or 'all' scores each and writes a table"},
         {.name = "iteration",
+         .alias = "iterations",
          .kind = CLI_STRING,
          .target = &iteration,
-         .metavar = "t|all",
-         .help = "model iteration to score, or all of them (one row each)"},
+         .metavar = "t|LIST|all",
+         .help = "model iterations to score: one, a list such as 0,2-4, or all of them"},
         {.name = "neural",
          .kind = CLI_STRING,
          .target = &neural,
          .metavar = "FILE.nc",
-         .help = "recordings: a BrainIO NeuroidAssembly netCDF-4 file (required)"},
+         .required = true,
+         .help = "recordings: a BrainIO NeuroidAssembly netCDF-4 file"},
         {.name = "region",
          .kind = CLI_STRING,
          .target = &region,
-         .metavar = "R",
-         .help = "only the neuroids of this region (default: all)"},
+         .metavar = "R|R1,R2|each",
+         .help = "only the neuroids of this region; a list or 'each' scores every region separately (default: all "
+                 "neuroids together)"},
         {.name = "metric",
          .kind = CLI_STRING,
          .target = &metric,
          .metavar = "M",
          .help = "pls, ridge (RidgeCV, alpha per neuroid by leave-one-out over 1e-3..1e3), ols, rsa or cka"},
+        {.name = "normalization",
+         .kind = CLI_STRING,
+         .target = &normalization,
+         .metavar = "N",
+         .help = "ceiled = raw^2/ceiling (ev, Brain-Score since 2026), (raw/ceiling)^2 (ev2024) or raw/ceiling "
+                 "(ratio, Brain-Score 1.x)"},
         {.name = "time-window",
          .kind = CLI_STRING,
          .target = &window,
@@ -205,7 +188,7 @@ int cmd_score(int argc, char **argv)
          .kind = CLI_STRING,
          .target = &solver_name,
          .metavar = "S",
-         .help = "auto (kernel when features outnumber training stimuli), nipals or kernel: same predictions"},
+         .help = "auto (by a cost model, docs/scoring.md), nipals or kernel: same predictions"},
         {.name = "block-mb",
          .kind = CLI_INT,
          .target = &block_mb,
@@ -220,35 +203,62 @@ int cmd_score(int argc, char **argv)
          .kind = CLI_STRING,
          .target = &splits_to,
          .metavar = "FILE.json",
+         .output = true,
          .help = "write the splits used (indices into the sorted stimulus ids) as JSON"},
         {.name = "out",
          .short_name = 'o',
          .kind = CLI_STRING,
          .target = &out,
          .metavar = "FILE.json",
-         .help = "write the result as JSON (SPEC §9)"},
+         .output = true,
+         .help = "write the result as JSON (a table's records for a list of layers or regions)"},
+        {.name = "table",
+         .kind = CLI_STRING,
+         .target = &table_path,
+         .metavar = "FILE.csv|.tsv",
+         .output = true,
+         .help = "write one row per (layer, iteration, region) as CSV, or TSV when the name ends in .tsv"},
+        {.name = "report",
+         .kind = CLI_STRING,
+         .target = &report,
+         .metavar = "DIR",
+         .help = "write an offline HTML + Markdown page: a layer x iteration heatmap per region and the table"},
+        {.name = "vmin",
+         .kind = CLI_DOUBLE,
+         .target = &vmin,
+         .metavar = "V",
+         .help = "report heatmaps: lower end of the colour scale (default: the data's)"},
+        {.name = "vmax",
+         .kind = CLI_DOUBLE,
+         .target = &vmax,
+         .metavar = "V",
+         .help = "report heatmaps: upper end of the colour scale (default: the data's)"},
         {.name = "details",
          .kind = CLI_STRING,
          .target = &details,
          .metavar = "FILE.h5",
-         .help = "write per-split, per-neuroid Pearson r, split medians and the splits as HDF5"},
+         .output = true,
+         .help = "one layer and region: write per-split, per-neuroid Pearson r, split medians and the splits as HDF5"},
         {.name = "force",
          .short_name = 'f',
          .kind = CLI_FLAG,
          .target = &force,
-         .help = "replace existing --out / --splits-to files"},
+         .help = "replace existing output files"},
     };
     const cli_command cmd = {
         .name = "score",
         .usage = "",
-        .summary = "Predictivity of a layer's activations for neural recordings.",
+        .summary = "Predictivity of layers' activations for neural recordings.",
         .description =
-            "Brain-Score's public neural predictivity protocol (SPEC §7): the region's neuroids, time bins inside\n"
-            "the window averaged, repetitions averaged, stimuli sorted by stimulus_id and matched to the\n"
+            "Brain-Score's public neural predictivity protocol (docs/scoring.md): the region's neuroids, time bins\n"
+            "inside the window averaged, repetitions averaged, stimuli sorted by stimulus_id and matched to the\n"
             "activations; 10 x StratifiedShuffleSplit(train_size=0.9, random_state=1) by object_name (ShuffleSplit\n"
             "without it), bit-identical to scikit-learn 1.2; PLSRegression(25, scale=False) fit on train,\n"
             "Pearson r per neuroid on test, median over neuroids, mean over splits (raw) with its standard error,\n"
-            "divided by the split-half ceiling (ceiled; null for data without repetitions).",
+            "normalised by the split-half ceiling (ceiled; null for data without repetitions).\n"
+            "\n"
+            "--layer all (or a list) with --iteration all scores every layer at every iteration with the same\n"
+            "splits in one pass: each cell equals the single call's number, and --table/--report write it out.",
         .options = options,
         .n_options = sizeof options / sizeof options[0],
         .min_positional = 0,
@@ -261,189 +271,177 @@ int cmd_score(int argc, char **argv)
     cli_parsed_free(&p);
     ncmp_error err;
     ncmp_error_clear(&err);
-    if (!activations || !layer || !neural) {
-        ncmp_fail(&err, NCMP_ERR_USAGE,
-                  "score needs --activations FILE.h5, --layer L and --neural FILE.nc (see "
-                  "'neurocmp score --help')");
+    ncmp_score_table_options o;
+    ncmp_score_table_defaults(&o);
+    if (ncmp_metric_parse(metric, &o.metric, &err) || ncmp_normalization_parse(normalization, &o.normalization, &err) ||
+        ncmp_pls_solver_parse(solver_name, &o.pls.solver, &err) ||
+        cli_parse_time_window(window, false, &o.window_start_ms, &o.window_end_ms, &err))
         return cli_report(&err);
-    }
-    ncmp_metric metric_kind;
-    if (ncmp_metric_parse(metric, &metric_kind, &err))
-        return cli_report(&err);
-    bool is_pls = metric_kind == NCMP_METRIC_PLS, is_rsa = metric_kind == NCMP_METRIC_RSA;
-    bool is_linear = metric_kind == NCMP_METRIC_RIDGE || metric_kind == NCMP_METRIC_OLS;
     if (components < 1 || components > 10000) {
         ncmp_fail(&err, NCMP_ERR_USAGE, "--components must be in 1..10000, got %ld", components);
         return cli_report(&err);
     }
-    ncmp_pls_solver solver;
-    if (ncmp_pls_solver_parse(solver_name, &solver, &err))
-        return cli_report(&err);
     if (block_mb < 1 || block_mb > 1 << 20) {
         ncmp_fail(&err, NCMP_ERR_USAGE, "--block-mb must be in 1..1048576, got %ld", block_mb);
         return cli_report(&err);
     }
-    bool all = !strcmp(iteration, "all");
-    long long it_value = 0;
-    if (!all) {
-        char *end;
-        errno = 0;
-        it_value = strtoll(iteration, &end, 10);
-        if (end == iteration || *end || errno) {
-            ncmp_fail(&err, NCMP_ERR_USAGE, "--iteration '%s': expected an integer or 'all'", iteration);
-            return cli_report(&err);
-        }
-    }
-    double w0 = NAN, w1 = NAN;
-    if (cli_parse_time_window(window, false, &w0, &w1, &err))
-        return cli_report(&err);
-    struct stat sb;
-    if (!force && out && stat(out, &sb) == 0) {
-        ncmp_fail(&err, NCMP_ERR_EXISTS, "'%s' exists; use --force to replace it", out);
-        return cli_report(&err);
-    }
-    if (!force && details && stat(details, &sb) == 0) {
-        ncmp_fail(&err, NCMP_ERR_EXISTS, "'%s' exists; use --force to replace it", details);
-        return cli_report(&err);
-    }
-    if (!force && splits_to && stat(splits_to, &sb) == 0) {
-        ncmp_fail(&err, NCMP_ERR_EXISTS, "'%s' exists; use --force to replace it", splits_to);
-        return cli_report(&err);
-    }
-
+    o.pls.n_components = (int)components;
+    o.block_bytes = (size_t)block_mb << 20;
+    o.splits_path = splits_from;
+    char **layers = NULL, **regions = NULL;
+    size_t n_layers = 0, n_regions = 0;
+    long long *its = NULL;
+    size_t n_its = 0;
     ncmp_activations *acts = NULL;
     ncmp_assembly *a = NULL;
-    ncmp_score_inputs *in = NULL;
-    ncmp_splits *splits = NULL;
-    ncmp_score **scores = NULL;
-    long long *its = NULL;
-    size_t *it_index = NULL, n_its = 0;
-    size_t n_features = 0;
-    if (ncmp_activations_open(activations, &acts, &err) ||
-        ncmp_activations_layer_features(acts, layer, &n_features, &err))
+    ncmp_score_table *t = NULL;
+    const bool table_form = strchr(layer, ',') || !strcmp(layer, "all") || (region && strchr(region, ',')) ||
+                            (region && !strcmp(region, "each"));
+    if (ncmp_parse_name_list("layer", layer, &layers, &n_layers, &err) ||
+        ncmp_parse_iteration_list("iteration", iteration, &its, &n_its, &err))
         goto fail;
-    n_its = all ? acts->n_iterations : 1;
-    its = malloc(n_its * sizeof *its);
-    it_index = malloc(n_its * sizeof *it_index);
-    scores = calloc(n_its, sizeof *scores);
-    if (!its || !it_index || !scores) {
-        ncmp_fail(&err, NCMP_ERR_NOMEM, "out of memory");
+    if (region && strcmp(region, "each") && ncmp_parse_name_list("region", region, &regions, &n_regions, &err))
+        goto fail;
+    if (table_form && details) {
+        ncmp_fail(&err, NCMP_ERR_USAGE,
+                  "--details takes one layer and one region (it holds every per-neuroid value); score the layer "
+                  "you want to compare on its own");
         goto fail;
     }
-    for (size_t i = 0; i < n_its; i++) {
-        its[i] = all ? acts->iterations[i] : it_value;
-        if (ncmp_activations_iteration_index(acts, its[i], &it_index[i], &err))
+    if (report && ncmp_make_directories(report, &err))
+        goto fail;
+    if (ncmp_activations_open(activations, &acts, &err))
+        goto fail;
+    for (size_t l = 0; l < n_layers; l++) { /* a misspelt layer is reported before the recordings are read */
+        size_t n_features;
+        if (ncmp_activations_layer_features(acts, layers[l], &n_features, &err))
             goto fail;
     }
     if (ncmp_assembly_read_netcdf(neural, &a, &err))
         goto fail;
-    if (ncmp_score_inputs_prepare(a, region, w0, w1, acts, &in, &err))
+    if (region && !strcmp(region, "each") && every_region(a, &regions, &n_regions, &err))
         goto fail;
-    if (isnan(in->window_start_ms) && strcmp(window, "70:170"))
+    o.layers = layers ? (const char *const *)layers : NULL;
+    o.n_layers = n_layers;
+    o.iterations = its;
+    o.n_iterations = n_its;
+    o.regions = regions ? (const char *const *)regions : NULL;
+    o.n_regions = n_regions;
+    o.progress = table_form;
+    if (ncmp_score_table_prepare(acts, a, &o, &t, &err))
+        goto fail;
+    const ncmp_score_inputs *in0 = t->regions[0].inputs;
+    if (isnan(in0->window_start_ms) && strcmp(window, "70:170"))
         ncmp_log_warn("%s has no time bins; --time-window does not apply", neural);
-    if (in->n_unused_activations)
-        ncmp_log_info("%zu stimuli of %s are not in the recordings and are not used", in->n_unused_activations,
+    if (in0->n_unused_activations)
+        ncmp_log_info("%zu stimuli of %s are not in the recordings and are not used", in0->n_unused_activations,
                       activations);
-    if (ncmp_score_inputs_splits(in, splits_from, &splits, &err))
-        goto fail;
-    for (size_t s = 0; is_pls && s < splits->n_splits; s++)
-        if (ncmp_splits_n_train(splits, s) < (size_t)components) {
-            ncmp_fail(&err, NCMP_ERR_VALUE,
-                      "split %zu trains on %zu stimuli, fewer than the %ld PLS components; need more stimuli (or "
-                      "--components)",
-                      s, ncmp_splits_n_train(splits, s), components);
+    if (splits_to) {
+        for (size_t r = 1; r < t->n_regions; r++)
+            if (t->regions[r].inputs->n_stimuli != in0->n_stimuli) {
+                ncmp_fail(&err, NCMP_ERR_USAGE,
+                          "--splits-to: regions %s and %s have different stimuli, so different splits; score them "
+                          "separately",
+                          t->regions[0].name, t->regions[r].name);
+                goto fail;
+            }
+        if (ncmp_splits_write_json(t->regions[0].splits, (const char *const *)in0->stimulus_ids, splits_to, &err))
             goto fail;
-        }
-    if (is_pls && n_features < (size_t)components) {
-        ncmp_fail(&err, NCMP_ERR_VALUE, "layer '%s' has %zu features, fewer than the %ld PLS components", layer,
-                  n_features, components);
-        goto fail;
     }
-    if (splits_to && ncmp_splits_write_json(splits, (const char *const *)in->stimulus_ids, splits_to, &err))
-        goto fail;
-    solver = ncmp_score_solver(metric_kind, solver, n_features, splits);
-    printf("score: layer %s of %s vs %s%s%s\n", layer, activations, neural, region ? ", region " : "",
-           region ? region : "");
-    char method[128];
-    if (is_pls)
-        snprintf(method, sizeof method, "PLS(%ld), %s solver", components,
-                 solver == NCMP_PLS_KERNEL ? "kernel" : "NIPALS");
-    else if (is_linear)
-        snprintf(method, sizeof method, "%s, %s", !strcmp(metric, "ridge") ? "RidgeCV (LOO per neuroid)" : "OLS",
-                 solver == NCMP_PLS_KERNEL ? "dual (streamed Gram matrix)" : "from the features");
+    if (table_form)
+        cli_printf("score: %zu layer%s x %zu iteration%s x %zu region%s of %s vs %s\n", t->n_layers,
+                   t->n_layers > 1 ? "s" : "", t->n_iterations, t->n_iterations > 1 ? "s" : "", t->n_regions,
+                   t->n_regions > 1 ? "s" : "", activations, neural);
     else
-        snprintf(method, sizeof method, "%s on the test stimuli of each split",
-                 is_rsa ? "RSA (1 - Pearson RDMs, Spearman)" : "linear CKA");
-    printf("%zu stimuli x %zu features, %zu neuroids; %s; %s\n", in->n_stimuli, n_features, in->n_neuroids,
-           splits->description, method);
-    if (!isnan(in->ceiling))
-        printf("ceiling %.4f +- %.4f (split-half, Spearman-Brown)\n", in->ceiling, in->ceiling_error);
-    printf("\n  %9s %10s %10s %10s %8s\n", "iteration", "raw", "error", "ceiled", "seconds");
-    ncmp_pls_options po = NCMP_PLS_DEFAULTS;
-    po.n_components = (int)components;
-    po.solver = solver;
-    for (size_t i = 0; i < n_its; i++) {
-        double t0 = now_seconds();
-        ncmp_status st = ncmp_score_layer(acts, layer, it_index[i], in, splits, metric_kind, &po,
-                                          (size_t)block_mb << 20, &scores[i], &err);
-        if (st) {
-            ncmp_error_context(&err, "iteration %lld", its[i]);
-            goto fail;
-        }
-        if (is_pls && scores[i]->min_components_used < po.n_components)
-            ncmp_log_warn("iteration %lld: the responses were fully explained after %d components in some split",
-                          its[i], scores[i]->min_components_used);
-        printf("  %9lld %10.4f %10.4f ", its[i], scores[i]->raw, scores[i]->error);
-        if (isnan(in->ceiling))
-            printf("%10s", "-");
-        else
-            printf("%10.4f", scores[i]->raw / in->ceiling);
-        printf(" %8.2f\n", now_seconds() - t0);
-        fflush(stdout);
-    }
+        cli_printf("score: layer %s of %s vs %s%s%s\n", layer, activations, neural, region ? ", region " : "",
+                   region ? region : "");
+    describe(t, metric, o.pls.solver);
+    if (!table_form)
+        cli_printf("\n  %9s %10s %10s %10s %8s\n", "iteration", "raw", "error", "ceiled", "seconds");
+    if (ncmp_score_table_run(t, acts, &o, table_form ? NULL : print_row, NULL, &err))
+        goto fail;
+    if (table_form)
+        print_table(t);
+    ncmp_score_table_report rep = {activations, neural, splits_from, metric, vmin, vmax};
     if (out) {
-        char bench[512];
-        const char *base = strrchr(neural, '/');
-        snprintf(bench, sizeof bench, "%s:%s-%s", base ? base + 1 : neural, region ? region : "all", metric);
-        ncmp_score_report rep = {
-            .benchmark = bench,
-            .metric = metric,
-            .layer = layer,
-            .region = region,
-            .activations_path = activations,
-            .neural_path = neural,
-            .splits_path = splits_from,
-            .splits_description = splits->description,
-            .seed = splits_from ? splits->seed : 1,
-            .window_start_ms = in->window_start_ms,
-            .window_end_ms = in->window_end_ms,
-            .ceiling = in->ceiling,
-            .ceiling_error = in->ceiling_error,
-            .n_components = is_pls ? (size_t)components : 0,
-            .details_path = details,
-        };
-        if (ncmp_score_write_json((const ncmp_score *const *)scores, its, n_its, &rep, out, &err))
+        if (table_form) {
+            if (ncmp_score_table_write_json(t, &rep, out, &err))
+                goto fail;
+        } else {
+            /* the single form: one record, arrays over iterations (docs/formats.md "Score results") */
+            ncmp_score **scores = malloc(t->n_iterations * sizeof *scores);
+            if (!scores) {
+                ncmp_fail(&err, NCMP_ERR_NOMEM, "out of memory");
+                goto fail;
+            }
+            for (size_t i = 0; i < t->n_iterations; i++)
+                scores[i] = ncmp_score_table_cell(t, 0, i, 0)->score;
+            char bench[512];
+            const char *base = strrchr(neural, '/');
+            snprintf(bench, sizeof bench, "%s:%s-%s", base ? base + 1 : neural, region ? region : "all", metric);
+            ncmp_score_report sr = {
+                .benchmark = bench,
+                .metric = metric,
+                .layer = t->layers[0],
+                .region = region,
+                .activations_path = activations,
+                .neural_path = neural,
+                .splits_path = splits_from,
+                .splits_description = t->regions[0].splits->description,
+                .seed = splits_from ? t->regions[0].splits->seed : 1,
+                .window_start_ms = in0->window_start_ms,
+                .window_end_ms = in0->window_end_ms,
+                .ceiling = in0->ceiling,
+                .ceiling_error = in0->ceiling_error,
+                .n_components = o.metric == NCMP_METRIC_PLS ? (size_t)components : 0,
+                .details_path = details,
+                .normalization = o.normalization,
+            };
+            ncmp_status st = ncmp_score_write_json((const ncmp_score *const *)scores, t->iterations, t->n_iterations,
+                                                   &sr, out, &err);
+            free(scores);
+            if (st)
+                goto fail;
+        }
+        cli_printf("\nwrote %s\n", out);
+    }
+    if (table_path) {
+        size_t len = strlen(table_path);
+        char sep = len > 4 && !strcmp(table_path + len - 4, ".tsv") ? '\t' : ',';
+        if (ncmp_score_table_write_csv(t, sep, table_path, &err))
             goto fail;
-        printf("\nwrote %s\n", out);
+        cli_printf("wrote %s\n", table_path);
+    }
+    if (report) {
+        if (ncmp_score_table_write_report(t, &rep, report, &err))
+            goto fail;
+        cli_printf("wrote %s/index.html and %s/report.md\n", report, report);
     }
     if (details) {
-        if (write_details(details, force, (const ncmp_score *const *)scores, its, n_its, in, splits, a, region, layer,
-                          metric, activations, neural, &err))
+        ncmp_score **scores = malloc(t->n_iterations * sizeof *scores);
+        if (!scores) {
+            ncmp_fail(&err, NCMP_ERR_NOMEM, "out of memory");
             goto fail;
-        printf("wrote %s\n", details);
+        }
+        for (size_t i = 0; i < t->n_iterations; i++)
+            scores[i] = ncmp_score_table_cell(t, 0, i, 0)->score;
+        ncmp_status st = ncmp_score_write_details(details, force, (const ncmp_score *const *)scores, t->iterations,
+                                                  t->n_iterations, in0, t->regions[0].splits, a, region, t->layers[0],
+                                                  metric, activations, neural, o.normalization, &err);
+        free(scores);
+        if (st)
+            goto fail;
+        cli_printf("wrote %s\n", details);
     }
     rc = 0;
     goto cleanup;
 fail:
     rc = cli_report(&err);
 cleanup:
-    for (size_t i = 0; scores && i < n_its; i++)
-        ncmp_score_free(scores[i]);
-    free(scores);
+    ncmp_score_table_free(t);
+    free_names(layers, n_layers);
+    free_names(regions, n_regions);
     free(its);
-    free(it_index);
-    ncmp_splits_free(splits);
-    ncmp_score_inputs_free(in);
     ncmp_assembly_free(a);
     ncmp_activations_close(acts);
     return rc;

@@ -3,8 +3,10 @@
 
 #include "core/h5.h"
 #include "core/sizes.h"
+#include "core/suggest.h"
 
 #include <cblas.h>
+#include <hdf5_hl.h>
 
 #include <math.h>
 #include <stdbool.h>
@@ -33,11 +35,37 @@ typedef struct name_list {
     size_t n, cap;
 } name_list;
 
+/* A layer is a dataset of rank >= 2 ([iteration, stimulus, ...]) that is not a dimension scale: the axis labels
+ * an export writes next to the layers (block1_channel, the linked stimulus_id and iteration) are not layers. */
+static bool is_layer(hid_t group, const char *name)
+{
+    H5O_info_t oi;
+#if H5_VERSION_GE(1, 12, 0)
+    if (H5Oget_info_by_name3(group, name, &oi, H5O_INFO_BASIC, H5P_DEFAULT) < 0)
+#else
+    if (H5Oget_info_by_name2(group, name, &oi, H5O_INFO_BASIC, H5P_DEFAULT) < 0)
+#endif
+        return false;
+    if (oi.type != H5O_TYPE_DATASET)
+        return false;
+    hid_t d = H5Dopen2(group, name, H5P_DEFAULT);
+    if (d < 0)
+        return false;
+    hid_t sp = H5Dget_space(d);
+    int rank = sp >= 0 ? H5Sget_simple_extent_ndims(sp) : -1;
+    if (sp >= 0)
+        H5Sclose(sp);
+    htri_t scale = H5DSis_scale(d);
+    H5Dclose(d);
+    return rank >= 2 && scale <= 0;
+}
+
 static herr_t collect_name(hid_t group, const char *name, const H5L_info_t *info, void *data)
 {
-    (void)group;
     (void)info;
     name_list *l = data;
+    if (!is_layer(group, name))
+        return 0;
     if (l->n == l->cap) {
         size_t cap = l->cap ? 2 * l->cap : 8;
         char **t = realloc(l->names, cap * sizeof *t);
@@ -144,6 +172,10 @@ static ncmp_status layer_shape(const ncmp_activations *a, const char *layer, int
     if (!found) {
         char names[512];
         list_layers(a, names, sizeof names);
+        const char *close = ncmp_suggest(layer, (const char *const *)a->layers, a->n_layers);
+        if (close)
+            return ncmp_fail(err, NCMP_ERR_NOT_FOUND, "%s: no layer '%s' (did you mean '%s'?); the file has: %s",
+                             a->path, layer, close, names);
         return ncmp_fail(err, NCMP_ERR_NOT_FOUND, "%s: no layer '%s'; the file has: %s", a->path, layer, names);
     }
     char path[1024];

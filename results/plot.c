@@ -799,43 +799,66 @@ static ncmp_status draw_heatmap(canvas *c, const void *arg, const ncmp_plot_meta
                 false, false);
     }
 
-    /* x axis: ticks at every bin start; labels at every k-th start, k the smallest that keeps them apart */
-    for (size_t j = 0; j < h->n_cols; j++) {
-        double x = crisp(X_OF(h->col_start[j]), st.line);
-        cv_line(c, x, f.y1, x, f.y1 + st.tick_len * 0.6, FRAME, st.line, 0);
-    }
-    size_t n_ticks = h->n_cols + 1; /* bin starts and the last end */
-    size_t k_step = 1;
-    /* k in 1, 2, 5, 10, 20, ...: with even bins the labelled times stay round (every 10, 25, 50 ms) */
-    for (; k_step < n_ticks; k_step = next_label_step(k_step)) {
-        bool fits = true;
-        double prev_right = -INFINITY;
-        for (size_t j = 0; j < h->n_cols && fits; j += k_step) {
-            format_short(buf, sizeof buf, h->col_start[j]);
-            double w = cv_text_width(c, buf, st.tick_font, false), x = X_OF(h->col_start[j]);
-            fits = x - w / 2 >= prev_right + 0.8 * st.tick_font;
-            prev_right = x + w / 2;
+    if (h->col_labels) {
+        /* categorical columns (e.g. model iterations): a label at each column centre, thinned to fit */
+        size_t step = 1;
+        for (; step < h->n_cols; step++) {
+            bool fits = true;
+            double prev_right = -INFINITY;
+            for (size_t j = 0; j < h->n_cols && fits; j += step) {
+                double w = cv_text_width(c, h->col_labels[j], st.tick_font, false);
+                double x = (X_OF(h->col_start[j]) + X_OF(cell_end(h, j))) / 2;
+                fits = x - w / 2 >= prev_right + 0.8 * st.tick_font;
+                prev_right = x + w / 2;
+            }
+            if (fits)
+                break;
         }
-        if (fits)
-            break;
-    }
-    double last_right = -INFINITY;
-    for (size_t j = 0; j < h->n_cols; j += k_step) {
-        double x = crisp(X_OF(h->col_start[j]), st.line);
-        format_short(buf, sizeof buf, h->col_start[j]);
-        cv_line(c, x, f.y1, x, f.y1 + st.tick_len, FRAME, st.line, 0);
-        cv_text(c, x, f.y1 + st.tick_len + st.gap * 0.6 + TEXT_ASCENT * st.tick_font, buf, st.tick_font, INK,
-                ANCHOR_MIDDLE, false, false);
-        last_right = x + cv_text_width(c, buf, st.tick_font, false) / 2;
-    }
-    /* the end of the last bin, when it has room */
-    format_short(buf, sizeof buf, ms1);
-    double w_end = cv_text_width(c, buf, st.tick_font, false);
-    if (f.x1 - w_end / 2 >= last_right + 0.8 * st.tick_font) {
-        double x = crisp(f.x1, st.line);
-        cv_line(c, x, f.y1, x, f.y1 + st.tick_len, FRAME, st.line, 0);
-        cv_text(c, x, f.y1 + st.tick_len + st.gap * 0.6 + TEXT_ASCENT * st.tick_font, buf, st.tick_font, INK,
-                ANCHOR_MIDDLE, false, false);
+        for (size_t j = 0; j < h->n_cols; j += step) {
+            double x = crisp((X_OF(h->col_start[j]) + X_OF(cell_end(h, j))) / 2, st.line);
+            cv_line(c, x, f.y1, x, f.y1 + st.tick_len, FRAME, st.line, 0);
+            cv_text(c, x, f.y1 + st.tick_len + st.gap * 0.6 + TEXT_ASCENT * st.tick_font, h->col_labels[j],
+                    st.tick_font, INK, ANCHOR_MIDDLE, false, false);
+        }
+    } else {
+        /* x axis: ticks at every bin start; labels at every k-th start, k the smallest that keeps them apart */
+        for (size_t j = 0; j < h->n_cols; j++) {
+            double x = crisp(X_OF(h->col_start[j]), st.line);
+            cv_line(c, x, f.y1, x, f.y1 + st.tick_len * 0.6, FRAME, st.line, 0);
+        }
+        size_t n_ticks = h->n_cols + 1; /* bin starts and the last end */
+        size_t k_step = 1;
+        /* k in 1, 2, 5, 10, 20, ...: with even bins the labelled times stay round (every 10, 25, 50 ms) */
+        for (; k_step < n_ticks; k_step = next_label_step(k_step)) {
+            bool fits = true;
+            double prev_right = -INFINITY;
+            for (size_t j = 0; j < h->n_cols && fits; j += k_step) {
+                format_short(buf, sizeof buf, h->col_start[j]);
+                double w = cv_text_width(c, buf, st.tick_font, false), x = X_OF(h->col_start[j]);
+                fits = x - w / 2 >= prev_right + 0.8 * st.tick_font;
+                prev_right = x + w / 2;
+            }
+            if (fits)
+                break;
+        }
+        double last_right = -INFINITY;
+        for (size_t j = 0; j < h->n_cols; j += k_step) {
+            double x = crisp(X_OF(h->col_start[j]), st.line);
+            format_short(buf, sizeof buf, h->col_start[j]);
+            cv_line(c, x, f.y1, x, f.y1 + st.tick_len, FRAME, st.line, 0);
+            cv_text(c, x, f.y1 + st.tick_len + st.gap * 0.6 + TEXT_ASCENT * st.tick_font, buf, st.tick_font, INK,
+                    ANCHOR_MIDDLE, false, false);
+            last_right = x + cv_text_width(c, buf, st.tick_font, false) / 2;
+        }
+        /* the end of the last bin, when it has room */
+        format_short(buf, sizeof buf, ms1);
+        double w_end = cv_text_width(c, buf, st.tick_font, false);
+        if (f.x1 - w_end / 2 >= last_right + 0.8 * st.tick_font) {
+            double x = crisp(f.x1, st.line);
+            cv_line(c, x, f.y1, x, f.y1 + st.tick_len, FRAME, st.line, 0);
+            cv_text(c, x, f.y1 + st.tick_len + st.gap * 0.6 + TEXT_ASCENT * st.tick_font, buf, st.tick_font, INK,
+                    ANCHOR_MIDDLE, false, false);
+        }
     }
 
     /* colour bar */

@@ -43,7 +43,9 @@ typedef struct ncmp_heatmap {
     double vmin, vmax;                 /* colour range; if vmin >= vmax (or NaN) use the finite data range */
     const unsigned char *mark;         /* optional [n_rows][n_cols]: nonzero cells get an outlined marker (e.g. best
                                           iteration per bin); NULL = none */
-    int annotate; /* nonzero: print the value (2 decimals) in each cell when cells are big enough */
+    int annotate;                  /* nonzero: print the value (2 decimals) in each cell when cells are big enough */
+    const char *const *col_labels; /* optional [n_cols]: categorical columns (e.g. "t = 0"), labelled at their
+                                      centres instead of the bin edges in ms; NULL = time bins */
 } ncmp_heatmap;
 
 typedef struct ncmp_line_series {

@@ -4,6 +4,7 @@
 #include "analysis/linear_score.h"
 #include "analysis/similarity.h"
 #include "core/log.h"
+#include "core/sizes.h"
 #include "neural/ceiling.h"
 #include "results/splits_json.h"
 
@@ -144,7 +145,8 @@ ncmp_status ncmp_metric_parse(const char *name, ncmp_metric *metric, ncmp_error 
     return ncmp_fail(err, NCMP_ERR_USAGE, "--metric '%s' is unknown; expected pls, ridge, ols, rsa or cka", name);
 }
 
-ncmp_pls_solver ncmp_score_solver(ncmp_metric metric, ncmp_pls_solver requested, size_t p, const ncmp_splits *splits)
+ncmp_pls_solver ncmp_score_solver(ncmp_metric metric, ncmp_pls_solver requested, size_t p, size_t q,
+                                  const ncmp_splits *splits)
 {
     if (metric == NCMP_METRIC_RSA)
         return NCMP_PLS_NIPALS;
@@ -156,7 +158,57 @@ ncmp_pls_solver ncmp_score_solver(ncmp_metric metric, ncmp_pls_solver requested,
     for (size_t s = 0; s < splits->n_splits; s++)
         if (ncmp_splits_n_train(splits, s) > max_train)
             max_train = ncmp_splits_n_train(splits, s);
-    return p > max_train ? NCMP_PLS_KERNEL : NCMP_PLS_NIPALS;
+    if (metric == NCMP_METRIC_PLS)
+        return ncmp_pls_choose_solver(splits->n_samples, max_train, p, q);
+    return p > max_train ? NCMP_PLS_KERNEL : NCMP_PLS_NIPALS; /* ridge/OLS: dual when p > n */
+}
+
+ncmp_status ncmp_score_layer_data(const ncmp_activations *acts, const char *layer, size_t it, const size_t *rows,
+                                  size_t n, bool kernel, size_t block_bytes, double **out, ncmp_error *err)
+{
+    *out = NULL;
+    size_t p = 0;
+    ncmp_status st = ncmp_activations_layer_features(acts, layer, &p, err);
+    if (st)
+        return st;
+    size_t bytes;
+    if ((st = ncmp_size_2d(acts->path, kernel ? "the Gram matrix" : "the features", n, kernel ? n : p, sizeof(double),
+                           &bytes, err)))
+        return st;
+    double *buf = malloc(bytes ? bytes : 1);
+    if (!buf)
+        return ncmp_fail(err, NCMP_ERR_NOMEM, "out of memory for %s (%.1f GB)",
+                         kernel ? "the Gram matrix" : "the features", (double)bytes * 1e-9);
+    st = kernel ? ncmp_activations_gram(acts, layer, it, rows, n, block_bytes, buf, err)
+                : ncmp_activations_read_features(acts, layer, it, rows, n, buf, err);
+    if (st) {
+        free(buf);
+        return st;
+    }
+    *out = buf;
+    return NCMP_OK;
+}
+
+ncmp_status ncmp_score_from_data(const double *data, bool kernel, size_t p, const ncmp_score_inputs *in,
+                                 const ncmp_splits *splits, ncmp_metric metric, const ncmp_pls_options *pls,
+                                 ncmp_score **out, ncmp_error *err)
+{
+    const size_t n = in->n_stimuli, q = in->n_neuroids;
+    ncmp_linear_options lo = {metric == NCMP_METRIC_OLS ? NCMP_LINEAR_OLS : NCMP_LINEAR_RIDGE, NULL, 0};
+    switch (metric) {
+    case NCMP_METRIC_PLS:
+        return kernel ? ncmp_score_pls_gram(data, n, p, in->responses, q, splits, pls, out, err)
+                      : ncmp_score_pls(data, n, p, in->responses, q, splits, pls, out, err);
+    case NCMP_METRIC_RIDGE:
+    case NCMP_METRIC_OLS:
+        return kernel ? ncmp_score_linear_gram(data, n, p, in->responses, q, splits, &lo, out, err)
+                      : ncmp_score_linear(data, n, p, in->responses, q, splits, &lo, out, err);
+    case NCMP_METRIC_RSA:
+        return ncmp_score_rsa(data, n, p, in->responses, q, splits, out, err);
+    case NCMP_METRIC_CKA:
+        return ncmp_score_cka_gram(data, n, p, in->responses, q, splits, out, err);
+    }
+    return ncmp_fail(err, NCMP_ERR_INTERNAL, "unknown metric %d", (int)metric);
 }
 
 ncmp_status ncmp_score_layer(const ncmp_activations *acts, const char *layer, size_t it, const ncmp_score_inputs *in,
@@ -164,41 +216,19 @@ ncmp_status ncmp_score_layer(const ncmp_activations *acts, const char *layer, si
                              size_t block_bytes, ncmp_score **out, ncmp_error *err)
 {
     *out = NULL;
-    size_t p = 0, n = in->n_stimuli, q = in->n_neuroids;
+    size_t p = 0;
     ncmp_status st = ncmp_activations_layer_features(acts, layer, &p, err);
     if (st)
         return st;
     ncmp_pls_options po = NCMP_PLS_DEFAULTS;
     if (pls)
         po = *pls;
-    po.solver = ncmp_score_solver(metric, po.solver, p, splits);
+    po.solver = ncmp_score_solver(metric, po.solver, p, in->n_neuroids, splits);
     bool kernel = po.solver == NCMP_PLS_KERNEL;
-    size_t n_buf = kernel ? n * n : n * p;
-    double *buf = malloc((n_buf ? n_buf : 1) * sizeof *buf);
-    if (!buf)
-        return ncmp_fail(err, NCMP_ERR_NOMEM, "out of memory for %zu doubles (%.1f GB)", n_buf, (double)n_buf * 8e-9);
-    st = kernel ? ncmp_activations_gram(acts, layer, it, in->rows, n, block_bytes, buf, err)
-                : ncmp_activations_read_features(acts, layer, it, in->rows, n, buf, err);
-    if (!st) {
-        ncmp_linear_options lo = {metric == NCMP_METRIC_OLS ? NCMP_LINEAR_OLS : NCMP_LINEAR_RIDGE, NULL, 0};
-        switch (metric) {
-        case NCMP_METRIC_PLS:
-            st = kernel ? ncmp_score_pls_gram(buf, n, p, in->responses, q, splits, &po, out, err)
-                        : ncmp_score_pls(buf, n, p, in->responses, q, splits, &po, out, err);
-            break;
-        case NCMP_METRIC_RIDGE:
-        case NCMP_METRIC_OLS:
-            st = kernel ? ncmp_score_linear_gram(buf, n, p, in->responses, q, splits, &lo, out, err)
-                        : ncmp_score_linear(buf, n, p, in->responses, q, splits, &lo, out, err);
-            break;
-        case NCMP_METRIC_RSA:
-            st = ncmp_score_rsa(buf, n, p, in->responses, q, splits, out, err);
-            break;
-        case NCMP_METRIC_CKA:
-            st = ncmp_score_cka_gram(buf, n, p, in->responses, q, splits, out, err);
-            break;
-        }
-    }
+    double *buf;
+    if ((st = ncmp_score_layer_data(acts, layer, it, in->rows, in->n_stimuli, kernel, block_bytes, &buf, err)))
+        return st;
+    st = ncmp_score_from_data(buf, kernel, p, in, splits, metric, &po, out, err);
     free(buf);
     return st;
 }

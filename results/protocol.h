@@ -55,17 +55,29 @@ typedef enum ncmp_metric {
 /* "pls", "ridge", "ols", "rsa", "cka" (an unknown name is NCMP_ERR_USAGE listing them). */
 ncmp_status ncmp_metric_parse(const char *name, ncmp_metric *metric, ncmp_error *err);
 
-/* The solver `score` uses: pls->solver unless AUTO, then the kernel (Gram
- * matrix) when features outnumber the largest training set; RSA always reads
- * features, CKA always uses the Gram matrix. */
-ncmp_pls_solver ncmp_score_solver(ncmp_metric metric, ncmp_pls_solver requested, size_t n_features,
+/* The solver `score` uses: pls->solver unless AUTO; then for PLS the cost
+ * model of ncmp_pls_choose_solver, for ridge/OLS the dual (Gram matrix) when
+ * features outnumber the largest training set; RSA always reads features,
+ * CKA always uses the Gram matrix.  q is the number of neuroids. */
+ncmp_pls_solver ncmp_score_solver(ncmp_metric metric, ncmp_pls_solver requested, size_t n_features, size_t q,
                                   const ncmp_splits *splits);
 
+/* What a metric reads for one layer at one iteration and the stimuli
+ * rows[0..n-1]: the n x n Gram matrix (kernel, streamed in blocks of
+ * block_bytes) or the n x p features.  *out is malloc'ed; free it. */
+ncmp_status ncmp_score_layer_data(const ncmp_activations *activations, const char *layer, size_t iteration_index,
+                                  const size_t *rows, size_t n, bool kernel, size_t block_bytes, double **out,
+                                  ncmp_error *err);
+
+/* The metric on data from ncmp_score_layer_data (kernel as given there, p
+ * features); pls->solver must be resolved. */
+ncmp_status ncmp_score_from_data(const double *data, bool kernel, size_t p, const ncmp_score_inputs *in,
+                                 const ncmp_splits *splits, ncmp_metric metric, const ncmp_pls_options *pls,
+                                 ncmp_score **out, ncmp_error *err);
+
 /* One layer at one iteration of the activations file scored on the prepared
- * inputs and splits: the features (or the Gram matrix streamed in blocks of
- * block_bytes) read for the inputs' stimuli, then the metric.  pls gives the
- * components (and the requested solver); its solver field is resolved with
- * ncmp_score_solver. */
+ * inputs and splits: ncmp_score_layer_data, then ncmp_score_from_data, with
+ * pls's solver resolved by ncmp_score_solver. */
 ncmp_status ncmp_score_layer(const ncmp_activations *activations, const char *layer, size_t iteration_index,
                              const ncmp_score_inputs *in, const ncmp_splits *splits, ncmp_metric metric,
                              const ncmp_pls_options *pls, size_t block_bytes, ncmp_score **out, ncmp_error *err);

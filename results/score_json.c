@@ -12,35 +12,35 @@
 #include <stdlib.h>
 #include <string.h>
 
-typedef double (*score_field)(const ncmp_score *s, double ceiling);
-static double field_raw(const ncmp_score *s, double c)
+typedef double (*score_field)(const ncmp_score *s, const ncmp_score_report *r);
+static double field_raw(const ncmp_score *s, const ncmp_score_report *r)
 {
-    (void)c;
+    (void)r;
     return s->raw;
 }
-static double field_error(const ncmp_score *s, double c)
+static double field_error(const ncmp_score *s, const ncmp_score_report *r)
 {
-    (void)c;
+    (void)r;
     return s->error;
 }
-static double field_ceiled(const ncmp_score *s, double c)
+static double field_ceiled(const ncmp_score *s, const ncmp_score_report *r)
 {
-    return isnan(c) ? NAN : s->raw / c;
+    return ncmp_ceiled(s->raw, r->ceiling, r->normalization);
 }
 
-static void write_field(FILE *f, const char *key, const ncmp_score *const *scores, size_t n, double ceiling,
+static void write_field(FILE *f, const char *key, const ncmp_score *const *scores, size_t n, const ncmp_score_report *r,
                         score_field get)
 {
     fprintf(f, ",\n  \"%s\": ", key);
     if (n == 1) {
-        ncmp_json_number(f, get(scores[0], ceiling));
+        ncmp_json_number(f, get(scores[0], r));
         return;
     }
     fputc('[', f);
     for (size_t i = 0; i < n; i++) {
         if (i)
             fputs(", ", f);
-        ncmp_json_number(f, get(scores[i], ceiling));
+        ncmp_json_number(f, get(scores[i], r));
     }
     fputc(']', f);
 }
@@ -115,13 +115,17 @@ ncmp_status ncmp_score_write_json(const ncmp_score *const *scores, const long lo
     }
     fputs(",\n  \"region\": ", f);
     write_opt_string(f, r->region);
-    write_field(f, "raw", scores, n, r->ceiling, field_raw);
-    write_field(f, "error", scores, n, r->ceiling, field_error);
+    write_field(f, "raw", scores, n, r, field_raw);
+    write_field(f, "error", scores, n, r, field_error);
     fputs(",\n  \"ceiling\": ", f);
     ncmp_json_number(f, r->ceiling);
     fputs(",\n  \"ceiling_error\": ", f);
     ncmp_json_number(f, r->ceiling_error);
-    write_field(f, "ceiled", scores, n, r->ceiling, field_ceiled);
+    write_field(f, "ceiled", scores, n, r, field_ceiled);
+    fputs(",\n  \"normalization\": ", f);
+    ncmp_json_string(f, ncmp_normalization_name(r->normalization));
+    fputs(",\n  \"normalization_formula\": ", f);
+    ncmp_json_string(f, ncmp_normalization_formula(r->normalization));
     fprintf(f, ",\n  \"n_stimuli\": %zu,\n  \"n_neuroids\": %zu", scores[0]->n_stimuli, scores[0]->n_neuroids);
     fputs(",\n  \"splits\": ", f);
     ncmp_json_string(f, r->splits_description ? r->splits_description : "");

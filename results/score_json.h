@@ -12,6 +12,7 @@
 #include <stdio.h>
 
 #include "analysis/metrics.h"
+#include "analysis/normalization.h"
 #include "analysis/splits.h"
 
 #include <hdf5.h>
@@ -29,7 +30,8 @@ typedef struct ncmp_score_report {
     double window_start_ms, window_end_ms; /* NaN: not windowed */
     double ceiling, ceiling_error;         /* NaN: no ceiling (no repetitions) -> null */
     size_t n_components;
-    const char *details_path; /* --details file (named in the JSON so `compare` can find it) or NULL */
+    const char *details_path;         /* --details file (named in the JSON so `compare` can find it) or NULL */
+    ncmp_normalization normalization; /* how ceiled is computed from raw and ceiling (analysis/normalization.h) */
 } ncmp_score_report;
 
 ncmp_status ncmp_score_write_json(const ncmp_score *const *scores, const long long *iterations, size_t n,

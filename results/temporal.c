@@ -394,7 +394,7 @@ ncmp_status ncmp_temporal_compute(const ncmp_activations *acts, const char *laye
     }
     ncmp_pls_solver solver = o.pls.solver;
     if (solver == NCMP_PLS_AUTO)
-        solver = p > max_train ? NCMP_PLS_KERNEL : NCMP_PLS_NIPALS;
+        solver = ncmp_pls_choose_solver(n, max_train, p, q);
     ncmp_pls_options po = o.pls;
     po.solver = solver;
     r->raw = malloc(T * B * sizeof(double));
@@ -429,6 +429,17 @@ ncmp_status ncmp_temporal_compute(const ncmp_activations *acts, const char *laye
         Yp[b] = in[b]->responses;
         for (size_t i = 0; concat && i < n; i++)
             memcpy(Ycat + i * B * q + b * q, in[b]->responses + i * q, q * sizeof *Ycat);
+    }
+    /* Responses checked per bin up front, so a bad one is named by its bin whichever solver runs. */
+    for (size_t b = 0; b < B + W; b++) {
+        size_t mt, ms;
+        if ((st = ncmp_score_check_inputs(n, p, Yp[b], q, r->splits, &mt, &ms, err))) {
+            if (b < B)
+                ncmp_error_context(err, "time bin %g-%g ms", r->bin_start[b], r->bin_end[b]);
+            else
+                ncmp_error_context(err, "time window %g-%g ms", o.window_start_ms, o.window_end_ms);
+            goto done;
+        }
     }
     ncmp_linear_options lo = {NCMP_LINEAR_RIDGE, NULL, 0};
     if (o.progress)

@@ -47,7 +47,9 @@ assert got["iteration"] == [0, 1, 2] and got["region"] == "V4" and got["n_stimul
 worst = 0
 for k, it in enumerate(exp["iterations"]):
     worst = max(worst, abs(got["raw"][k] - it["raw"]), abs(got["error"][k] - it["error"]))
-    assert abs(got["ceiled"][k] - got["raw"][k] / got["ceiling"]) < 1e-12
+    # the default normalisation, Brain-Score's since 2026: raw^2 / ceiling
+    assert got["normalization"] == "ev"
+    assert abs(got["ceiled"][k] - got["raw"][k] ** 2 / got["ceiling"]) < 1e-12
 fc = json.load(open(tmp + "/fc.json"))
 assert fc["iteration"] == 1 and fc["layer"] == "fc"
 worst = max(worst, abs(fc["raw"] - exp["fc_iteration1"]["raw"]), abs(fc["error"] - exp["fc_iteration1"]["error"]))
@@ -94,10 +96,20 @@ fi
 
 expect 1 "unknown layer" -- "$bin" score --activations "$acts" --layer block9 --neural "$nc"
 contains "no layer 'block9'; the file has: conv, fc"
+expect 1 "misspelt layer" -- "$bin" score --activations "$acts" --layer cnv --neural "$nc"
+contains "no layer 'cnv' (did you mean 'conv'?)"
+expect 1 "misspelt layer in a list" -- "$bin" score --activations "$acts" --layer conv,fcc --neural "$nc"
+contains "did you mean 'fc'"
+expect 2 "empty name in a layer list" -- "$bin" score --activations "$acts" --layer conv,,fc --neural "$nc"
+contains "empty name"
+expect 2 "unknown normalisation" -- "$bin" score --activations "$acts" --layer conv --neural "$nc" --normalization r2
+contains "expected ev"
+expect 2 "--details with a table" -- "$bin" score --activations "$acts" --layer all --neural "$nc" --details "$tmp/x.h5"
+contains "--details takes one layer and one region"
 expect 1 "unknown iteration" -- "$bin" score --activations "$acts" --layer conv --iteration 7 --neural "$nc"
 contains "no iteration 7; the file has iterations 0..2"
 expect 2 "bad iteration" -- "$bin" score --activations "$acts" --layer conv --iteration x --neural "$nc"
-contains "expected an integer or 'all'"
+contains "expected 'all' or integers and ranges"
 expect 2 "unknown metric" -- "$bin" score --activations "$acts" --layer conv --neural "$nc" --metric lasso
 contains "expected pls, ridge, ols, rsa or cka"
 expect 2 "missing --neural" -- "$bin" score --activations "$acts" --layer conv
@@ -184,6 +196,69 @@ PYEOF
   cat "$tmp/out"
 else
   skip "python3 with h5py/numpy not found: this cross-check did not run"
+fi
+
+# Tables: every layer x iteration x region in one call equals the single calls, bit for bit; the three
+# normalisations; CSV, TSV and the report.
+expect 0 "fc at every iteration" -- "$bin" score --activations "$acts" --layer fc --iterations all --neural "$nc" \
+  --region V4 --out "$tmp/fc_all.json"
+expect 0 "conv, every region" -- "$bin" score --activations "$acts" --layer conv --neural "$nc" --region IT \
+  --out "$tmp/conv_it.json"
+expect 0 "the whole table in one call" -- "$bin" score --activations "$acts" --layer all --iteration all \
+  --region each --neural "$nc" --out "$tmp/table.json" --table "$tmp/table.csv" --report "$tmp/report"
+contains "2 layers x 3 iterations x 2 regions"
+expect 0 "a layer list, TSV" -- "$bin" score --activations "$acts" --layer fc,conv --iteration 0-2 --region V4 \
+  --neural "$nc" --table "$tmp/table.tsv" -q
+[ ! -s "$tmp/stdout" ] && ok || bad "-q printed to stdout"
+expect 1 "a table refuses to overwrite" -- "$bin" score --activations "$acts" --layer all --neural "$nc" \
+  --table "$tmp/table.csv"
+contains "use --force"
+for n in ev2024 ratio; do
+  expect 0 "--normalization $n" -- "$bin" score --activations "$acts" --layer conv --neural "$nc" --region V4 \
+    --normalization $n --out "$tmp/norm_$n.json"
+done
+[ -s "$tmp/report/index.html" ] && [ -s "$tmp/report/report.md" ] && [ -s "$tmp/report/heatmap_V4.png" ] &&
+  [ -s "$tmp/report/heatmap_IT.svg" ] && ok || bad "the report is incomplete"
+if "$py" -c "import numpy" 2>/dev/null; then
+  "$py" - "$tmp" <<'PYEOF' >"$tmp/out" 2>&1 && ok || { bad "the table differs from the single calls"; sed 's/^/    /' "$tmp/out" >&2; }
+import csv, json, sys
+tmp = sys.argv[1]
+single = {("conv", "V4"): json.load(open(tmp + "/all.json")), ("fc", "V4"): json.load(open(tmp + "/fc_all.json")),
+          ("conv", "IT"): json.load(open(tmp + "/conv_it.json"))}
+table = json.load(open(tmp + "/table.json"))
+assert table["normalization"] == "ev" and len(table["results"]) == 12 and "provenance" in table
+checked = 0
+for rec in table["results"]:
+    one = single.get((rec["layer"], rec["region"]))
+    if one is None:
+        continue
+    k = one["iteration"].index(rec["iteration"])
+    for key in ("raw", "error", "ceiled"):
+        assert rec[key] == one[key][k], (rec["layer"], rec["region"], rec["iteration"], key, rec[key], one[key][k])
+    assert rec["ceiling"] == one["ceiling"] and rec["split_medians"] == one["split_medians"][k]
+    checked += 1
+assert checked == 9, checked
+rows = list(csv.DictReader(open(tmp + "/table.csv")))
+assert len(rows) == 12 and list(rows[0]) == ["layer", "iteration", "region", "raw", "error", "ceiling", "ceiled",
+                                             "n_stimuli", "n_neuroids", "normalization"]
+for row, rec in zip(rows, table["results"]):
+    assert row["layer"] == rec["layer"] and int(row["iteration"]) == rec["iteration"] and row["region"] == rec["region"]
+    assert float(row["raw"]) == rec["raw"] and float(row["ceiled"]) == rec["ceiled"]
+tsv = list(csv.DictReader(open(tmp + "/table.tsv"), delimiter="\t"))
+assert [r["layer"] for r in tsv] == ["fc"] * 3 + ["conv"] * 3, [r["layer"] for r in tsv]
+assert float(tsv[3]["raw"]) == single[("conv", "V4")]["raw"][0]
+# the three normalisations of the same raw scores
+base = single[("conv", "V4")]
+for name, f in (("ev2024", lambda r, c: (r / c) ** 2), ("ratio", lambda r, c: r / c)):
+    got = json.load(open("%s/norm_%s.json" % (tmp, name)))
+    assert got["normalization"] == name and got["raw"] == base["raw"]
+    for r, c in zip(got["raw"], got["ceiled"]):
+        assert abs(c - f(r, got["ceiling"])) < 1e-14, (name, r, c)
+print("table: %d cells equal to the single calls; CSV, TSV and the normalisations agree" % checked)
+PYEOF
+  cat "$tmp/out"
+else
+  skip "python3 with numpy not found: the table was not compared"
 fi
 
 cli_summary "score cli"

@@ -1,0 +1,331 @@
+/* Score tables: layers x iterations x regions in one pass (docs/scoring.md "Tables"). */
+#include "results/score_table.h"
+
+#include "core/h5.h"
+#include "core/progress.h"
+#include "core/suggest.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+void ncmp_score_table_defaults(ncmp_score_table_options *o)
+{
+    const ncmp_pls_options pls = NCMP_PLS_DEFAULTS;
+    *o = (ncmp_score_table_options){0};
+    o->window_start_ms = 70;
+    o->window_end_ms = 170;
+    o->metric = NCMP_METRIC_PLS;
+    o->pls = pls;
+    o->block_bytes = (size_t)256 << 20;
+    o->normalization = NCMP_NORM_EV;
+}
+
+static double now_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+void ncmp_score_table_free(ncmp_score_table *t)
+{
+    if (!t)
+        return;
+    for (size_t i = 0; t->cells && i < t->n_layers * t->n_iterations * t->n_regions; i++)
+        ncmp_score_free(t->cells[i].score);
+    free(t->cells);
+    for (size_t r = 0; t->regions && r < t->n_regions; r++) {
+        free(t->regions[r].name);
+        ncmp_score_inputs_free(t->regions[r].inputs);
+        ncmp_splits_free(t->regions[r].splits);
+    }
+    free(t->regions);
+    ncmp_strings_free(t->layers, t->n_layers);
+    free(t->n_features);
+    free(t->iterations);
+    free(t->iteration_index);
+    free(t);
+}
+
+ncmp_score_cell *ncmp_score_table_cell(const ncmp_score_table *t, size_t layer, size_t iteration, size_t region)
+{
+    return &t->cells[(layer * t->n_iterations + iteration) * t->n_regions + region];
+}
+
+ncmp_status ncmp_score_table_prepare(const ncmp_activations *a, const ncmp_assembly *neural,
+                                     const ncmp_score_table_options *o, ncmp_score_table **out, ncmp_error *err)
+{
+    *out = NULL;
+    ncmp_score_table *t = calloc(1, sizeof *t);
+    if (!t)
+        return ncmp_fail(err, NCMP_ERR_NOMEM, "out of memory");
+    ncmp_status st = NCMP_OK;
+    t->metric = o->metric;
+    t->normalization = o->normalization;
+    t->n_components = o->pls.n_components;
+    /* layers */
+    const char *const *layers = o->layers ? o->layers : (const char *const *)a->layers;
+    t->n_layers = o->layers ? o->n_layers : a->n_layers;
+    if (!t->n_layers) {
+        st = ncmp_fail(err, NCMP_ERR_NOT_FOUND, "%s has no layers under /activations", a->path);
+        goto fail;
+    }
+    t->layers = calloc(t->n_layers, sizeof *t->layers);
+    t->n_features = calloc(t->n_layers, sizeof *t->n_features);
+    if (!t->layers || !t->n_features)
+        goto nomem;
+    for (size_t l = 0; l < t->n_layers; l++) {
+        for (size_t k = 0; k < l; k++)
+            if (!strcmp(layers[k], layers[l])) {
+                st = ncmp_fail(err, NCMP_ERR_USAGE, "layer '%s' is listed twice", layers[l]);
+                goto fail;
+            }
+        if (!(t->layers[l] = strdup(layers[l])))
+            goto nomem;
+        if ((st = ncmp_activations_layer_features(a, layers[l], &t->n_features[l], err)))
+            goto fail;
+    }
+    /* iterations */
+    t->n_iterations = o->iterations ? o->n_iterations : a->n_iterations;
+    t->iterations = calloc(t->n_iterations ? t->n_iterations : 1, sizeof *t->iterations);
+    t->iteration_index = calloc(t->n_iterations ? t->n_iterations : 1, sizeof *t->iteration_index);
+    if (!t->iterations || !t->iteration_index)
+        goto nomem;
+    for (size_t i = 0; i < t->n_iterations; i++) {
+        t->iterations[i] = o->iterations ? o->iterations[i] : a->iterations[i];
+        if ((st = ncmp_activations_iteration_index(a, t->iterations[i], &t->iteration_index[i], err)))
+            goto fail;
+    }
+    /* regions: inputs and splits, each prepared as a single `score` run prepares them */
+    t->n_regions = o->regions ? o->n_regions : 1;
+    t->regions = calloc(t->n_regions, sizeof *t->regions);
+    if (!t->regions)
+        goto nomem;
+    for (size_t r = 0; r < t->n_regions; r++) {
+        const char *name = o->regions ? o->regions[r] : NULL;
+        for (size_t k = 0; name && k < r; k++)
+            if (!strcmp(o->regions[k], name)) {
+                st = ncmp_fail(err, NCMP_ERR_USAGE, "region '%s' is listed twice", name);
+                goto fail;
+            }
+        if (name && !(t->regions[r].name = strdup(name)))
+            goto nomem;
+        if ((st = ncmp_score_inputs_prepare(neural, name, o->window_start_ms, o->window_end_ms, a,
+                                            &t->regions[r].inputs, err)) ||
+            (st = ncmp_score_inputs_splits(t->regions[r].inputs, o->splits_path, &t->regions[r].splits, err))) {
+            if (name)
+                ncmp_error_context(err, "region %s", name);
+            goto fail;
+        }
+        const ncmp_splits *sp = t->regions[r].splits;
+        for (size_t s = 0; o->metric == NCMP_METRIC_PLS && s < sp->n_splits; s++)
+            if (ncmp_splits_n_train(sp, s) < (size_t)o->pls.n_components) {
+                st = ncmp_fail(err, NCMP_ERR_VALUE,
+                               "split %zu trains on %zu stimuli, fewer than the %d PLS components; need more "
+                               "stimuli (or --components)",
+                               s, ncmp_splits_n_train(sp, s), o->pls.n_components);
+                goto fail;
+            }
+    }
+    for (size_t l = 0; o->metric == NCMP_METRIC_PLS && l < t->n_layers; l++)
+        if (t->n_features[l] < (size_t)o->pls.n_components) {
+            st = ncmp_fail(err, NCMP_ERR_VALUE, "layer '%s' has %zu features, fewer than the %d PLS components",
+                           t->layers[l], t->n_features[l], o->pls.n_components);
+            goto fail;
+        }
+    size_t n_cells = t->n_layers * t->n_iterations * t->n_regions;
+    t->cells = calloc(n_cells ? n_cells : 1, sizeof *t->cells);
+    if (!t->cells)
+        goto nomem;
+    for (size_t l = 0; l < t->n_layers; l++)
+        for (size_t i = 0; i < t->n_iterations; i++)
+            for (size_t r = 0; r < t->n_regions; r++) {
+                ncmp_score_cell *c = ncmp_score_table_cell(t, l, i, r);
+                c->layer = l;
+                c->iteration = i;
+                c->region = r;
+                c->ceiled = c->ceiled_error = NAN;
+            }
+    *out = t;
+    return NCMP_OK;
+nomem:
+    st = ncmp_fail(err, NCMP_ERR_NOMEM, "out of memory");
+fail:
+    ncmp_score_table_free(t);
+    return st;
+}
+
+/* Regions whose scoring reads the same data: the same stimuli in the same order. */
+static bool same_rows(const ncmp_score_inputs *x, const ncmp_score_inputs *y)
+{
+    return x->n_stimuli == y->n_stimuli && !memcmp(x->rows, y->rows, x->n_stimuli * sizeof *x->rows);
+}
+
+ncmp_status ncmp_score_table_run(ncmp_score_table *t, const ncmp_activations *a, const ncmp_score_table_options *o,
+                                 ncmp_score_cell_fn on_cell, void *context, ncmp_error *err)
+{
+    uint64_t total = 0;
+    for (size_t r = 0; r < t->n_regions; r++)
+        total += (uint64_t)t->n_layers * t->n_iterations * t->regions[r].splits->n_splits;
+    ncmp_progress *bar = o->progress ? ncmp_progress_start("score", total, "splits") : NULL;
+    bool *done = calloc(t->n_regions, sizeof *done);
+    ncmp_status st = done ? NCMP_OK : ncmp_fail(err, NCMP_ERR_NOMEM, "out of memory");
+    for (size_t l = 0; !st && l < t->n_layers; l++)
+        for (size_t i = 0; !st && i < t->n_iterations; i++) {
+            memset(done, 0, t->n_regions * sizeof *done);
+            for (size_t r0 = 0; !st && r0 < t->n_regions; r0++) {
+                if (done[r0])
+                    continue;
+                const ncmp_score_table_region *R0 = &t->regions[r0];
+                ncmp_pls_options po = o->pls;
+                po.solver =
+                    ncmp_score_solver(o->metric, o->pls.solver, t->n_features[l], R0->inputs->n_neuroids, R0->splits);
+                const bool kernel = po.solver == NCMP_PLS_KERNEL;
+                double t0 = now_seconds();
+                double *data = NULL;
+                st = ncmp_score_layer_data(a, t->layers[l], t->iteration_index[i], R0->inputs->rows,
+                                           R0->inputs->n_stimuli, kernel, o->block_bytes, &data, err);
+                /* every region reading these rows, with the solver this data was read for */
+                for (size_t r = r0; !st && r < t->n_regions; r++) {
+                    const ncmp_score_table_region *R = &t->regions[r];
+                    if (done[r] || !same_rows(R0->inputs, R->inputs) ||
+                        ncmp_score_solver(o->metric, o->pls.solver, t->n_features[l], R->inputs->n_neuroids,
+                                          R->splits) != po.solver)
+                        continue;
+                    done[r] = true;
+                    ncmp_score_cell *c = ncmp_score_table_cell(t, l, i, r);
+                    st = ncmp_score_from_data(data, kernel, t->n_features[l], R->inputs, R->splits, o->metric, &po,
+                                              &c->score, err);
+                    if (st) {
+                        ncmp_error_context(err, "layer %s, iteration %lld%s%s", t->layers[l], t->iterations[i],
+                                           R->name ? ", region " : "", R->name ? R->name : "");
+                        break;
+                    }
+                    c->solver = po.solver;
+                    c->ceiled = ncmp_ceiled(c->score->raw, R->inputs->ceiling, t->normalization);
+                    c->ceiled_error =
+                        ncmp_ceiled_error(c->score->raw, c->score->error, R->inputs->ceiling, t->normalization);
+                    double t1 = now_seconds();
+                    c->seconds = t1 - t0;
+                    t0 = t1;
+                    ncmp_progress_advance(bar, R->splits->n_splits);
+                    if (on_cell && on_cell(t, c, context)) {
+                        st = ncmp_fail(err, NCMP_ERR_INTERRUPTED, "interrupted");
+                        break;
+                    }
+                }
+                free(data);
+            }
+        }
+    free(done);
+    if (st)
+        ncmp_progress_abandon(bar);
+    else
+        ncmp_progress_finish(bar);
+    return st;
+}
+
+ncmp_status ncmp_score_table_compute(const ncmp_activations *a, const ncmp_assembly *neural,
+                                     const ncmp_score_table_options *o, ncmp_score_table **out, ncmp_error *err)
+{
+    ncmp_status st = ncmp_score_table_prepare(a, neural, o, out, err);
+    if (!st && (st = ncmp_score_table_run(*out, a, o, NULL, NULL, err))) {
+        ncmp_score_table_free(*out);
+        *out = NULL;
+    }
+    return st;
+}
+
+ncmp_status ncmp_parse_name_list(const char *option, const char *text, char ***items, size_t *n, ncmp_error *err)
+{
+    *items = NULL;
+    *n = 0;
+    if (!strcmp(text, "all"))
+        return NCMP_OK;
+    size_t count = 1;
+    for (const char *c = text; *c; c++)
+        count += *c == ',';
+    char **v = calloc(count, sizeof *v);
+    if (!v)
+        return ncmp_fail(err, NCMP_ERR_NOMEM, "out of memory");
+    const char *p = text;
+    for (size_t k = 0; k < count; k++) {
+        const char *e = strchr(p, ',');
+        size_t len = e ? (size_t)(e - p) : strlen(p);
+        if (!len) {
+            ncmp_strings_free(v, count);
+            return ncmp_fail(err, NCMP_ERR_USAGE, "--%s '%s': empty name in the list", option, text);
+        }
+        if (!(v[k] = strndup(p, len))) {
+            ncmp_strings_free(v, count);
+            return ncmp_fail(err, NCMP_ERR_NOMEM, "out of memory");
+        }
+        p = e ? e + 1 : p + len;
+    }
+    *items = v;
+    *n = count;
+    return NCMP_OK;
+}
+
+static bool parse_ll(const char *s, const char *end, long long *v)
+{
+    char *stop;
+    errno = 0;
+    *v = strtoll(s, &stop, 10);
+    return stop != s && stop == end && !errno;
+}
+
+ncmp_status ncmp_parse_iteration_list(const char *option, const char *text, long long **values, size_t *n,
+                                      ncmp_error *err)
+{
+    *values = NULL;
+    *n = 0;
+    if (!strcmp(text, "all"))
+        return NCMP_OK;
+    long long *v = NULL;
+    size_t count = 0, cap = 0;
+    const char *p = text;
+    for (;;) {
+        const char *e = strchr(p, ',');
+        const char *end = e ? e : p + strlen(p);
+        const char *dash = memchr(p + 1 > end ? end : p + 1, '-', (size_t)(end - (p + 1 > end ? end : p + 1)));
+        long long a, b;
+        bool ok = dash ? parse_ll(p, dash, &a) && parse_ll(dash + 1, end, &b) && a <= b && b - a < 100000
+                       : parse_ll(p, end, &a);
+        if (!dash)
+            b = a;
+        if (!ok) {
+            free(v);
+            return ncmp_fail(err, NCMP_ERR_USAGE,
+                             "--%s '%s': expected 'all' or integers and ranges such as 0,2-4 (at '%.*s')", option, text,
+                             (int)(end - p), p);
+        }
+        for (long long x = a; x <= b; x++) {
+            for (size_t k = 0; k < count; k++)
+                if (v[k] == x) {
+                    free(v);
+                    return ncmp_fail(err, NCMP_ERR_USAGE, "--%s '%s': iteration %lld is listed twice", option, text, x);
+                }
+            if (count == cap) {
+                cap = cap ? 2 * cap : 8;
+                long long *nv = realloc(v, cap * sizeof *nv);
+                if (!nv) {
+                    free(v);
+                    return ncmp_fail(err, NCMP_ERR_NOMEM, "out of memory");
+                }
+                v = nv;
+            }
+            v[count++] = x;
+        }
+        if (!e)
+            break;
+        p = e + 1;
+    }
+    *values = v;
+    *n = count;
+    return NCMP_OK;
+}

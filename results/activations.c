@@ -273,18 +273,19 @@ ncmp_status ncmp_activations_match(const ncmp_activations *a, const char *const 
     return NCMP_OK;
 }
 
-ncmp_status ncmp_activations_read_features(const ncmp_activations *a, const char *layer, size_t iteration_index,
-                                           const size_t *rows, size_t n, double *out, ncmp_error *err)
+/* Rows of features: stimulus rows[i] at iteration its[i] (or iteration_index for every row when its is NULL). */
+static ncmp_status read_rows(const ncmp_activations *a, const char *layer, const size_t *its, size_t iteration_index,
+                             const size_t *rows, size_t n, double *out, ncmp_error *err)
 {
-    NCMP_H5_QUIET_SCOPE;
     int rank;
     hsize_t dims[NCMP_H5_MAX_RANK];
     ncmp_status st = layer_shape(a, layer, &rank, dims, err);
     if (st)
         return st;
-    if (iteration_index >= a->n_iterations)
-        return ncmp_fail(err, NCMP_ERR_USAGE, "iteration index %zu out of range (%zu iterations)", iteration_index,
-                         a->n_iterations);
+    for (size_t i = 0; i < (its ? n : 1); i++)
+        if ((its ? its[i] : iteration_index) >= a->n_iterations)
+            return ncmp_fail(err, NCMP_ERR_USAGE, "iteration index %zu out of range (%zu iterations)",
+                             its ? its[i] : iteration_index, a->n_iterations);
     size_t f = 1;
     for (int i = 2; i < rank; i++)
         f *= (size_t)dims[i];
@@ -299,8 +300,8 @@ ncmp_status ncmp_activations_read_features(const ncmp_activations *a, const char
     count[0] = count[1] = 1;
     for (int i = 2; i < rank; i++)
         count[i] = dims[i];
-    start[0] = iteration_index;
     for (size_t i = 0; i < n && !st; i++) {
+        start[0] = its ? its[i] : iteration_index;
         if (rows[i] >= a->n_stimuli) {
             st = ncmp_fail(err, NCMP_ERR_USAGE, "stimulus row %zu out of range (%zu stimuli)", rows[i], a->n_stimuli);
             break;
@@ -315,7 +316,7 @@ ncmp_status ncmp_activations_read_features(const ncmp_activations *a, const char
                 st = ncmp_fail(err, NCMP_ERR_VALUE,
                                "%s: layer '%s' iteration %lld has a %s feature (index %zu, C order) for stimulus "
                                "'%s'; features must be finite",
-                               a->path, layer, a->iterations[iteration_index],
+                               a->path, layer, a->iterations[start[0]],
                                isnan(out[i * f + j]) ? "NaN" : "infinite", j, a->stimulus_ids[rows[i]]);
                 break;
             }
@@ -324,10 +325,16 @@ ncmp_status ncmp_activations_read_features(const ncmp_activations *a, const char
     return st;
 }
 
-ncmp_status ncmp_activations_gram(const ncmp_activations *a, const char *layer, size_t iteration_index,
-                                  const size_t *rows, size_t n, size_t block_bytes, double *G, ncmp_error *err)
+ncmp_status ncmp_activations_read_features(const ncmp_activations *a, const char *layer, size_t iteration_index,
+                                           const size_t *rows, size_t n, double *out, ncmp_error *err)
 {
     NCMP_H5_QUIET_SCOPE;
+    return read_rows(a, layer, NULL, iteration_index, rows, n, out, err);
+}
+
+static ncmp_status gram(const ncmp_activations *a, const char *layer, const size_t *its, size_t iteration_index,
+                        const size_t *rows, size_t n, size_t block_bytes, double *G, ncmp_error *err)
+{
     size_t p;
     ncmp_status st = ncmp_activations_layer_features(a, layer, &p, err);
     if (st)
@@ -347,25 +354,30 @@ ncmp_status ncmp_activations_gram(const ncmp_activations *a, const char *layer, 
         st = ncmp_fail(err, NCMP_ERR_NOMEM, "Gram matrix: out of memory for blocks of %zu x %zu", B, p);
         goto done;
     }
-    if ((st = ncmp_activations_read_features(a, layer, iteration_index, rows, 1, shift, err)))
+    if ((st = read_rows(a, layer, its, iteration_index, rows, 1, shift, err)))
         goto done;
     for (size_t i0 = 0; i0 < n; i0 += B) {
         size_t ni = n - i0 < B ? n - i0 : B;
-        if ((st = ncmp_activations_read_features(a, layer, iteration_index, rows + i0, ni, bi, err)))
+        if ((st = read_rows(a, layer, its ? its + i0 : NULL, iteration_index, rows + i0, ni, bi, err)))
             goto done;
         for (size_t k = 0; k < ni * p; k++)
             bi[k] -= shift[k % p];
         for (size_t j0 = 0; j0 <= i0; j0 += B) {
             size_t nj = n - j0 < B ? n - j0 : B;
-            const double *bjp = bi;
-            if (j0 != i0) {
-                if ((st = ncmp_activations_read_features(a, layer, iteration_index, rows + j0, nj, bj, err)))
-                    goto done;
-                for (size_t k = 0; k < nj * p; k++)
-                    bj[k] -= shift[k % p];
-                bjp = bj;
+            if (j0 == i0) {
+                /* a diagonal block is symmetric: the upper triangle by a rank-k update (half the flops), mirrored */
+                cblas_dsyrk(CblasRowMajor, CblasUpper, CblasNoTrans, (int)ni, p_int, 1.0, bi, p_int, 0.0,
+                            G + i0 * n + i0, n_int);
+                for (size_t i = 0; i < ni; i++)
+                    for (size_t j = 0; j < i; j++)
+                        G[(i0 + i) * n + i0 + j] = G[(i0 + j) * n + i0 + i];
+                continue;
             }
-            cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)ni, (int)nj, p_int, 1.0, bi, p_int, bjp, p_int,
+            if ((st = read_rows(a, layer, its ? its + j0 : NULL, iteration_index, rows + j0, nj, bj, err)))
+                goto done;
+            for (size_t k = 0; k < nj * p; k++)
+                bj[k] -= shift[k % p];
+            cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)ni, (int)nj, p_int, 1.0, bi, p_int, bj, p_int,
                         0.0, G + i0 * n + j0, n_int); /* ni, nj <= B: checked above */
             for (size_t i = 0; i < ni; i++)
                 for (size_t j = 0; j < nj; j++)
@@ -377,4 +389,18 @@ done:
     free(bi);
     free(bj);
     return st;
+}
+
+ncmp_status ncmp_activations_gram(const ncmp_activations *a, const char *layer, size_t iteration_index,
+                                  const size_t *rows, size_t n, size_t block_bytes, double *G, ncmp_error *err)
+{
+    NCMP_H5_QUIET_SCOPE;
+    return gram(a, layer, NULL, iteration_index, rows, n, block_bytes, G, err);
+}
+
+ncmp_status ncmp_activations_gram_rows(const ncmp_activations *a, const char *layer, const size_t *iteration_index,
+                                       const size_t *rows, size_t n, size_t block_bytes, double *G, ncmp_error *err)
+{
+    NCMP_H5_QUIET_SCOPE;
+    return gram(a, layer, iteration_index, 0, rows, n, block_bytes, G, err);
 }

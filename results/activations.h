@@ -55,4 +55,11 @@ ncmp_status ncmp_activations_read_features(const ncmp_activations *a, const char
 ncmp_status ncmp_activations_gram(const ncmp_activations *a, const char *layer, size_t iteration_index,
                                   const size_t *rows, size_t n, size_t block_bytes, double *G, ncmp_error *err);
 
+/* The same over rows from any iterations: row k is stimulus rows[k] at
+ * iteration iteration_index[k] (one common shift, the features of row 0), so
+ * G is the Gram matrix of (stimulus, iteration) samples: what a regression
+ * over stacked time bins needs (results/temporal.h, span mode). */
+ncmp_status ncmp_activations_gram_rows(const ncmp_activations *a, const char *layer, const size_t *iteration_index,
+                                       const size_t *rows, size_t n, size_t block_bytes, double *G, ncmp_error *err);
+
 #endif

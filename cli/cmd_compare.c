@@ -1,4 +1,5 @@
 /* neurocmp compare: is one model (or iteration) more predictive than another, with a p-value (analysis/compare.h). */
+#include "analysis/normalization.h"
 #include "results/activations.h"
 #include "analysis/compare.h"
 #include "results/compare_io.h"
@@ -81,7 +82,7 @@ int cmd_compare(int argc, char **argv)
 {
     const char *activations = NULL, *activations_b = NULL, *layer = NULL, *layer_b = NULL, *iterations = NULL;
     const char *neural = NULL, *region = NULL, *metric = "pls", *window = "70:170", *out = NULL;
-    const char *splits_from = NULL;
+    const char *splits_from = NULL, *normalization = "ev";
     long iteration_a = -1, iteration_b = -1, n_boot = 1000, n_perm = 1000, seed = 0, components = 25;
     double confidence = 0.95;
     bool force = false;
@@ -150,6 +151,12 @@ int cmd_compare(int argc, char **argv)
          .metavar = "N",
          .help = "sign-flip permutations of the paired predictions (0: none)"},
         {.name = "confidence", .kind = CLI_DOUBLE, .target = &confidence, .metavar = "C", .help = "interval level"},
+        {.name = "normalization",
+         .kind = CLI_STRING,
+         .target = &normalization,
+         .metavar = "N",
+         .help = "ceiled scores as ev (raw^2/ceiling, Brain-Score since 2026), ev2024 ((raw/ceiling)^2) or ratio "
+                 "(raw/ceiling)"},
         {.name = "seed",
          .kind = CLI_INT,
          .target = &seed,
@@ -194,7 +201,10 @@ int cmd_compare(int argc, char **argv)
     ncmp_assembly *nd = NULL;
     ncmp_splits *splits = NULL;
     ncmp_metric metric_kind = NCMP_METRIC_PLS;
+    ncmp_normalization norm = NCMP_NORM_EV;
     struct stat sb;
+    if (ncmp_normalization_parse(normalization, &norm, &err))
+        goto fail;
     if (n_files == 1 || (n_files == 2 && activations)) {
         ncmp_fail(&err, NCMP_ERR_USAGE,
                   "compare takes two result files, or --activations/--layer/--iterations/--neural; not both");
@@ -271,7 +281,9 @@ int cmd_compare(int argc, char **argv)
     printf("  B  %-37s %9.4f   [%.4f, %.4f]\n", b->label, c->score_b, c->ci_b[0], c->ci_b[1]);
     printf("  %-40s %+9.4f   [%+.4f, %+.4f]\n", "A - B", c->difference, c->ci_difference[0], c->ci_difference[1]);
     if (!isnan(a->ceiling))
-        printf("  %-40s %+9.4f   (ceiling %.4f)\n", "A - B, ceiled", c->difference / a->ceiling, a->ceiling);
+        printf("  %-40s %+9.4f   (ceiling %.4f; ceiled = %s)\n", "A - B, ceiled",
+               ncmp_ceiled(c->score_a, a->ceiling, norm) - ncmp_ceiled(c->score_b, a->ceiling, norm), a->ceiling,
+               ncmp_normalization_formula(norm));
     printf("\n  permutation test (%zu sign flips of paired stimuli): p = %.4g\n", c->n_permutations, c->p_permutation);
     printf("  neuroids: A better in %zu, B better in %zu, tied %zu; sign test p = %.3g (descriptive: neuroids are not\n"
            "  independent samples)\n",
@@ -289,7 +301,8 @@ int cmd_compare(int argc, char **argv)
                                    n_files == 2 ? NULL : metric,
                                    region,
                                    n_files == 2 ? NULL : neural,
-                                   splits ? splits->description : NULL};
+                                   splits ? splits->description : NULL,
+                                   norm};
         if (ncmp_compare_write_json(c, &rep, out, &err))
             goto fail;
         printf("\nwrote %s\n", out);

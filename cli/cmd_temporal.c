@@ -97,6 +97,7 @@ int cmd_temporal(int argc, char **argv)
     const char *activations = NULL, *layer = NULL, *neural = NULL, *region = NULL, *bins = "all";
     const char *mode = "per-bin", *metric = "pls", *iterations = "all", *window = "70:170";
     const char *out = NULL, *report = NULL, *splits_from = NULL, *splits_to = NULL, *solver = "auto";
+    const char *normalization = "ev";
     long components = 25, block_mb = 256;
     bool force = false, no_figures = false;
     const cli_option options[] = {
@@ -127,6 +128,12 @@ int cmd_temporal(int argc, char **argv)
          .metavar = "M",
          .help = "per-bin (one regression per bin, SPEC §8) or shared (one PLS over every bin's neuroids)"},
         {.name = "metric", .kind = CLI_STRING, .target = &metric, .metavar = "M", .help = "pls or ridge"},
+        {.name = "normalization",
+         .kind = CLI_STRING,
+         .target = &normalization,
+         .metavar = "N",
+         .help = "ceiled = raw^2/ceiling (ev, Brain-Score since 2026), (raw/ceiling)^2 (ev2024) or raw/ceiling "
+                 "(ratio, Brain-Score 1.x)"},
         {.name = "iterations",
          .kind = CLI_STRING,
          .target = &iterations,
@@ -206,6 +213,8 @@ int cmd_temporal(int argc, char **argv)
             "temporal needs --activations FILE.h5, --layer L and --neural FILE.nc (see 'neurocmp temporal --help')");
         return cli_report(&err);
     }
+    if (ncmp_normalization_parse(normalization, &o.normalization, &err))
+        return cli_report(&err);
     if (!strcmp(mode, "per-bin"))
         o.mode = NCMP_TEMPORAL_PER_BIN;
     else if (!strcmp(mode, "shared"))

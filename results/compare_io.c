@@ -306,10 +306,16 @@ ncmp_status ncmp_compare_write_json(const ncmp_comparison *c, const ncmp_compare
             c->n_a_better, c->n_b_better, c->n_ties, c->n_undefined_neuroids);
     fputs(",\n  \"ceiling\": ", f);
     ncmp_json_number(f, r->a->ceiling);
+    const double ca = ncmp_ceiled(c->score_a, r->a->ceiling, r->normalization),
+                 cb = ncmp_ceiled(c->score_b, r->a->ceiling, r->normalization);
     fputs(", \"ceiled_a\": ", f);
-    ncmp_json_number(f, c->score_a / r->a->ceiling);
+    ncmp_json_number(f, ca);
     fputs(", \"ceiled_b\": ", f);
-    ncmp_json_number(f, c->score_b / r->a->ceiling);
+    ncmp_json_number(f, cb);
+    fputs(", \"ceiled_difference\": ", f);
+    ncmp_json_number(f, ca - cb);
+    fputs(", \"normalization\": ", f);
+    ncmp_json_string(f, ncmp_normalization_name(r->normalization));
     fprintf(f, ",\n  \"n_splits\": %zu, \"n_neuroids\": %zu, \"n_bootstrap\": %zu, \"n_permutations\": %zu",
             c->n_splits, c->n_neuroids, c->n_bootstrap, c->n_permutations);
     fprintf(f, ", \"n_bootstrap_undefined\": %zu, \"n_permutation_undefined\": %zu, \"seed\": %u",

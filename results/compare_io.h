@@ -11,6 +11,7 @@
 
 #include "analysis/compare.h"
 #include "analysis/metrics.h"
+#include "analysis/normalization.h"
 #include "results/protocol.h"
 #include "analysis/splits.h"
 #include "core/status.h"
@@ -41,6 +42,7 @@ typedef struct ncmp_compare_report {
     const char *region;      /* or NULL */
     const char *neural_path; /* or NULL (compared from files) */
     const char *splits_description;
+    ncmp_normalization normalization; /* of ceiled_a, ceiled_b, ceiled_difference */
 } ncmp_compare_report;
 
 ncmp_status ncmp_compare_write_json(const ncmp_comparison *c, const ncmp_compare_report *report, const char *path,

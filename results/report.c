@@ -29,16 +29,20 @@ static void write_region(const ncmp_doc *d, const ncmp_temporal *t, const ncmp_t
     for (size_t b = 0; b < B; b++)
         ceiled = ceiled || !isnan(t->ceiling[b]);
     const double *vals = ceiled ? t->ceiled : t->raw;
-    char line[2048], name[256];
+    char line[2048], name[256], norm[160];
+    if (ceiled)
+        snprintf(norm, sizeof norm, "normalised (--normalization %s: ceiled = %s) by",
+                 ncmp_normalization_name(t->normalization), ncmp_normalization_formula(t->normalization));
+    else
+        snprintf(norm, sizeof norm, "not normalised (the recordings have no repetitions, so no ceiling) by");
     ncmp_doc_para_begin(d);
     snprintf(line, sizeof line,
              "Each cell is the Brain-Score predictivity protocol (%s, %s, Pearson r per neuroid on held-out "
              "stimuli, median over neuroids, mean over splits) of layer %s at one model iteration for the responses "
-             "of one time bin of %s, %s by that bin's split-half ceiling. %zu stimuli, %zu neuroids, %zu features, "
+             "of one time bin of %s, %s that bin's split-half ceiling. %zu stimuli, %zu neuroids, %zu features, "
              "%zu iterations x %zu time bins, mode %s.",
-             rep->metric, t->splits->description, rep->layer, rep->region ? rep->region : "all neuroids",
-             ceiled ? "divided" : "not divided (the recordings have no repetitions)", t->n_stimuli, t->n_neuroids,
-             t->n_features, T, B, rep->mode);
+             rep->metric, t->splits->description, rep->layer, rep->region ? rep->region : "all neuroids", norm,
+             t->n_stimuli, t->n_neuroids, t->n_features, T, B, rep->mode);
     ncmp_doc_text(d, line);
     ncmp_doc_para_end(d);
     /* What it says: best iteration per bin and peak latency. */
@@ -75,8 +79,8 @@ static void write_region(const ncmp_doc *d, const ncmp_temporal *t, const ncmp_t
     ncmp_doc_heading(d, level, "Table");
     ncmp_doc_para_begin(d);
     ncmp_doc_text(
-        d, ceiled ? "Ceiled score (raw / ceiling of the bin) +- its standard error; the best iteration of each bin "
-                    "is marked."
+        d, ceiled ? "Ceiled score (with the ceiling of the bin) +- its standard error carried to the ceiled scale; the "
+                    "best iteration of each bin is marked."
                   : "Raw score +- its standard error; the best iteration of each bin is marked.");
     ncmp_doc_para_end(d);
     ncmp_doc_table_begin(d);
@@ -103,7 +107,7 @@ static void write_region(const ncmp_doc *d, const ncmp_temporal *t, const ncmp_t
         else
             snprintf(cells[1], 64, "%.3f +- %.3f", t->ceiling[b], t->ceiling_error[b]);
         for (size_t i = 0; i < T; i++) {
-            double v = vals[i * B + b], e = t->error[i * B + b] / (ceiled ? t->ceiling[b] : 1.0);
+            double v = vals[i * B + b], e = ceiled ? ncmp_temporal_ceiled_error(t, i, b) : t->error[i * B + b];
             if (isnan(v))
                 snprintf(cells[2 + i], 64, "-");
             else
@@ -117,7 +121,9 @@ static void write_region(const ncmp_doc *d, const ncmp_temporal *t, const ncmp_t
         bool wc = !isnan(t->window_ceiling);
         for (size_t i = 0; i < T; i++)
             snprintf(cells[2 + i], 64, "%.3f +- %.3f", wc ? t->window_ceiled[i] : t->window_raw[i],
-                     wc ? t->window_error[i] / t->window_ceiling : t->window_error[i]);
+                     wc ? ncmp_ceiled_error(t->window_raw[i], t->window_error[i], t->window_ceiling,
+                                            t->normalization)
+                        : t->window_error[i]);
         ncmp_doc_table_row(d, (const char *const *)cells, ncols, false);
     }
     snprintf(cells[0], 64, "peak latency");

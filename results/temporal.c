@@ -219,7 +219,7 @@ static void store_cell(ncmp_temporal *r, size_t t, size_t b, const ncmp_score *s
     }
     r->window_raw[t] = s->raw;
     r->window_error[t] = s->error;
-    r->window_ceiled[t] = s->raw / r->window_ceiling;
+    r->window_ceiled[t] = ncmp_ceiled(s->raw, r->window_ceiling, r->normalization);
     if (s->min_components_used < r->min_components_used)
         r->min_components_used = s->min_components_used;
 }
@@ -266,6 +266,7 @@ ncmp_status ncmp_temporal_compute(const ncmp_activations *acts, const char *laye
         goto done;
     }
     r->n_bins = B;
+    r->normalization = options->normalization;
     r->n_iterations = T;
     r->bin_start = malloc(B * sizeof(double));
     r->bin_end = malloc(B * sizeof(double));
@@ -510,7 +511,7 @@ ncmp_status ncmp_temporal_compute(const ncmp_activations *acts, const char *laye
         r->min_components_used = 0;
     for (size_t t = 0; t < T; t++)
         for (size_t b = 0; b < B; b++)
-            r->ceiled[t * B + b] = r->raw[t * B + b] / r->ceiling[b]; /* NaN without a ceiling */
+            r->ceiled[t * B + b] = ncmp_ceiled(r->raw[t * B + b], r->ceiling[b], r->normalization);
     for (size_t b = 0; b < B; b++)
         r->best_iteration[b] = argmax(r->raw + b, T, B);
     for (size_t t = 0; t < T; t++) {
@@ -537,4 +538,10 @@ done:
     }
     *out = r;
     return NCMP_OK;
+}
+
+double ncmp_temporal_ceiled_error(const ncmp_temporal *t, size_t i, size_t b)
+{
+    const size_t B = t->n_bins;
+    return ncmp_ceiled_error(t->raw[i * B + b], t->error[i * B + b], t->ceiling[b], t->normalization);
 }

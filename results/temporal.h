@@ -30,6 +30,7 @@
 #include "results/activations.h"
 #include "analysis/linear_score.h"
 #include "analysis/metrics.h"
+#include "analysis/normalization.h"
 #include "analysis/pls.h"
 #include "analysis/splits.h"
 #include "core/status.h"
@@ -52,6 +53,7 @@ typedef struct ncmp_temporal_options {
     const char *splits_path;               /* ... or read them from this JSON (ncmp_splits_read_json) */
     double window_start_ms, window_end_ms; /* also score this window (SPEC §7.1: 70-170) per iteration; NaN: no */
     bool progress;                         /* a progress line per iteration on stderr */
+    ncmp_normalization normalization;      /* ceiled from raw and the bin's ceiling (analysis/normalization.h) */
 } ncmp_temporal_options;
 
 void ncmp_temporal_defaults(ncmp_temporal_options *o);
@@ -78,7 +80,11 @@ typedef struct ncmp_temporal {
     int min_components_used; /* PLS: fewest components fitted in any cell and split; 0 for ridge */
     size_t n_features;
     size_t n_unused_activations;
+    ncmp_normalization normalization;
 } ncmp_temporal;
+
+/* The error of a ceiled cell for error bars: ncmp_ceiled_error of raw[i][b] (NaN without a ceiling). */
+double ncmp_temporal_ceiled_error(const ncmp_temporal *t, size_t iteration, size_t bin);
 
 /* The matrix for one layer of an activations file against a recording with
  * time bins (an error if it has none: use `score`).  region may be NULL. */

@@ -85,6 +85,10 @@ ncmp_status ncmp_temporal_write_json(const ncmp_temporal *t, const ncmp_temporal
     matrix(f, "raw", t->raw, T, B);
     matrix(f, "error", t->error, T, B);
     matrix(f, "ceiled", t->ceiled, T, B);
+    fputs(",\n  \"normalization\": ", f);
+    ncmp_json_string(f, ncmp_normalization_name(t->normalization));
+    fputs(",\n  \"normalization_formula\": ", f);
+    ncmp_json_string(f, ncmp_normalization_formula(t->normalization));
     fputs(",\n  \"best_iteration_per_bin\": [", f);
     for (size_t b = 0; b < B; b++) {
         if (b)
@@ -167,6 +171,7 @@ ncmp_status ncmp_temporal_write_h5(const ncmp_temporal *t, const ncmp_temporal_r
         (st = ncmp_h5_attr_set_string(f, "layer", rep->layer, err)) ||
         (st = ncmp_h5_attr_set_string(f, "metric", rep->metric, err)) ||
         (st = ncmp_h5_attr_set_string(f, "mode", rep->mode, err)) ||
+        (st = ncmp_h5_attr_set_string(f, "normalization", ncmp_normalization_name(t->normalization), err)) ||
         (st = ncmp_h5_attr_set_string(f, "region", rep->region ? rep->region : "", err)) ||
         (st = ncmp_h5_attr_set_string(f, "splits", t->splits->description ? t->splits->description : "", err)) ||
         (st = ncmp_h5_attr_set_int64(f, "n_components", rep->n_components, err)) ||
@@ -269,8 +274,10 @@ static ncmp_status region_figures(const ncmp_temporal *t, const ncmp_temporal_re
             mark[t->best_iteration[b] * B + b] = 1;
     }
     for (size_t i = 0; i < T * B; i++)
-        err_scaled[i] = ceiled ? t->error[i] / t->ceiling[i % B] : t->error[i];
-    const char *what = ceiled ? "ceiled predictivity" : "raw predictivity (no ceiling)";
+        err_scaled[i] = ceiled ? ncmp_temporal_ceiled_error(t, i / B, i % B) : t->error[i];
+    char what[96];
+    snprintf(what, sizeof what, ceiled ? "ceiled predictivity, %s" : "raw predictivity (no ceiling)",
+             ncmp_normalization_formula(t->normalization));
     const char *region = rep->region ? rep->region : "all neuroids";
     /* 1. The matrix. */
     snprintf(title, sizeof title, "%s (%s) vs %s: %s per iteration and time bin (outlined: best iteration)", rep->layer,
@@ -364,11 +371,13 @@ ncmp_status ncmp_temporal_write_figures(const ncmp_temporal *const *t, const ncm
                 if (window) {
                     bool wc = !isnan(tr->window_ceiling);
                     v[i] = wc ? tr->window_ceiled[i] : tr->window_raw[i];
-                    e[i] = wc ? tr->window_error[i] / tr->window_ceiling : tr->window_error[i];
+                    e[i] = wc ? ncmp_ceiled_error(tr->window_raw[i], tr->window_error[i], tr->window_ceiling,
+                                                  tr->normalization)
+                              : tr->window_error[i];
                 } else {
                     size_t b = tr->best_bin[i], B = tr->n_bins;
                     v[i] = b < B ? (ceiled ? tr->ceiled[i * B + b] : tr->raw[i * B + b]) : NAN;
-                    e[i] = b < B ? (ceiled ? tr->error[i * B + b] / tr->ceiling[b] : tr->error[i * B + b]) : NAN;
+                    e[i] = b < B ? (ceiled ? ncmp_temporal_ceiled_error(tr, i, b) : tr->error[i * B + b]) : NAN;
                 }
             }
             if (window)

@@ -100,6 +100,11 @@ for k in ("benchmark", "metric", "mode", "layer", "region", "iteration", "time_b
     assert k in r, k
 assert r["provenance"]["neural_sha256"] and "temporal" in r["provenance"]["command_line"]
 assert r["peak_latency_ms"] == [90.0, 120.0, 150.0] or len(r["peak_latency_ms"]) == 3
+# ceiled per bin: raw^2 / ceiling of the bin (Brain-Score since 2026, the default)
+assert r["normalization"] == "ev", r["normalization"]
+for row_raw, row_ceiled in zip(r["raw"], r["ceiled"]):
+    for b, (x, c) in enumerate(zip(row_raw, row_ceiled)):
+        assert abs(c - x * x / r["ceiling"][b]) < 1e-14, (b, x, c)
 with h5py.File(d + "/temporal.h5", "r") as f:
     assert f.attrs["complete"] == 1
     pn, sm = f["per_neuroid"][...], f["split_median"][...]

@@ -168,6 +168,13 @@ static ncmp_score *score_alloc(const ncmp_splits *splits, size_t n, size_t q, co
     return r;
 }
 
+ncmp_score *ncmp_score_new(const ncmp_splits *splits, size_t n, size_t q, int n_components)
+{
+    ncmp_pls_options po = NCMP_PLS_DEFAULTS;
+    po.n_components = n_components;
+    return score_alloc(splits, n, q, &po);
+}
+
 /* Z0 = K0 Yc for one split, all response sets at once (columns of Y[N][QB]):
  * K0 = C G_tr C and Yc = C Y_tr (C centres over the n train rows), so
  *   K0 Yc = C (G_tr Y_tr - (G_tr 1) mu'),   G_tr Y_tr = (G Y)[tr] - G[tr, other] Y[other],

@@ -61,6 +61,10 @@ ncmp_status ncmp_score_pls_gram_many(const double *G, size_t n, size_t p, const 
                                      size_t q, const ncmp_splits *splits, const ncmp_pls_options *options,
                                      ncmp_score **out, ncmp_error *err);
 void ncmp_score_free(ncmp_score *s);
+/* An empty score for these splits: split_median[K], per_neuroid[K][q] and
+ * predictions[test rows][q] allocated, min_components_used = n_components;
+ * NULL when memory is exhausted. */
+ncmp_score *ncmp_score_new(const ncmp_splits *splits, size_t n, size_t q, int n_components);
 
 /* Checks of the score functions: splits over n samples and valid, p and q
  * non-zero, finite responses; the largest train and test sizes. */

@@ -78,6 +78,21 @@ static void print_table(const ncmp_temporal *t)
     for (size_t i = 0; i < T; i++)
         printf(" %7.1fms", t->peak_latency_ms[i]);
     printf("\n");
+    printf("\n  best monotone path (the iteration never decreases with time): ");
+    for (size_t b = 0; b < B; b++)
+        printf("%s%lld", b ? " " : "", t->iterations[t->best_path[b]]);
+    printf("; mean %.4f\n", t->best_path_mean);
+    if (t->has_map) {
+        printf("  committed map %s (%s scores, Brain-Score's TemporalAligned):\n  %15s %8s  %9s %9s %9s\n", t->map_text,
+               ceiled ? "ceiled" : "raw", "bin (ms)", "ceiling", "raw", "error", "ceiled");
+        for (size_t b = 0; b < B; b++) {
+            char bin[32];
+            snprintf(bin, sizeof bin, "%g-%g", t->bin_start[b], t->bin_end[b]);
+            printf("  %15s %8.4f  %9.4f %9.4f %9.4f\n", bin, t->ceiling[b], t->map_raw[b], t->map_error[b],
+                   t->map_ceiled[b]);
+        }
+        printf("  %15s %8s  mean over bins %.4f\n", "", "", t->map_mean);
+    }
     if (t->has_window) {
         printf("  %15s %8.4f ", "window", t->window_ceiling);
         for (size_t i = 0; i < T; i++)
@@ -97,7 +112,7 @@ int cmd_temporal(int argc, char **argv)
     const char *activations = NULL, *layer = NULL, *neural = NULL, *region = NULL, *bins = "all";
     const char *mode = "per-bin", *metric = "pls", *iterations = "all", *window = "70:170";
     const char *out = NULL, *report = NULL, *splits_from = NULL, *splits_to = NULL, *solver = "auto";
-    const char *normalization = "ev";
+    const char *normalization = "ev", *map_text = NULL;
     long components = 25, block_mb = 256;
     bool force = false, no_figures = false;
     const cli_option options[] = {
@@ -126,7 +141,14 @@ int cmd_temporal(int argc, char **argv)
          .kind = CLI_STRING,
          .target = &mode,
          .metavar = "M",
-         .help = "per-bin (one regression per bin, SPEC §8) or shared (one PLS over every bin's neuroids)"},
+         .help = "per-bin (one regression per bin: Brain-Score's PerTimeRegression), span (one PLS over the stacked "
+                 "(stimulus, bin) samples: SpanTimeRegression) or shared (one PLS over every bin's neuroids)"},
+        {.name = "map",
+         .kind = CLI_STRING,
+         .target = &map_text,
+         .metavar = "I@A:B,..|linear:A:STEP",
+         .help = "also score a committed mapping of iterations onto time (Brain-Score's TemporalAligned): iteration I "
+                 "covers A..B ms; linear: the k-th iteration covers A+k STEP..A+(k+1) STEP"},
         {.name = "metric", .kind = CLI_STRING, .target = &metric, .metavar = "M", .help = "pls or ridge"},
         {.name = "normalization",
          .kind = CLI_STRING,
@@ -219,8 +241,10 @@ int cmd_temporal(int argc, char **argv)
         o.mode = NCMP_TEMPORAL_PER_BIN;
     else if (!strcmp(mode, "shared"))
         o.mode = NCMP_TEMPORAL_SHARED;
+    else if (!strcmp(mode, "span"))
+        o.mode = NCMP_TEMPORAL_SPAN;
     else {
-        ncmp_fail(&err, NCMP_ERR_USAGE, "--mode '%s': expected per-bin or shared", mode);
+        ncmp_fail(&err, NCMP_ERR_USAGE, "--mode '%s': expected per-bin, span or shared", mode);
         return cli_report(&err);
     }
     if (!strcmp(metric, "pls"))
@@ -266,6 +290,7 @@ int cmd_temporal(int argc, char **argv)
     ncmp_assembly *a = NULL;
     long long *its = NULL;
     double *bs = NULL, *be = NULL;
+    ncmp_temporal_map *map = NULL;
     if (!json_path || !h5_path || !t || !rep) {
         ncmp_fail(&err, NCMP_ERR_NOMEM, "out of memory");
         goto fail;
@@ -314,6 +339,12 @@ int cmd_temporal(int argc, char **argv)
     }
     o.bin_start = bs;
     o.bin_end = be;
+    if (map_text) {
+        const long long *mi = its ? its : acts->iterations;
+        if (ncmp_temporal_map_parse(map_text, mi, its ? o.n_iterations : acts->n_iterations, &map, &err))
+            goto fail;
+        o.map = map;
+    }
     for (size_t r = 0; r < n_regions; r++) {
         const char *R = regions[r];
         printf("%stemporal: layer %s of %s vs %s%s%s; %zu time bins, %s, %s\n", r ? "\n" : "", layer, activations,
@@ -361,6 +392,7 @@ int cmd_temporal(int argc, char **argv)
 fail:
     rc = cli_report(&err);
 cleanup:
+    ncmp_temporal_map_free(map);
     for (size_t r = 0; t && r < n_regions; r++)
         ncmp_temporal_free(t[r]);
     free(t);

@@ -44,6 +44,15 @@ void ncmp_temporal_free(ncmp_temporal *t)
     free(t->window_raw);
     free(t->window_error);
     free(t->window_ceiled);
+    free(t->map_text);
+    free(t->map_iterations);
+    free(t->map_start);
+    free(t->map_end);
+    free(t->map_weights);
+    free(t->map_raw);
+    free(t->map_error);
+    free(t->map_ceiled);
+    free(t->best_path);
     for (size_t i = 0; t->stimulus_ids && i < t->n_stimuli; i++)
         free(t->stimulus_ids[i]);
     free(t->stimulus_ids);
@@ -224,6 +233,64 @@ static void store_cell(ncmp_temporal *r, size_t t, size_t b, const ncmp_score *s
         r->min_components_used = s->min_components_used;
 }
 
+/* The committed map's score per bin (results/temporal_align.h), with the mode's regression. */
+static ncmp_status score_map(ncmp_temporal *r, const ncmp_activations *acts, const char *layer,
+                             const ncmp_temporal_map *m, ncmp_score_inputs *const *in, const double *const *Y, size_t B,
+                             size_t n, size_t q, const ncmp_temporal_options *o, const ncmp_pls_options *po,
+                             bool any_ceiling, ncmp_error *err)
+{
+    const size_t S = m->n_steps;
+    size_t *steps = malloc(S * sizeof *steps);
+    ncmp_score **scores = calloc(B, sizeof *scores);
+    r->map_text = strdup(m->text);
+    r->map_steps = S;
+    r->map_iterations = malloc(S * sizeof *r->map_iterations);
+    r->map_start = malloc(S * sizeof *r->map_start);
+    r->map_end = malloc(S * sizeof *r->map_end);
+    r->map_weights = malloc(B * S * sizeof *r->map_weights);
+    r->map_raw = malloc(B * sizeof *r->map_raw);
+    r->map_error = malloc(B * sizeof *r->map_error);
+    r->map_ceiled = malloc(B * sizeof *r->map_ceiled);
+    ncmp_status st = NCMP_OK;
+    if (!steps || !scores || !r->map_text || !r->map_iterations || !r->map_start || !r->map_end || !r->map_weights ||
+        !r->map_raw || !r->map_error || !r->map_ceiled) {
+        st = ncmp_fail(err, NCMP_ERR_NOMEM, "out of memory");
+        goto done;
+    }
+    memcpy(r->map_iterations, m->iterations, S * sizeof *m->iterations);
+    memcpy(r->map_start, m->start, S * sizeof *m->start);
+    memcpy(r->map_end, m->end, S * sizeof *m->end);
+    for (size_t k = 0; k < S && !st; k++)
+        st = ncmp_activations_iteration_index(acts, m->iterations[k], &steps[k], err);
+    if (st || (st = ncmp_temporal_map_weights(m, r->bin_start, r->bin_end, B, r->map_weights, err)))
+        goto done;
+    if ((st = ncmp_temporal_aligned_scores(acts, layer, steps, S, r->map_weights, B, in[0]->rows, n, Y, q, r->splits,
+                                           o->mode == NCMP_TEMPORAL_SPAN, po, o->block_bytes, scores, err))) {
+        ncmp_error_context(err, "--map %s", m->text);
+        goto done;
+    }
+    double sum = 0;
+    size_t counted = 0;
+    for (size_t b = 0; b < B; b++) {
+        r->map_raw[b] = scores[b]->raw;
+        r->map_error[b] = scores[b]->error;
+        r->map_ceiled[b] = ncmp_ceiled(scores[b]->raw, r->ceiling[b], r->normalization);
+        double v = any_ceiling ? r->map_ceiled[b] : r->map_raw[b];
+        if (!isnan(v)) {
+            sum += v;
+            counted++;
+        }
+    }
+    r->map_mean = counted ? sum / (double)counted : NAN;
+    r->has_map = true;
+done:
+    for (size_t b = 0; scores && b < B; b++)
+        ncmp_score_free(scores[b]);
+    free(scores);
+    free(steps);
+    return st;
+}
+
 ncmp_status ncmp_temporal_compute(const ncmp_activations *acts, const char *layer, const ncmp_assembly *neural,
                                   const char *region, const ncmp_temporal_options *options, ncmp_temporal **out,
                                   ncmp_error *err)
@@ -233,6 +300,15 @@ ncmp_status ncmp_temporal_compute(const ncmp_activations *acts, const char *laye
     ncmp_temporal_defaults(&o);
     if (options)
         o = *options;
+    if (o.mode == NCMP_TEMPORAL_SPAN && o.metric != NCMP_TEMPORAL_PLS)
+        return ncmp_fail(err, NCMP_ERR_USAGE,
+                         "--mode span is Brain-Score's spantime_pls: use it with --metric pls (ridge scores per bin)");
+    if (o.map && o.mode == NCMP_TEMPORAL_SHARED)
+        return ncmp_fail(err, NCMP_ERR_USAGE,
+                         "--map scores with --mode per-bin or span (Brain-Score's protocols), "
+                         "not shared");
+    if (o.map && o.metric != NCMP_TEMPORAL_PLS)
+        return ncmp_fail(err, NCMP_ERR_USAGE, "--map is scored with PLS (--metric pls)");
     if (o.mode == NCMP_TEMPORAL_SHARED && o.metric == NCMP_TEMPORAL_RIDGE)
         return ncmp_fail(err, NCMP_ERR_USAGE,
                          "ridge fits every neuroid of every bin on its own (alpha per target), so a shared mode would "
@@ -452,7 +528,26 @@ ncmp_status ncmp_temporal_compute(const ncmp_activations *acts, const char *laye
             st = ncmp_activations_read_features(acts, layer, it_index[t], in[0]->rows, n, features, err);
         if (st)
             goto iteration_fail;
-        if (!concat && solver == NCMP_PLS_KERNEL) {
+        if (o.mode == NCMP_TEMPORAL_SPAN) {
+            /* one stacked fit for the bins; the window, a single response set, as per-bin */
+            if ((st = ncmp_temporal_span_scores(features, solver == NCMP_PLS_KERNEL, n, p, Yp, B, q, r->splits, &po,
+                                                cells, err)))
+                goto iteration_fail;
+            for (size_t b = 0; b < B; b++) {
+                store_cell(r, t, b, cells[b]);
+                ncmp_score_free(cells[b]);
+                cells[b] = NULL;
+            }
+            if (W) {
+                ncmp_score *s = NULL;
+                if ((st = solver == NCMP_PLS_KERNEL
+                              ? ncmp_score_pls_gram(features, n, p, Yp[B], q, r->splits, &po, &s, err)
+                              : ncmp_score_pls(features, n, p, Yp[B], q, r->splits, &po, &s, err)))
+                    goto iteration_fail;
+                store_cell(r, t, B, s);
+                ncmp_score_free(s);
+            }
+        } else if (!concat && solver == NCMP_PLS_KERNEL) {
             if ((st = ncmp_score_pls_gram_many(features, n, p, Yp, B + W, q, r->splits, &po, cells, err)))
                 goto iteration_fail;
             for (size_t b = 0; b < B + W; b++) {
@@ -519,6 +614,16 @@ ncmp_status ncmp_temporal_compute(const ncmp_activations *acts, const char *laye
         r->peak_latency_ms[t] =
             r->best_bin[t] < B ? 0.5 * (r->bin_start[r->best_bin[t]] + r->bin_end[r->best_bin[t]]) : NAN;
     }
+    bool any_ceiling = false;
+    for (size_t b = 0; b < B; b++)
+        any_ceiling = any_ceiling || !isnan(r->ceiling[b]);
+    if (!(r->best_path = calloc(B, sizeof *r->best_path))) {
+        st = ncmp_fail(err, NCMP_ERR_NOMEM, "out of memory");
+        goto done;
+    }
+    r->best_path_mean = ncmp_temporal_best_monotone_path(any_ceiling ? r->ceiled : r->raw, T, B, r->best_path);
+    if (o.map && (st = score_map(r, acts, layer, o.map, in, Yp, B, n, q, &o, &po, any_ceiling, err)))
+        goto done;
 done:
     ncmp_progress_finish(bar);
     ncmp_assembly_free(selected);

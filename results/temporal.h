@@ -28,6 +28,7 @@
 #include <stddef.h>
 
 #include "results/activations.h"
+#include "results/temporal_align.h"
 #include "analysis/linear_score.h"
 #include "analysis/metrics.h"
 #include "analysis/normalization.h"
@@ -36,7 +37,14 @@
 #include "core/status.h"
 #include "neural/assembly.h"
 
-typedef enum ncmp_temporal_mode { NCMP_TEMPORAL_PER_BIN = 0, NCMP_TEMPORAL_SHARED } ncmp_temporal_mode;
+/* per-bin: one regression per bin (Brain-Score's PerTimeRegression); shared: one PLS whose targets are every
+ * neuroid in every bin; span: one PLS over the (stimulus, bin) samples stacked, predicting each bin (Brain-Score's
+ * SpanTimeRegression, results/temporal_align.h). */
+typedef enum ncmp_temporal_mode {
+    NCMP_TEMPORAL_PER_BIN = 0,
+    NCMP_TEMPORAL_SHARED,
+    NCMP_TEMPORAL_SPAN
+} ncmp_temporal_mode;
 typedef enum ncmp_temporal_metric { NCMP_TEMPORAL_PLS = 0, NCMP_TEMPORAL_RIDGE } ncmp_temporal_metric;
 
 typedef struct ncmp_temporal_options {
@@ -54,6 +62,7 @@ typedef struct ncmp_temporal_options {
     double window_start_ms, window_end_ms; /* also score this window (SPEC §7.1: 70-170) per iteration; NaN: no */
     bool progress;                         /* a progress line per iteration on stderr */
     ncmp_normalization normalization;      /* ceiled from raw and the bin's ceiling (analysis/normalization.h) */
+    const ncmp_temporal_map *map; /* also score this committed iteration -> time map, with the mode's regression */
 } ncmp_temporal_options;
 
 void ncmp_temporal_defaults(ncmp_temporal_options *o);
@@ -81,6 +90,20 @@ typedef struct ncmp_temporal {
     size_t n_features;
     size_t n_unused_activations;
     ncmp_normalization normalization;
+    /* The committed map, when given: its steps, the weight of each step in each bin, and the score of every bin
+     * when the model's features in that bin are the map's (Brain-Score's TemporalAligned), with their mean. */
+    bool has_map;
+    char *map_text;
+    size_t map_steps;
+    long long *map_iterations;                /* [map_steps] */
+    double *map_start, *map_end;              /* [map_steps] ms */
+    double *map_weights;                      /* [n_bins][map_steps] */
+    double *map_raw, *map_error, *map_ceiled; /* [n_bins] */
+    double map_mean;                          /* mean over bins of map_ceiled (map_raw without ceilings) */
+    /* The best monotone path through the matrix (ceiled, or raw without ceilings): best_path[b] (index into
+     * iterations) never decreases with b; best_path_mean its mean over bins. */
+    size_t *best_path; /* [n_bins] */
+    double best_path_mean;
 } ncmp_temporal;
 
 /* The error of a ceiled cell for error bars: ncmp_ceiled_error of raw[i][b] (NaN without a ceiling). */

@@ -112,6 +112,39 @@ ncmp_status ncmp_temporal_write_json(const ncmp_temporal *t, const ncmp_temporal
     }
     fputs("],\n  \"peak_latency_ms\": ", f);
     number_array(f, t->peak_latency_ms, T, 1);
+    fputs(",\n  \"best_monotone_path\": [", f);
+    for (size_t b = 0; b < B; b++)
+        fprintf(f, b ? ", %lld" : "%lld", t->iterations[t->best_path[b]]);
+    fputs("], \"best_monotone_path_mean\": ", f);
+    ncmp_json_number(f, t->best_path_mean);
+    fputs(",\n  \"map\": ", f);
+    if (t->has_map) {
+        const size_t S = t->map_steps;
+        fputs("{\"text\": ", f);
+        ncmp_json_string(f, t->map_text);
+        fputs(", \"iteration\": [", f);
+        for (size_t k = 0; k < S; k++)
+            fprintf(f, k ? ", %lld" : "%lld", t->map_iterations[k]);
+        fputs("], \"start_ms\": ", f);
+        number_array(f, t->map_start, S, 1);
+        fputs(", \"end_ms\": ", f);
+        number_array(f, t->map_end, S, 1);
+        fputs(",\n    \"weights\": [", f);
+        for (size_t b = 0; b < B; b++) {
+            fputs(b ? ", " : "", f);
+            number_array(f, t->map_weights + b * S, S, 1);
+        }
+        fputs("],\n    \"raw\": ", f);
+        number_array(f, t->map_raw, B, 1);
+        fputs(", \"error\": ", f);
+        number_array(f, t->map_error, B, 1);
+        fputs(", \"ceiled\": ", f);
+        number_array(f, t->map_ceiled, B, 1);
+        fputs(", \"mean\": ", f);
+        ncmp_json_number(f, t->map_mean);
+        fputc('}', f);
+    } else
+        fputs("null", f);
     fputs(",\n  \"window\": ", f);
     if (t->has_window) {
         fputs("{\"time_window_ms\": [", f);
@@ -202,6 +235,25 @@ ncmp_status ncmp_temporal_write_h5(const ncmp_temporal *t, const ncmp_temporal_r
          (st = ncmp_h5_attr_set_double(f, "window_end_ms", t->window_end_ms, err)) ||
          (st = ncmp_h5_attr_set_double(f, "window_ceiling", t->window_ceiling, err))))
         goto done;
+    for (size_t b = 0; b < B; b++)
+        best[b] = t->iterations[t->best_path[b]];
+    if ((st = ncmp_h5_write_array(f, "best_monotone_path", H5T_STD_I64LE, H5T_NATIVE_LLONG, 1, &dB, best, err)) ||
+        (st = ncmp_h5_attr_set_double(f, "best_monotone_path_mean", t->best_path_mean, err)))
+        goto done;
+    if (t->has_map) {
+        hsize_t dS = t->map_steps, dBS[2] = {B, t->map_steps};
+        if ((st = ncmp_h5_attr_set_string(f, "map", t->map_text, err)) ||
+            (st = ncmp_h5_write_array(f, "map_iteration", H5T_STD_I64LE, H5T_NATIVE_LLONG, 1, &dS, t->map_iterations,
+                                      err)) ||
+            (st = ncmp_h5_write_array(f, "map_weights", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 2, dBS, t->map_weights,
+                                      err)) ||
+            (st = ncmp_h5_write_array(f, "map_raw", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 1, &dB, t->map_raw, err)) ||
+            (st = ncmp_h5_write_array(f, "map_error", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 1, &dB, t->map_error, err)) ||
+            (st =
+                 ncmp_h5_write_array(f, "map_ceiled", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 1, &dB, t->map_ceiled, err)) ||
+            (st = ncmp_h5_attr_set_double(f, "map_mean", t->map_mean, err)))
+            goto done;
+    }
     if ((st = ncmp_splits_write_masks_h5(f, t->splits, err)))
         goto done;
     st = ncmp_h5_output_commit(&out, err);

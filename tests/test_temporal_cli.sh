@@ -89,6 +89,61 @@ echo "cells compared with neurocmp score: $ncells, largest |difference| $worst"
 if [ "$ncells" -eq 54 ] && "$py" -c "import sys; sys.exit(0 if $worst <= 1e-12 else 1)"; then ok; else
   bad "cells differ from neurocmp score (n $ncells, worst $worst)"; fi
 
+# 2b. Brain-Score's temporal protocols against a reference written from Brain-Score's code
+# (tests/brainscore_temporal.py: SpanTimeRegression / PerTimeRegression with PLSRegression(25), time_align),
+# same splits, 1e-6 absolute per bin: the span matrix, a committed map mixing iterations (span and per-bin).
+map="0@70:100,1@100:130,2@130:190"
+expect 0 "temporal span with a map" -- "$bin" temporal --activations "$acts" --layer fc --neural "$tmp/sim.nc" \
+  --region IT --mode span --map "$map" --splits-from "$tmp/splits.json" --out "$tmp/span" --no-figures
+contains "committed map"; contains "best monotone path"
+expect 0 "temporal per-bin with a map" -- "$bin" temporal --activations "$acts" --layer fc --neural "$tmp/sim.nc" \
+  --region IT --map "$map" --splits-from "$tmp/splits.json" --out "$tmp/permap" --no-figures
+expect 2 "span with ridge" -- "$bin" temporal --activations "$acts" --layer fc --neural "$tmp/sim.nc" --region IT \
+  --mode span --metric ridge
+contains "spantime_pls"
+expect 1 "a map that leaves bins uncovered" -- "$bin" temporal --activations "$acts" --layer fc \
+  --neural "$tmp/sim.nc" --region IT --map "0@70:100,1@100:150"
+contains "does not cover the time bin 150-170 ms"
+expect 2 "overlapping map steps" -- "$bin" temporal --activations "$acts" --layer fc --neural "$tmp/sim.nc" \
+  --region IT --map "0@70:120,1@100:190"
+contains "overlap"
+if "$py" -c "import sklearn, scipy, xarray, h5py" 2>/dev/null; then
+  ref="$(dirname "$0")/brainscore_temporal.py"
+  "$py" "$ref" "$acts" fc "$tmp/sim.nc" IT "$tmp/splits.json" span >"$tmp/ref_span.json" 2>/dev/null &&
+  "$py" "$ref" "$acts" fc "$tmp/sim.nc" IT "$tmp/splits.json" span "$map" >"$tmp/ref_span_map.json" 2>/dev/null &&
+  "$py" "$ref" "$acts" fc "$tmp/sim.nc" IT "$tmp/splits.json" per-bin "$map" >"$tmp/ref_bin_map.json" 2>/dev/null ||
+    bad "the Brain-Score reference did not run"
+  "$py" - "$tmp" >"$tmp/out" 2>&1 <<'PYEOF' && ok || { bad "span / map differ from Brain-Score's protocol"; sed 's/^/    /' "$tmp/out" >&2; }
+import json, sys
+import numpy as np
+tmp = sys.argv[1]
+def worst(a, b):
+    d = np.abs(np.asarray(a, float) - np.asarray(b, float))
+    return float("inf") if np.isnan(d).any() else float(d.max())
+span, permap = json.load(open(tmp + "/span/temporal.json")), json.load(open(tmp + "/permap/temporal.json"))
+r_span, r_smap, r_bmap = (json.load(open(tmp + "/ref_%s.json" % k)) for k in ("span", "span_map", "bin_map"))
+w = max(worst(span["raw"], r_span["raw"]), worst(span["error"], r_span["error"]),
+        worst(span["map"]["raw"], r_smap["map_raw"]), worst(span["map"]["error"], r_smap["map_error"]),
+        worst(span["map"]["weights"], r_smap["weights"]),
+        worst(permap["map"]["raw"], r_bmap["map_raw"]), worst(permap["map"]["error"], r_bmap["map_error"]))
+print("span matrix, span map, per-bin map vs Brain-Score's protocol: largest |difference| %.2e" % w)
+assert w < 1e-6, w
+# the map's one-iteration bins are the matrix's cells (per-bin: same regression, same splits)
+W = np.array(permap["map"]["weights"])
+for b in range(W.shape[0]):
+    if W[b].max() == 1.0:
+        t = permap["map"]["iteration"][int(W[b].argmax())]
+        assert abs(permap["map"]["raw"][b] - permap["raw"][permap["iteration"].index(t)][b]) < 1e-12, b
+m = span["map"]
+assert abs(m["mean"] - np.mean(m["ceiled"])) < 1e-12 and m["text"] == "0@70:100,1@100:130,2@130:190"
+path = span["best_monotone_path"]
+assert all(a <= b for a, b in zip(path, path[1:])), path
+PYEOF
+  cat "$tmp/out"
+else
+  skip "python3 with scikit-learn, scipy, xarray and h5py not found: the Brain-Score reference did not run"
+fi
+
 # 3. outputs
 "$py" - "$tmp/pls" "$tmp/report" >"$tmp/out" 2>&1 <<'PYEOF' && ok || { bad "outputs"; sed 's/^/    /' "$tmp/out" >&2; }
 import json, struct, sys
@@ -189,7 +244,7 @@ contains "7"
 expect 2 "shared ridge" -- "$bin" temporal --activations "$acts" --layer fc --neural "$tmp/sim.nc" --metric ridge --mode shared
 contains "per-bin"
 expect 2 "bad mode" -- "$bin" temporal --activations "$acts" --layer fc --neural "$tmp/sim.nc" --mode both
-contains "expected per-bin or shared"
+contains "expected per-bin, span or shared"
 expect 1 "refuses to overwrite" -- "$bin" temporal --activations "$acts" --layer fc --neural "$tmp/sim.nc" --region IT --out "$tmp/pls"
 contains "--force"
 expect 2 "missing --neural" -- "$bin" temporal --activations "$acts" --layer fc

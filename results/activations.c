@@ -316,8 +316,8 @@ static ncmp_status read_rows(const ncmp_activations *a, const char *layer, const
                 st = ncmp_fail(err, NCMP_ERR_VALUE,
                                "%s: layer '%s' iteration %lld has a %s feature (index %zu, C order) for stimulus "
                                "'%s'; features must be finite",
-                               a->path, layer, a->iterations[start[0]],
-                               isnan(out[i * f + j]) ? "NaN" : "infinite", j, a->stimulus_ids[rows[i]]);
+                               a->path, layer, a->iterations[start[0]], isnan(out[i * f + j]) ? "NaN" : "infinite", j,
+                               a->stimulus_ids[rows[i]]);
                 break;
             }
     }

@@ -121,8 +121,7 @@ static void write_region(const ncmp_doc *d, const ncmp_temporal *t, const ncmp_t
         bool wc = !isnan(t->window_ceiling);
         for (size_t i = 0; i < T; i++)
             snprintf(cells[2 + i], 64, "%.3f +- %.3f", wc ? t->window_ceiled[i] : t->window_raw[i],
-                     wc ? ncmp_ceiled_error(t->window_raw[i], t->window_error[i], t->window_ceiling,
-                                            t->normalization)
+                     wc ? ncmp_ceiled_error(t->window_raw[i], t->window_error[i], t->window_ceiling, t->normalization)
                         : t->window_error[i]);
         ncmp_doc_table_row(d, (const char *const *)cells, ncols, false);
     }

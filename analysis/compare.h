@@ -1,5 +1,5 @@
 /* Is model A more brain-like than model B?  Paired statistics on two models'
- * cross-validated predictions of the same neural responses (SPEC §7).
+ * cross-validated predictions of the same neural responses (docs/scoring.md).
  *
  * Inputs are the test-set predictions each model made in the same splits
  * (same rows, same stimuli, bit-identical observed responses).  Definitions,

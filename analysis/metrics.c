@@ -1,5 +1,5 @@
-/* Cross-validated PLS predictivity: Pearson per neuroid, median, mean and standard error over splits (Brain-Score, SPEC
- * §7.5). */
+/* Cross-validated PLS predictivity: Pearson per neuroid, median, mean and standard error over splits (Brain-Score;
+ * docs/scoring.md). */
 #include "analysis/metrics.h"
 
 #include "analysis/pls_kernel.h"

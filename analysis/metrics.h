@@ -1,4 +1,4 @@
-/* Predictivity metrics and their aggregation (SPEC §7.4-7.5; Brain-Score
+/* Predictivity metrics and their aggregation (docs/scoring.md; Brain-Score
  * CrossRegressedCorrelation with pls_regression and pearsonr_correlation).
  *
  * Per split: fit the regression on the train stimuli, predict the test

@@ -1,5 +1,5 @@
 /* Partial least squares regression exactly as scikit-learn 1.2
- * PLSRegression(n_components, scale=False) (SPEC §7.4).
+ * PLSRegression(n_components, scale=False) (docs/scoring.md).
  *
  * NIPALS: X and Y are centred; per component, the power method of
  * _get_first_singular_vectors_power_method (mode A, max_iter, tol,

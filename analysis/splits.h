@@ -1,4 +1,4 @@
-/* Cross-validation splits bit-identical to scikit-learn 1.2 (SPEC §7.3).
+/* Cross-validation splits bit-identical to scikit-learn 1.2 (docs/scoring.md).
  *
  * ShuffleSplit(n_splits, train_size=f, random_state=seed) and
  * StratifiedShuffleSplit(n_splits, train_size=f, random_state=seed), drawn

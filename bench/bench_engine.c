@@ -11,7 +11,7 @@
  *     the convolutions relative to the sgemm peak can be checked;
  *   - peak resident memory and the engine's own buffer total.
  *
- * It writes the seeded weights (SPEC §4 files) and the inputs and logits it
+ * It writes the seeded weights (weights files, docs/formats.md) and the inputs and logits it
  * produced to OUT_DIR so bench/torch_peer.py can run PyTorch on identical
  * weights and inputs and check the outputs agree.  Machine-readable results
  * go to OUT_DIR/c_results.tsv.  See bench/run.sh and bench/RESULTS.md.

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Synthetic activations file (SPEC §5) for the scoring benchmark (bench/bench_score.sh).
+"""Synthetic activations file (docs/formats.md, Activations) for the scoring benchmark (bench/bench_score.sh).
 
 /stimulus_id (n, UTF-8), /iteration = [0 .. T-1], /activations/<layer> [T, n, F] float32, root
 attribute complete = 1.  Features are low rank plus noise: X_t = Z_t W + noise, Z [n, 64], W [64, F],

@@ -2,7 +2,7 @@
 """PyTorch CPU peer of bench/bench_engine (run with Debian's /usr/bin/python3).
 
 Runs, on the SAME weights and inputs that bench_engine wrote to OUT_DIR
-(OUT_DIR/<arch>.weights.h5 in the SPEC §4 layout, OUT_DIR/io.h5 with the
+(OUT_DIR/<arch>.weights.h5 in the weights layout of docs/formats.md, OUT_DIR/io.h5 with the
 inputs and the C logits) and with the same thread count:
 
   vgg16       torchvision.models.vgg16 with the C engine's seeded weights

@@ -110,7 +110,8 @@ int cmd_arch(int argc, char **argv)
         {"channels", 0, CLI_INT, &channels, "1|3", "input channels: 1 grey, 3 RGB (0: the spec's)"},
         {"classes", 0, CLI_INT, &classes, "K", "number of output classes (0: the spec's default)"},
         {"update-layer", 0, CLI_STRING, &update, "LAYER", "CNN-F update layer (default: the spec's)"},
-        {"weights", 0, CLI_STRING, &weights, "FILE.h5", "check that these weights fit (PyTorch layout, SPEC §4)"},
+        {"weights", 0, CLI_STRING, &weights, "FILE.h5",
+         "check that these weights fit (PyTorch layout, docs/formats.md, Weights)"},
         {"seed", 0, CLI_INT, &seed, "S", "seed of the initialisation when no --weights are given"},
         {"check-stability", 0, CLI_FLAG, &stability, NULL,
          "rerun float32 with the input moved by one ulp and report divergence and near ties per layer and iteration"},
@@ -121,11 +122,12 @@ int cmd_arch(int argc, char **argv)
         .name = "arch",
         .usage = "NAME|FILE.spec",
         .summary = "Show a network as neurocmp runs it: layers, shapes, parameters, cost, feedback order.",
-        .description = "NAME is a built-in architecture (cnnf-fmnist, vgg16, vgg16-cnnf) or a path to a spec file\n"
-                       "(syntax: docs/spec-files.md). With --weights, also checks that every tensor is present,\n"
-                       "has the right shape and is finite. With --check-stability (CNN-F only), measures how\n"
-                       "fragile the feedback routing is (SPEC §2): float32 runs on seeded inputs and on the\n"
-                       "same inputs moved by one ulp.",
+        .description =
+            "NAME is a built-in architecture (cnnf-fmnist, vgg16, vgg16-cnnf) or a path to a spec file\n"
+            "(syntax: docs/spec-files.md). With --weights, also checks that every tensor is present,\n"
+            "has the right shape and is finite. With --check-stability (CNN-F only), measures how\n"
+            "fragile the feedback routing is (docs/cnnf-semantics.md): float32 runs on seeded inputs and on the\n"
+            "same inputs moved by one ulp.",
         .options = options,
         .n_options = sizeof options / sizeof options[0],
         .min_positional = 1,

@@ -1,4 +1,4 @@
-/* neurocmp ceiling: split-half noise ceiling of neural recordings (SPEC §7.6, §9). */
+/* neurocmp ceiling: split-half noise ceiling of neural recordings (docs/neural.md, docs/formats.md). */
 #include "cli/commands.h"
 #include "core/log.h"
 #include "neural/assembly.h"
@@ -23,7 +23,7 @@ int cmd_ceiling(int argc, char **argv)
         {"time-window", 0, CLI_STRING, &window, "A:B", "average the time bins inside A..B ms"},
         {"per-bin", 0, CLI_FLAG, &per_bin, NULL, "one ceiling per time bin instead of a window"},
         {"splits", 0, CLI_INT, &splits, "K", "number of random halvings of the repetitions"},
-        {"out", 'o', CLI_STRING, &out, "FILE.json", "write the result as JSON (SPEC §9)"},
+        {"out", 'o', CLI_STRING, &out, "FILE.json", "write the result as JSON (docs/formats.md, Score results)"},
         {"force", 'f', CLI_FLAG, &force, NULL, "replace an existing --out file"},
     };
     const cli_command cmd = {
@@ -34,7 +34,7 @@ int cmd_ceiling(int argc, char **argv)
                        "random_state=1) does, averages each half per stimulus (NaN = missing trial, skipped),\n"
                        "correlates the halves per neuroid across stimuli, applies Spearman-Brown 2r/(1+r), and\n"
                        "reports the median over neuroids averaged over the halvings, with its standard error\n"
-                       "(SPEC §7.6). Data without a repetition coordinate (already averaged) is refused.",
+                       "(docs/scoring.md). Data without a repetition coordinate (already averaged) is refused.",
         .options = options,
         .n_options = sizeof options / sizeof options[0],
         .min_positional = 0,

@@ -59,7 +59,7 @@ static ncmp_status iteration_means(hid_t f, const char *name, double *means, int
     return st;
 }
 
-/* PLS-25 predictivity (SPEC §7: 10 ShuffleSplits, Pearson, median, mean, ceiled) of
+/* PLS-25 predictivity (docs/scoring.md: 10 ShuffleSplits, Pearson, median, mean, ceiled) of
  * each layer at each iteration, from the Gram matrix streamed out of the file. */
 static ncmp_status score_blocks(const ncmp_assembly *assembly, const char *acts_path, const char *const *layers,
                                 int n_layers, int T1, ncmp_error *err)
@@ -78,7 +78,7 @@ static ncmp_status score_blocks(const ncmp_assembly *assembly, const char *acts_
         st = ncmp_fail(err, NCMP_ERR_NOMEM, "out of memory");
         goto done;
     }
-    printf("\n5. Neural predictivity (SPEC §7): PLS-25 from each block to the %zu V4 neuroids, 10 random\n"
+    printf("\n5. Neural predictivity (docs/scoring.md): PLS-25 from each block to the %zu V4 neuroids, 10 random\n"
            "   90/10 splits of the %zu stimuli, Pearson r on held-out stimuli, median over neuroids, mean over\n"
            "   splits (raw), divided by the ceiling (ceiled):\n\n   %-9s",
            in->n_neuroids, in->n_stimuli, "iteration");
@@ -262,7 +262,7 @@ int cmd_demo(int argc, char **argv)
         }
         printf("\n2. Recordings: %zu V4 neuroids x %zu stimuli, %zu presentations (repeats never shown dropped;\n"
                "   NaN trials skipped), written as a BrainIO assembly to %s.\n"
-               "   Split-half noise ceiling (SPEC 7.6, Spearman-Brown, 10 halvings of %zu repetitions):\n"
+               "   Split-half noise ceiling (docs/neural.md, Spearman-Brown, 10 halvings of %zu repetitions):\n"
                "   %.4f +- %.4f: how well the neurons predict themselves; model scores are divided by it.\n",
                ceiling->n_neuroids, ceiling->n_stimuli, assembly->n_presentations, nc_path, ceiling->n_repetitions,
                ceiling->ceiling[0], ceiling->error[0]);

@@ -44,8 +44,8 @@ static ncmp_status write_json(const char *path, const ncmp_eval_result *r, const
                               const char *data, const char *data_sha, const ncmp_eval_options *o, const char *precision,
                               ncmp_error *err)
 {
-    ncmp_json_file jf;
-    ncmp_status st = ncmp_json_file_begin(&jf, path, err);
+    ncmp_atomic_file jf;
+    ncmp_status st = ncmp_atomic_begin(&jf, path, true, err);
     if (st)
         return st;
     FILE *f = jf.stream;
@@ -86,7 +86,7 @@ static ncmp_status write_json(const char *path, const ncmp_eval_result *r, const
     }
     char wsha[NCMP_SHA256_HEX_LEN] = "";
     if (weights && (st = ncmp_sha256_file(weights, wsha, err))) {
-        ncmp_json_file_abort(&jf);
+        ncmp_atomic_abort(&jf);
         return st;
     }
     const char *roles[] = {"weights", "data"};
@@ -95,7 +95,7 @@ static ncmp_status write_json(const char *path, const ncmp_eval_result *r, const
     fputs(",\n  \"provenance\": ", f);
     ncmp_json_write_provenance(f, roles, paths, hashes, 2);
     fputs("\n}\n", f);
-    return ncmp_json_file_commit(&jf, err);
+    return ncmp_atomic_commit(&jf, err);
 }
 
 int cmd_eval(int argc, char **argv)
@@ -115,7 +115,7 @@ int cmd_eval(int argc, char **argv)
         {"update-layer", 0, CLI_STRING, &update, "LAYER", "CNN-F update layer (default: the spec's)"},
         {"res-parameter", 0, CLI_DOUBLE, &res, "S",
          "CNN-F step (0: the one the weights file records, else the spec's)"},
-        {"weights", 'w', CLI_STRING, &weights, "W.h5", "weights (SPEC §4, e.g. from neurocmp train)"},
+        {"weights", 'w', CLI_STRING, &weights, "W.h5", "weights (docs/formats.md, Weights, e.g. from neurocmp train)"},
         {"seed", 0, CLI_INT, &seed, "S",
          "seed of the attacks' random start (and of the initialisation without --weights)"},
         {"data", 'd', CLI_STRING, &data, "fashion-mnist|DIR", "test images: Fashion-MNIST or one folder per class"},

@@ -1,4 +1,4 @@
-/* neurocmp export: stimuli -> per-iteration block activations in HDF5 (SPEC §5). */
+/* neurocmp export: stimuli -> per-iteration block activations in HDF5 (docs/formats.md, Activations). */
 #include "cli/commands.h"
 #include "cli/interrupt.h"
 #include "core/log.h"
@@ -52,7 +52,8 @@ int cmd_export(int argc, char **argv)
     const cli_option options[] = {
         {"arch", 'a', CLI_STRING, &arch_name, "NAME|FILE",
          "architecture: cnnf-fmnist, vgg16, vgg16-cnnf or a .spec file (default: the one --weights records)"},
-        {"weights", 'w', CLI_STRING, &weights, "FILE.h5", "weights (SPEC §4; scripts/torch_to_h5.py converts .pt)"},
+        {"weights", 'w', CLI_STRING, &weights, "FILE.h5",
+         "weights (docs/formats.md, Weights; scripts/torch_to_h5.py converts .pt)"},
         {"seed", 0, CLI_INT, &seed, "S", "seeded initialisation when no --weights are given"},
         {"width", 0, CLI_DOUBLE, &width, "W", "width multiplier (0: the spec's)"},
         {"input-size", 0, CLI_INT, &input_size, "S", "network input size in pixels (0: the spec's)"},
@@ -79,7 +80,8 @@ int cmd_export(int argc, char **argv)
     const cli_command cmd = {
         .name = "export",
         .summary = "Run stimuli through a (CNN-F) network and write every requested layer at every iteration to HDF5.",
-        .description = "Output layout (SPEC §5): /stimulus_id, /iteration, /activations/<layer> [T+1, n, ...],\n"
+        .description = "Output layout (docs/formats.md, Activations): /stimulus_id, /iteration, /activations/<layer> "
+                       "[T+1, n, ...],\n"
                        "/diagnostics (relative change per iteration, predicted class and probability, routing\n"
                        "near-ties), provenance attributes. Memory is bounded by --batch. The file is written as\n"
                        "OUT.partial and renamed when complete; after an interruption, the same command with\n"

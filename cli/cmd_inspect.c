@@ -197,6 +197,44 @@ static herr_t visit_cb(hid_t root, const char *name, const H5L_info_t *info, voi
     return 0;
 }
 
+/* What the file is to neurocmp: an activations file's layers (never its axis-label datasets), a recording's shape. */
+static void describe_kind(hid_t f)
+{
+    if (H5Lexists(f, "activations", H5P_DEFAULT) > 0 && H5Lexists(f, "iteration", H5P_DEFAULT) > 0) {
+        hid_t g = H5Gopen2(f, "activations", H5P_DEFAULT);
+        H5G_info_t gi;
+        if (g < 0 || H5Gget_info(g, &gi) < 0) {
+            if (g >= 0)
+                H5Gclose(g);
+            return;
+        }
+        printf("kind: activations file; layers:");
+        for (hsize_t i = 0; i < gi.nlinks; i++) {
+            char name[256];
+            if (H5Lget_name_by_idx(g, ".", H5_INDEX_NAME, H5_ITER_INC, i, name, sizeof name, H5P_DEFAULT) < 0)
+                continue;
+            hid_t d = H5Oexists_by_name(g, name, H5P_DEFAULT) > 0 ? H5Dopen2(g, name, H5P_DEFAULT) : -1;
+            if (d < 0)
+                continue;
+            hid_t sp = H5Dget_space(d);
+            int rank = H5Sget_simple_extent_ndims(sp);
+            hsize_t dims[32];
+            if (rank >= 2 && rank <= 32 && H5DSis_scale(d) <= 0) {
+                H5Sget_simple_extent_dims(sp, dims, NULL);
+                printf(" %s [", name);
+                for (int k = 2; k < rank; k++)
+                    printf(k > 2 ? "x%llu" : "%llu", (unsigned long long)dims[k]);
+                printf("]");
+            }
+            H5Sclose(sp);
+            H5Dclose(d);
+        }
+        printf("\n");
+        H5Gclose(g);
+    } else if (H5Lexists(f, "presentation", H5P_DEFAULT) > 0 && H5Lexists(f, "neuroid", H5P_DEFAULT) > 0)
+        printf("kind: recordings (a BrainIO assembly; 'neurocmp neural info' describes it)\n");
+}
+
 int cmd_inspect(int argc, char **argv)
 {
     static const cli_command cmd = {
@@ -225,8 +263,14 @@ int cmd_inspect(int argc, char **argv)
     if (ncmp_h5_attr_exists(f, "complete"))
         printf("status: %s\n",
                ncmp_h5_is_complete(f) ? "complete" : "INCOMPLETE (interrupted while written; readers refuse it)");
+    else if (ncmp_h5_attr_exists(f, "neurocmp_version"))
+        printf("status: complete (a neurocmp netCDF-4 file: recordings are renamed into place only when whole)\n");
+    else if (ncmp_h5_attr_exists(f, "arch"))
+        printf("status: a weights file (converted or written outside neurocmp's own writers: no 'complete' "
+               "attribute)\n");
     else
-        printf("status: not a neurocmp output (no 'complete' attribute)\n");
+        printf("status: not written by neurocmp (no 'complete' attribute)\n");
+    describe_kind(f);
     printf("attributes:\n");
     print_attributes(f, "  ");
     printf("contents:\n");

@@ -4,24 +4,73 @@
 #include "neural/assembly.h"
 #include "neural/io.h"
 
+#include <math.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
+/* --bin-starts: a comma list, or START:STEP for n evenly spaced bins. */
+static ncmp_status parse_bin_starts(const char *text, size_t n, double **out, size_t *count, ncmp_error *err)
+{
+    *out = NULL;
+    *count = 0;
+    const char *colon = strchr(text, ':');
+    size_t k = colon ? n : 1;
+    for (const char *c = text; !colon && *c; c++)
+        k += *c == ',';
+    double *v = calloc(k ? k : 1, sizeof *v);
+    if (!v)
+        return ncmp_fail(err, NCMP_ERR_NOMEM, "out of memory");
+    char *end;
+    if (colon) {
+        double a = strtod(text, &end), step;
+        bool ok = end == colon && isfinite(a);
+        step = strtod(colon + 1, &end);
+        if (!ok || *end || !(step > 0) || !isfinite(step)) {
+            free(v);
+            return ncmp_fail(err, NCMP_ERR_USAGE, "--bin-starts '%s': expected T0,T1,... or START:STEP (ms)", text);
+        }
+        for (size_t i = 0; i < k; i++)
+            v[i] = a + (double)i * step;
+    } else {
+        const char *p = text;
+        for (size_t i = 0; i < k; i++) {
+            v[i] = strtod(p, &end);
+            if (end == p || (*end && *end != ',') || !isfinite(v[i]) || (i && !(v[i] > v[i - 1]))) {
+                free(v);
+                return ncmp_fail(err, NCMP_ERR_USAGE,
+                                 "--bin-starts '%s': expected increasing numbers T0,T1,... or START:STEP (ms)", text);
+            }
+            p = end + (*end == ',');
+        }
+    }
+    *out = v;
+    *count = k;
+    return NCMP_OK;
+}
+
 static int neural_import(int argc, char **argv)
 {
-    const char *npy = NULL, *stimuli = NULL, *region = NULL, *animal = NULL, *out = NULL;
+    const char *npy = NULL, *stimuli = NULL, *region = NULL, *animal = NULL, *out = NULL, *bin_starts = NULL;
+    double bin_size = 0;
     bool force = false;
     const cli_option options[] = {
         {"npy", 0, CLI_STRING, &npy, "FILE.npy",
-         "responses: neurons x stimuli x repeats (or neurons x stimuli), float64/float32, NaN = missing (required)"},
+         "responses: neurons x stimuli x repeats [x time bins] (or neurons x stimuli), float64/float32 or integer "
+         "counts, NaN = missing",
+         .required = true},
         {"stimuli", 0, CLI_STRING, &stimuli, "DIR|ZIP|CSV|TXT",
          "stimulus ids in row order: image folder or ZIP (file stems, sorted by name), CSV with a stimulus_id "
-         "column, or a text file with one id per line (required)"},
-        {"region", 0, CLI_STRING, &region, "R", "brain region of every neuron, e.g. V4 (required)"},
+         "column (and object_name, kept for stratified splits), or a text file with one id per line",
+         .required = true},
+        {"region", 0, CLI_STRING, &region, "R", "brain region of every neuron, e.g. V4", .required = true},
         {"animal", 0, CLI_STRING, &animal, "NAME", "animal of every neuron (adds an `animal` coordinate)"},
-        {"out", 'o', CLI_STRING, &out, "FILE.nc", "BrainIO netCDF-4 file to write (required)"},
+        {"bin-starts", 0, CLI_STRING, &bin_starts, "T0,T1,..|START:STEP",
+         "4-D responses: the start of each time bin in ms (a list, or evenly spaced)"},
+        {"bin-size", 0, CLI_DOUBLE, &bin_size, "MS", "4-D responses: the length of every time bin in ms"},
+        {"out", 'o', CLI_STRING, &out, "FILE.nc", "BrainIO netCDF-4 file to write", .required = true, .output = true},
         {"force", 'f', CLI_FLAG, &force, NULL, "replace an existing --out file"},
     };
     const cli_command cmd = {
@@ -44,19 +93,20 @@ static int neural_import(int argc, char **argv)
     cli_parsed_free(&p);
     ncmp_error err;
     ncmp_error_clear(&err);
-    if (!npy || !stimuli || !region || !out) {
-        ncmp_fail(&err, NCMP_ERR_USAGE,
-                  "neural import needs --npy, --stimuli, --region and --out "
-                  "(see 'neurocmp neural import --help')");
-        return cli_report(&err);
-    }
     ncmp_npy_array x = {0};
-    char **ids = NULL;
+    char **ids = NULL, **labels = NULL;
     size_t n_ids = 0;
+    double *starts = NULL;
     ncmp_assembly *a = NULL;
-    if (ncmp_npy_read(npy, &x, &err) || ncmp_stimulus_ids_read(stimuli, &ids, &n_ids, &err))
+    if (ncmp_npy_read(npy, &x, &err) || ncmp_stimulus_table_read(stimuli, &ids, &labels, &n_ids, &err))
         goto fail;
-    ncmp_import_options o = {region, animal, npy};
+    ncmp_import_options o = {region, animal, npy, (const char *const *)labels, NULL, 0, bin_size};
+    if (bin_starts) {
+        size_t nb = x.ndim == 4 ? x.shape[3] : 0;
+        if (parse_bin_starts(bin_starts, nb, &starts, &o.n_bin_starts, &err))
+            goto fail;
+        o.bin_starts = starts;
+    }
     if (ncmp_assembly_from_responses(&x, (const char *const *)ids, n_ids, &o, &a, &err))
         goto fail;
     ncmp_input_file inputs[2] = {{"responses", npy}, {"stimuli", stimuli}};
@@ -65,18 +115,23 @@ static int neural_import(int argc, char **argv)
     size_t n_inputs = stat(stimuli, &sb) == 0 && S_ISREG(sb.st_mode) ? 2 : 1;
     if (ncmp_assembly_write_netcdf(a, out, force, inputs, n_inputs, &err))
         goto fail;
-    size_t dropped = (x.ndim == 3 ? x.shape[1] * x.shape[2] : x.shape[1]) - a->n_presentations;
-    printf("wrote %s: %zu presentations (%zu stimuli%s%zu empty repeats dropped) x %zu neuroids, region %s\n", out,
-           a->n_presentations, n_ids, x.ndim == 3 ? ", " : "; ", dropped, a->n_neuroids, region);
-    ncmp_assembly_free(a);
-    ncmp_stimulus_ids_free(ids, n_ids);
-    ncmp_npy_release(&x);
-    return 0;
+    size_t dropped = (x.ndim >= 3 ? x.shape[1] * x.shape[2] : x.shape[1]) - a->n_presentations;
+    cli_printf("wrote %s: %zu presentations (%zu stimuli%s%zu empty repeats dropped) x %zu neuroids", out,
+               a->n_presentations, n_ids, x.ndim >= 3 ? ", " : "; ", dropped, a->n_neuroids);
+    if (a->has_time_bins)
+        cli_printf(" x %zu time bins of %g ms", a->n_time_bins, bin_size);
+    cli_printf(", region %s%s\n", region, labels ? "; object_name kept" : "");
+    rc = 0;
+    goto done;
 fail:
+    rc = cli_report(&err);
+done:
     ncmp_assembly_free(a);
     ncmp_stimulus_ids_free(ids, n_ids);
+    ncmp_stimulus_ids_free(labels, labels ? n_ids : 0);
+    free(starts);
     ncmp_npy_release(&x);
-    return cli_report(&err);
+    return rc;
 }
 
 static void print_coords(const char *dim, const ncmp_coord_list *list)

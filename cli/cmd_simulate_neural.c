@@ -15,7 +15,8 @@ int cmd_simulate_neural(int argc, char **argv)
     double snr = 1, rate = 100, modulation = 0.25, start_ms = 70, bin_ms = 20;
     bool force = false;
     const cli_option options[] = {
-        {"activations", 0, CLI_STRING, &activations, "FILE.h5", "model activations (SPEC §5; required)"},
+        {"activations", 0, CLI_STRING, &activations, "FILE.h5",
+         "model activations (docs/formats.md, Activations; required)"},
         {"bins", 0, CLI_STRING, &bins, "L@I,...",
          "source of each time bin: LAYER@ITERATION, comma-separated, e.g. block4@0,block4@1,block4@2 (required)"},
         {"neuroids", 0, CLI_INT, &neuroids, "N", "number of synthetic neuroids"},

@@ -1,4 +1,4 @@
-/* neurocmp temporal: predictivity of every model iteration for every neural time bin (SPEC §8). */
+/* neurocmp temporal: predictivity of every model iteration for every neural time bin (docs/temporal.md). */
 #include "results/activations.h"
 #include "results/report.h"
 #include "analysis/splits.h"
@@ -120,7 +120,7 @@ int cmd_temporal(int argc, char **argv)
          .kind = CLI_STRING,
          .target = &activations,
          .metavar = "FILE.h5",
-         .help = "activations file (SPEC §5) with the layer at every iteration (required)"},
+         .help = "activations file (docs/formats.md, Activations) with the layer at every iteration (required)"},
         {.name = "layer", .kind = CLI_STRING, .target = &layer, .metavar = "L", .help = "layer to score (required)"},
         {.name = "neural",
          .kind = CLI_STRING,
@@ -210,7 +210,8 @@ int cmd_temporal(int argc, char **argv)
         .usage = "",
         .summary = "Predictivity of every model iteration for every neural time bin.",
         .description =
-            "The matrix S[t][b] of SPEC §8: for each model iteration t and time bin b, the predictivity protocol of\n"
+            "The matrix S[t][b] of docs/temporal.md: for each model iteration t and time bin b, the predictivity "
+            "protocol of\n"
             "'neurocmp score' with the responses of bin b (time bins inside the window averaged), the same splits\n"
             "for every cell, and the ceiling of each bin. Prints the matrix, the best iteration per bin and the peak\n"
             "latency of each iteration; --out writes JSON, HDF5 (per-neuroid values) and figures, --report a page.\n"

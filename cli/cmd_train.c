@@ -28,7 +28,8 @@ int cmd_train(int argc, char **argv)
         {"channels", 0, CLI_INT, &channels, "1|3", "input channels: 1 grey, 3 RGB (0: the spec's)"},
         {"classes", 0, CLI_INT, &classes, "K", "output classes (0: the spec's)"},
         {"update-layer", 0, CLI_STRING, &update, "LAYER", "CNN-F update layer (default: the spec's)"},
-        {"init", 0, CLI_STRING, &init, "W.h5", "initial weights (SPEC §4); default: seeded initialisation"},
+        {"init", 0, CLI_STRING, &init, "W.h5",
+         "initial weights (docs/formats.md, Weights); default: seeded initialisation"},
         {"seed", 0, CLI_INT, &seed, "S", "seed of the initialisation, the shuffling and the attacks"},
         {"data", 'd', CLI_STRING, &data, "fashion-mnist|DIR",
          "training images: Fashion-MNIST's train split (Debian's dataset-fashion-mnist) or one folder per class"},
@@ -68,7 +69,8 @@ int cmd_train(int argc, char **argv)
             "Minimises the CNN-F objective of Huang et al. (2020): cross-entropy at every iteration 0..T, plus\n"
             "--mse-parameter times the feedback's reconstruction errors, by SGD with momentum (docs/training.md).\n"
             "Defaults follow the reference's Fashion-MNIST recipe (lr 0.05, batch 256, poly schedule, clip 0.5).\n"
-            "The output is a SPEC §4 weights file that also holds the optimiser state and the history; it is\n"
+            "The output is a weights file (docs/formats.md) that also holds the optimiser state and the history; it "
+            "is\n"
             "rewritten atomically after every epoch, and --resume continues to the same final weights.\n"
             "Ctrl-C saves the current step first.",
         .options = options,

@@ -1,6 +1,8 @@
 /* HDF5 helpers: atomic outputs, attributes, strings, chunked datasets,
  * dimension scales (see h5.h; patterns after HDF5's examples/h5_extend.c). */
 #include "core/h5.h"
+
+#include "core/atomic.h"
 #include "core/probe.h"
 
 #include "core/paths.h"
@@ -83,25 +85,6 @@ static char *dup_string(const char *s)
 
 /* ---- atomic output files -------------------------------------------------- */
 
-static ncmp_status check_directory_writable(const char *path, ncmp_error *err)
-{
-    char *copy = dup_string(path);
-    if (!copy)
-        return ncmp_fail(err, NCMP_ERR_NOMEM, "out of memory");
-    const char *dir = dirname(copy);
-    struct stat sb;
-    ncmp_status st = NCMP_OK;
-    if (stat(dir, &sb) != 0)
-        st = ncmp_fail(err, NCMP_ERR_IO, "cannot write '%s': directory '%s' does not exist", path, dir);
-    else if (!S_ISDIR(sb.st_mode))
-        st = ncmp_fail(err, NCMP_ERR_IO, "cannot write '%s': '%s' is not a directory", path, dir);
-    else if (access(dir, W_OK) != 0)
-        st = ncmp_fail(err, NCMP_ERR_IO, "cannot write '%s': directory '%s' is not writable (%s)", path, dir,
-                       strerror(errno));
-    free(copy);
-    return st;
-}
-
 static void output_reset(ncmp_h5_output *out)
 {
     free(out->final_path);
@@ -117,16 +100,12 @@ ncmp_status ncmp_h5_output_begin(ncmp_h5_output *out, const char *path, unsigned
     out->file = H5I_INVALID_HID;
     if (!path || !path[0])
         return ncmp_fail(err, NCMP_ERR_USAGE, "no output path given");
-    struct stat sb;
-    if (stat(path, &sb) == 0) {
-        if (S_ISDIR(sb.st_mode))
-            return ncmp_fail(err, NCMP_ERR_IO, "output '%s' is a directory", path);
-        if (!(flags & NCMP_H5_OVERWRITE))
-            return ncmp_fail(err, NCMP_ERR_EXISTS, "output '%s' already exists; pass --force to overwrite it", path);
-    }
-    ncmp_status st = check_directory_writable(path, err);
+    ncmp_status st = ncmp_output_path_check(path, err); /* core/atomic.h */
     if (st)
         return st;
+    struct stat sb;
+    if (!(flags & NCMP_H5_OVERWRITE) && stat(path, &sb) == 0)
+        return ncmp_fail(err, NCMP_ERR_EXISTS, "output '%s' already exists; pass --force to overwrite it", path);
     out->final_path = dup_string(path);
     size_t n = strlen(path) + sizeof ".partial";
     out->partial_path = malloc(n);

@@ -3,7 +3,7 @@
  *
  * scikit-learn's ShuffleSplit and StratifiedShuffleSplit draw their splits
  * from numpy.random.RandomState(random_state); reproducing Brain-Score's
- * splits (SPEC §7.3, §7.6) therefore needs this exact generator, not
+ * splits (docs/neural.md) therefore needs this exact generator, not
  * neurocmp's own ncmp_rng.  References: Matsumoto & Nishimura (1998),
  * mt19937ar.c (init_genrand, genrand_int32); numpy/random/src/legacy and
  * distributions.c (random_interval: masked rejection sampling); the legacy

@@ -2,6 +2,8 @@
  * format). */
 #include "datasets/stimuli.h"
 
+#include "core/log.h"
+
 #include "core/sizes.h"
 
 #include <dirent.h>
@@ -71,6 +73,25 @@ static int has_image_extension(const char *name)
 {
     const char *dot = strrchr(name, '.');
     return dot && (!strcasecmp(dot, ".png") || !strcasecmp(dot, ".jpg") || !strcasecmp(dot, ".jpeg"));
+}
+
+/* Image formats neurocmp does not decode: skipped with a warning naming one, so a set is never silently short. */
+static int has_other_image_extension(const char *name)
+{
+    static const char *const other[] = {".bmp", ".tif", ".tiff", ".gif", ".webp", ".ppm", ".pgm", ".heic"};
+    const char *dot = strrchr(name, '.');
+    for (size_t i = 0; dot && i < sizeof other / sizeof other[0]; i++)
+        if (!strcasecmp(dot, other[i]))
+            return 1;
+    return 0;
+}
+
+static void warn_skipped(const char *where, size_t n, const char *example)
+{
+    if (n)
+        ncmp_log_warn("%s: %zu image%s in a format neurocmp does not read (e.g. '%s') %s skipped; convert them to PNG "
+                      "or JPEG to include them",
+                      where, n, n > 1 ? "s" : "", example, n > 1 ? "are" : "is");
 }
 
 static int ends_with_ci(const char *s, const char *suffix)
@@ -248,8 +269,20 @@ static int directory_compare(const struct dirent **a, const struct dirent **b)
     return strcmp((*a)->d_name, (*b)->d_name);
 }
 
+static int directory_other_filter(const struct dirent *e)
+{
+    return e->d_name[0] != '.' && has_other_image_extension(e->d_name);
+}
+
 static ncmp_status open_directory(ncmp_stimulus_set *set, ncmp_error *err)
 {
+    struct dirent **other = NULL;
+    int n_other = scandir(set->path, &other, directory_other_filter, directory_compare);
+    if (n_other > 0)
+        warn_skipped(set->path, (size_t)n_other, other[0]->d_name);
+    for (int i = 0; i < n_other; i++)
+        free(other[i]);
+    free(other);
     struct dirent **list = NULL;
     int n = scandir(set->path, &list, directory_filter, directory_compare);
     if (n < 0)
@@ -318,12 +351,16 @@ static ncmp_status open_zip(ncmp_stimulus_set *set, ncmp_error *err)
     zip_listing *listing = malloc((size_t)(n > 0 ? n : 1) * sizeof *listing);
     if (!listing)
         return ncmp_fail(err, NCMP_ERR_NOMEM, "out of memory listing ZIP '%s'", set->path);
-    size_t k = 0;
+    size_t k = 0, n_other = 0;
+    const char *other = NULL;
     for (zip_int64_t i = 0; i < n; i++) {
         const char *name = zip_get_name(set->zip, (zip_uint64_t)i, ZIP_FL_ENC_GUESS);
         if (name && zip_entry_is_stimulus(name))
             listing[k++] = (zip_listing){name, (uint64_t)i};
+        else if (name && base_name(name)[0] != '.' && has_other_image_extension(name) && n_other++ == 0)
+            other = name;
     }
+    warn_skipped(set->path, n_other, other ? other : "");
     qsort(listing, k, sizeof *listing, compare_listing);
     ncmp_status st = NCMP_OK;
     for (size_t i = 0; i < k && st == NCMP_OK; i++)

@@ -1,4 +1,4 @@
-/* Streaming export of per-iteration activations to HDF5 (SPEC §5; see export.h). */
+/* Streaming export of per-iteration activations to HDF5 (docs/formats.md, Activations; see export.h). */
 #include "model/export.h"
 #include "core/h5.h"
 #include "core/log.h"
@@ -726,8 +726,8 @@ ncmp_status ncmp_export_run(const ncmp_net *net, ncmp_stimulus_set *stimuli, con
             ncmp_cnnf_free(engine);
             goto fail;
         }
-        ncmp_progress *bar = ncmp_progress_start("export", N, "images");
-        ncmp_progress_update(bar, done);
+        /* this run's images only: after a resume the rate and the final count leave out the earlier run's */
+        ncmp_progress *bar = ncmp_progress_start(done ? "export (resumed)" : "export", N - done, "images");
         for (size_t start = done; start < N && !st; start += o->batch) {
             size_t n = N - start < o->batch ? N - start : o->batch;
             for (size_t b = 0; b < n && !st; b++) {
@@ -759,7 +759,7 @@ ncmp_status ncmp_export_run(const ncmp_net *net, ncmp_stimulus_set *stimuli, con
                 st = ncmp_h5_fail(err, NCMP_ERR_IO, "cannot write '%s' (disk full?)", partial);
                 break;
             }
-            ncmp_progress_update(bar, start + n);
+            ncmp_progress_update(bar, start + n - done);
             if (ncmp_export_interrupted && start + n < N) {
                 st = ncmp_fail(err, NCMP_ERR_INTERRUPTED,
                                "interrupted after %zu of %zu stimuli; '%s' is kept: rerun with --resume to continue",

@@ -1,4 +1,4 @@
-/* neurocmp export: stimuli in, per-iteration layer activations out (SPEC §5).
+/* neurocmp export: stimuli in, per-iteration layer activations out (docs/formats.md, Activations).
  *
  * Streams a stimulus set through an engine batch by batch and writes every
  * requested layer at every iteration to an HDF5 file readable by h5py and, as

@@ -1,6 +1,6 @@
 /* A network: an architecture plus its parameters (float32, PyTorch layout).
  *
- * Parameters come from a weights file (../shared/SPEC.md §4: one float32
+ * Parameters come from a weights file (docs/formats.md, Weights: one float32
  * dataset per PyTorch state_dict key) or from a seeded initialisation
  * (He normal, fan_out, for convs as in the CNN-F reference and torchvision).
  * The engine (model/cnnf.h) reads them; a net can serve several engines.
@@ -59,7 +59,7 @@ ncmp_status ncmp_net_init_seeded(ncmp_net *net, uint64_t seed, ncmp_error *err);
  * arrays (per layer, NULL where a layer has none). */
 void ncmp_weights_init_seeded(const ncmp_arch *arch, uint64_t seed, float **weight, float **bias);
 
-/* Write the parameters as a SPEC §4 weights file (atomic). */
+/* Write the parameters as a weights file (docs/formats.md) (atomic). */
 ncmp_status ncmp_net_save_weights(const ncmp_net *net, const char *path, ncmp_error *err);
 
 /* PyTorch shape of layer i's weight (bias = false) or bias tensor as

@@ -1,4 +1,4 @@
-/* Routing-stability check for CNN-F iterates (SPEC §2, numerics).
+/* Routing-stability check for CNN-F iterates (docs/cnnf-semantics.md, numerics).
  *
  * Feedback routes through discrete choices (AdaPool argmax/argmin, AdaReLU
  * masks); where a choice is near a tie, rounding differences change the

@@ -1,4 +1,5 @@
-/* Assemblies (presentation x neuroid x time bin) and their operations, after BrainIO's NeuroidAssembly (SPEC §6-7.1).
+/* Assemblies (presentation x neuroid x time bin) and their operations, after BrainIO's NeuroidAssembly
+ * (docs/formats.md, Recordings).
  */
 #include "neural/assembly.h"
 

@@ -1,4 +1,4 @@
-/* Neural assemblies: responses of neuroids to stimulus presentations over time bins (SPEC §6).
+/* Neural assemblies: responses of neuroids to stimulus presentations over time bins (docs/formats.md, Recordings).
  *
  * An assembly holds data[presentation][neuroid][time_bin] (float64, C
  * order; NaN = a missing trial, skipped by every operation, never turned into
@@ -109,7 +109,7 @@ ncmp_status ncmp_assembly_select_time_bin(const ncmp_assembly *a, size_t t, ncmp
 
 /* Average the repetitions of each stimulus (NaN-aware: NaN only where every
  * repetition is NaN).  One presentation per stimulus_id, sorted by strcmp of
- * the ids (SPEC §7.1); presentation coordinates constant within every
+ * the ids (docs/scoring.md); presentation coordinates constant within every
  * stimulus are kept (object_name, …), the others (repetition, …) dropped. */
 ncmp_status ncmp_assembly_average_repetitions(const ncmp_assembly *a, ncmp_assembly **out, ncmp_error *err);
 

@@ -1,5 +1,7 @@
-/* Split-half ceilings with Spearman-Brown correction (SPEC §7.6; Brain-Score InternalConsistency). */
+/* Split-half ceilings with Spearman-Brown correction (docs/scoring.md; Brain-Score InternalConsistency). */
 #include "neural/ceiling.h"
+
+#include "core/atomic.h"
 
 #include "core/mt19937.h"
 #include "core/paths.h"
@@ -320,17 +322,10 @@ ncmp_status ncmp_ceiling_write_json(const ncmp_ceiling *c, const ncmp_ceiling_re
     ncmp_status st;
     if (rep->input_path && (st = ncmp_sha256_file(rep->input_path, hex, err)))
         return st;
-    size_t plen = strlen(path) + 9;
-    char *partial = malloc(plen);
-    if (!partial)
-        return ncmp_fail(err, NCMP_ERR_NOMEM, "out of memory");
-    snprintf(partial, plen, "%s.partial", path);
-    FILE *f = fopen(partial, "w");
-    if (!f) {
-        st = ncmp_fail(err, NCMP_ERR_IO, "cannot write '%s': %s", partial, strerror(errno));
-        free(partial);
+    ncmp_atomic_file out;
+    if ((st = ncmp_atomic_begin(&out, path, true, err)))
         return st;
-    }
+    FILE *f = out.stream;
     bool one = c->n_time_bins == 1;
     fputs("{\n  \"metric\": \"split-half internal consistency (Spearman-Brown)\",\n  \"region\": ", f);
     if (rep->region)
@@ -389,19 +384,5 @@ ncmp_status ncmp_ceiling_write_json(const ncmp_ceiling *c, const ncmp_ceiling_re
     fputs(",\n    \"input_sha256\": ", f);
     json_string(f, hex);
     fputs("\n  }\n}\n", f);
-    bool bad = ferror(f) != 0;
-    bad |= fclose(f) != 0;
-    if (bad) {
-        unlink(partial);
-        st = ncmp_fail(err, NCMP_ERR_IO, "cannot write '%s': %s", partial, strerror(errno));
-        free(partial);
-        return st;
-    }
-    if ((st = ncmp_rename_durable(partial, path, err))) {
-        unlink(partial);
-        free(partial);
-        return st;
-    }
-    free(partial);
-    return NCMP_OK;
+    return ncmp_atomic_commit(&out, err);
 }

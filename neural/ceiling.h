@@ -1,4 +1,4 @@
-/* Split-half noise ceilings over repetitions (SPEC §7.6; Brain-Score's
+/* Split-half noise ceilings over repetitions (docs/scoring.md; Brain-Score's
  * InternalConsistency with Spearman-Brown correction).
  *
  * The repetition values (sorted, distinct) are halved by 10 x scikit-learn
@@ -8,7 +8,7 @@
  * stimuli that have a value in both halves; Spearman-Brown 2r/(1+r); the
  * median over neuroids whose r is defined; then mean over halvings = the
  * ceiling, and error = std over halvings (ddof 0) / sqrt(n_halvings) as for
- * scores (SPEC §7.5).  Every time bin is treated separately with the same
+ * scores (docs/scoring.md).  Every time bin is treated separately with the same
  * halves.  Unequal repetition counts and NaNs need no special handling.
  */
 #ifndef NCMP_NEURAL_CEILING_H
@@ -60,7 +60,7 @@ typedef struct ncmp_ceiling_report {
     const double *bin_start_ms, *bin_end_ms; /* [n_time_bins] or NULL */
 } ncmp_ceiling_report;
 
-/* SPEC §9 JSON: ceiling, error, n_stimuli, n_neuroids, n_repetitions (one
+/* score-result JSON (docs/formats.md): ceiling, error, n_stimuli, n_neuroids, n_repetitions (one
  * bin: numbers; several: arrays plus time_bin_start/end), the split medians,
  * and provenance (neurocmp version and revision, input path and SHA-256,
  * command line, seed, time).  Written to PATH.partial and renamed. */

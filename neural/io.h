@@ -1,4 +1,4 @@
-/* Reading and writing assemblies: BrainIO netCDF-4 (SPEC §6), NumPy .npy
+/* Reading and writing assemblies: BrainIO netCDF-4 (docs/formats.md, Recordings), NumPy .npy
  * response arrays, stimulus id lists, and the importer that turns
  * neurons x stimuli x repeats arrays into BrainIO-style assemblies.
  */
@@ -43,7 +43,7 @@ typedef struct ncmp_npy_array {
     double *data; /* C order, converted to float64 */
 } ncmp_npy_array;
 
-/* Read a .npy file (format versions 1.0, 2.0, 3.0; float64 or float32 in
+/* Read a .npy file (format versions 1.0, 2.0, 3.0; float64, float32 or integer (counts) in
  * either byte order; C order).  Fortran order, other dtypes and truncated
  * files are errors naming the file. */
 ncmp_status ncmp_npy_read(const char *path, ncmp_npy_array *out, ncmp_error *err);
@@ -54,15 +54,24 @@ void ncmp_npy_release(ncmp_npy_array *a);
  * `image_id`) column, or a text file with one id per line.  Free with
  * ncmp_strings_free (core/h5.h) or ncmp_stimulus_ids_free. */
 ncmp_status ncmp_stimulus_ids_read(const char *path, char ***ids, size_t *n, ncmp_error *err);
+/* The same, and for a CSV with an `object_name` column its values aligned
+ * with the ids (*object_names NULL otherwise; free like the ids): the labels
+ * the stratified splits use. */
+ncmp_status ncmp_stimulus_table_read(const char *path, char ***ids, char ***object_names, size_t *n, ncmp_error *err);
 void ncmp_stimulus_ids_free(char **ids, size_t n);
 
 typedef struct ncmp_import_options {
-    const char *region; /* required */
-    const char *animal; /* optional: adds an `animal` coordinate */
-    const char *source; /* for messages */
+    const char *region;              /* required */
+    const char *animal;              /* optional: adds an `animal` coordinate */
+    const char *source;              /* for messages */
+    const char *const *object_names; /* optional, aligned with the ids: adds an `object_name` coordinate */
+    const double *bin_starts;        /* 4-D responses: the start of each time bin (ms) ... */
+    size_t n_bin_starts;
+    double bin_size_ms; /* ... and their common length */
 } ncmp_import_options;
 
-/* responses: neurons x stimuli x repeats (or neurons x stimuli: no
+/* responses: neurons x stimuli x repeats x time bins (with bin_starts and
+ * bin_size_ms), neurons x stimuli x repeats, or neurons x stimuli (no
  * repetition coordinate).  One presentation per (stimulus, repeat) in which
  * at least one neuron has a value, ordered by stimulus then repeat, with
  * coordinates stimulus_id and repetition (the repeat's index); neuroids get

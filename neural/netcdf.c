@@ -1,5 +1,7 @@
-/* BrainIO NeuroidAssembly netCDF-4 reader and writer (SPEC §6), through netCDF-C, following xarray's conventions
- * (one data variable; coordinates named in its `coordinates` attribute; vlen UTF-8 strings; _FillValue NaN). */
+/* BrainIO NeuroidAssembly netCDF-4 reader and writer (docs/formats.md, Recordings), through netCDF-C, following
+ * xarray's conventions (one data variable; coordinates named in its `coordinates` attribute; vlen UTF-8 strings;
+ * _FillValue NaN). */
+#include "core/atomic.h"
 #include "core/log.h"
 #include "core/paths.h"
 #include "core/probe.h"
@@ -474,18 +476,20 @@ ncmp_status ncmp_assembly_write_netcdf(const ncmp_assembly *a, const char *path,
     struct stat sb;
     if (!overwrite && stat(path, &sb) == 0)
         return ncmp_fail(err, NCMP_ERR_EXISTS, "'%s' exists; use --force to replace it", path);
-    size_t plen = strlen(path) + 9;
-    char *partial = malloc(plen);
+    ncmp_atomic_file out;
+    ncmp_status st0 = ncmp_atomic_begin(&out, path, false, err);
+    if (st0)
+        return st0;
+    const char *partial = out.partial_path;
     int *pvars = calloc(a->presentation.n_coords + 1, sizeof *pvars);
     int *nvars = calloc(a->neuroid.n_coords + 1, sizeof *nvars);
     char *coords_att = NULL;
-    if (!partial || !pvars || !nvars) {
-        free(partial);
+    if (!pvars || !nvars) {
+        ncmp_atomic_abort(&out);
         free(pvars);
         free(nvars);
         return ncmp_fail(err, NCMP_ERR_NOMEM, "out of memory");
     }
-    snprintf(partial, plen, "%s.partial", path);
     ncmp_status st = NCMP_OK;
     int ncid = -1, dims[3], data_var, tvars[2] = {-1, -1};
     int rc = nc_create(partial, NC_CLOBBER | NC_NETCDF4, &ncid);
@@ -589,18 +593,14 @@ ncmp_status ncmp_assembly_write_netcdf(const ncmp_assembly *a, const char *path,
         st = nc_fail(err, rc, partial, "closing");
         goto fail;
     }
-    if ((st = ncmp_rename_durable(partial, path, err)))
-        goto fail;
-    free(partial);
     free(pvars);
     free(nvars);
     free(coords_att);
-    return NCMP_OK;
+    return ncmp_atomic_commit(&out, err);
 fail:
     if (ncid >= 0)
         nc_close(ncid);
-    unlink(partial);
-    free(partial);
+    ncmp_atomic_abort(&out);
     free(pvars);
     free(nvars);
     free(coords_att);

@@ -78,20 +78,23 @@ ncmp_status ncmp_npy_read(const char *path, ncmp_npy_array *out, ncmp_error *err
     const char *descr = header_field(h, "descr"), *fo = header_field(h, "fortran_order"),
                *shape = header_field(h, "shape");
     int itemsize = 0;
+    char kind = 'f'; /* 'f' float, 'i' signed, 'u' unsigned integer (spike counts) */
     bool big = false;
     if (!descr || !fo || !shape)
         st = ncmp_fail(err, NCMP_ERR_FORMAT, "%s: .npy header lacks descr, fortran_order or shape: %s", path, h);
     else if (!strncmp(fo, "True", 4))
         st = ncmp_fail(err, NCMP_ERR_FORMAT,
                        "%s: array is in Fortran order; save it in C order (numpy.ascontiguousarray) first", path);
-    else if (!strncmp(descr, "'<f8'", 5) || !strncmp(descr, "'>f8'", 5) || !strncmp(descr, "'=f8'", 5))
-        itemsize = 8, big = descr[1] == '>';
-    else if (!strncmp(descr, "'<f4'", 5) || !strncmp(descr, "'>f4'", 5) || !strncmp(descr, "'=f4'", 5))
-        itemsize = 4, big = descr[1] == '>';
-    else {
+    else if (descr[0] == '\'' && strchr("<>=|", descr[1]) && strchr("fiu", descr[2]) && strchr("1248", descr[3]) &&
+             descr[4] == '\'' && !(descr[2] == 'f' && (descr[3] == '1' || descr[3] == '2'))) {
+        kind = descr[2];
+        itemsize = descr[3] - '0';
+        big = descr[1] == '>';
+    } else {
         char d[32] = "";
         sscanf(descr, "%31[^,}]", d);
-        st = ncmp_fail(err, NCMP_ERR_FORMAT, "%s: dtype %s is not supported; expected float64 or float32", path, d);
+        st = ncmp_fail(err, NCMP_ERR_FORMAT,
+                       "%s: dtype %s is not supported; expected float64, float32 or integers (counts)", path, d);
     }
     size_t count = 1;
     if (!st) {
@@ -151,12 +154,20 @@ ncmp_status ncmp_npy_read(const char *path, ncmp_npy_array *out, ncmp_error *err
                 b[k] = b[itemsize - 1 - k];
                 b[itemsize - 1 - k] = t;
             }
-        if (itemsize == 8)
+        if (kind == 'f' && itemsize == 8)
             memcpy(&out->data[i], b, 8);
-        else {
+        else if (kind == 'f') {
             float x;
             memcpy(&x, b, 4);
             out->data[i] = x;
+        } else {
+            uint64_t u = 0;
+            memcpy(&u, b, (size_t)itemsize); /* host order now; little-endian hosts fill the low bytes */
+            if (host_big)
+                u >>= 8 * (8 - itemsize);
+            if (kind == 'i' && itemsize < 8 && (u >> (8 * itemsize - 1)) & 1)
+                u |= ~(uint64_t)0 << (8 * itemsize); /* sign-extend */
+            out->data[i] = kind == 'i' ? (double)(int64_t)u : (double)u;
         }
     }
     free(buf);
@@ -222,8 +233,15 @@ static size_t csv_fields(char *line, char **fields, size_t max)
 
 ncmp_status ncmp_stimulus_ids_read(const char *path, char ***ids, size_t *n, ncmp_error *err)
 {
+    return ncmp_stimulus_table_read(path, ids, NULL, n, err);
+}
+
+ncmp_status ncmp_stimulus_table_read(const char *path, char ***ids, char ***object_names, size_t *n, ncmp_error *err)
+{
     *ids = NULL;
     *n = 0;
+    if (object_names)
+        *object_names = NULL;
     struct stat sb;
     if (stat(path, &sb) != 0)
         return ncmp_fail(err, NCMP_ERR_IO, "cannot open '%s': %s", path, strerror(errno));
@@ -253,8 +271,8 @@ ncmp_status ncmp_stimulus_ids_read(const char *path, char ***ids, size_t *n, ncm
     char *line = NULL;
     size_t cap = 0, count = 0, alloc = 0, lineno = 0;
     ssize_t len;
-    long column = is_csv ? -1 : 0;
-    char **v = NULL;
+    long column = is_csv ? -1 : 0, label_column = -1;
+    char **v = NULL, **labels = NULL;
     ncmp_status st = NCMP_OK;
     while ((len = getline(&line, &cap, f)) >= 0) {
         lineno++;
@@ -278,6 +296,9 @@ ncmp_status ncmp_stimulus_ids_read(const char *path, char ***ids, size_t *n, ncm
                 st = ncmp_fail(err, NCMP_ERR_FORMAT, "%s line 1: no 'stimulus_id' (or 'image_id') column", path);
                 break;
             }
+            for (size_t i = 0; i < nf && object_names; i++)
+                if (!strcmp(fields[i], "object_name"))
+                    label_column = (long)i;
             continue;
         }
         if (!is_csv && !text[0])
@@ -286,16 +307,32 @@ ncmp_status ncmp_stimulus_ids_read(const char *path, char ***ids, size_t *n, ncm
             st = ncmp_fail(err, NCMP_ERR_FORMAT, "%s line %zu: empty stimulus id", path, lineno);
             break;
         }
+        if (label_column >= 0 && ((size_t)label_column >= nf || !fields[label_column][0])) {
+            st = ncmp_fail(err, NCMP_ERR_FORMAT,
+                           "%s line %zu: empty object_name (the stratified splits need one for every stimulus)", path,
+                           lineno);
+            break;
+        }
         if (count == alloc) {
             alloc = alloc ? 2 * alloc : 256;
             char **g = realloc(v, alloc * sizeof *g);
-            if (!g) {
+            if (g)
+                v = g;
+            char **gl = label_column >= 0 ? realloc(labels, alloc * sizeof *gl) : labels;
+            if (gl)
+                labels = gl;
+            if (!g || (label_column >= 0 && !gl)) {
                 st = ncmp_fail(err, NCMP_ERR_NOMEM, "out of memory");
                 break;
             }
-            v = g;
+        }
+        if (label_column >= 0 && !(labels[count] = strdup(fields[label_column]))) {
+            st = ncmp_fail(err, NCMP_ERR_NOMEM, "out of memory");
+            break;
         }
         if (!(v[count] = strdup(fields[column]))) {
+            if (label_column >= 0)
+                free(labels[count]);
             st = ncmp_fail(err, NCMP_ERR_NOMEM, "out of memory");
             break;
         }
@@ -307,10 +344,13 @@ ncmp_status ncmp_stimulus_ids_read(const char *path, char ***ids, size_t *n, ncm
         st = ncmp_fail(err, NCMP_ERR_FORMAT, "%s: no stimulus ids", path);
     if (st) {
         ncmp_stimulus_ids_free(v, count);
+        ncmp_stimulus_ids_free(labels, label_column >= 0 ? count : 0);
         return st;
     }
     *ids = v;
     *n = count;
+    if (object_names)
+        *object_names = labels;
     return NCMP_OK;
 }
 
@@ -326,11 +366,22 @@ ncmp_status ncmp_assembly_from_responses(const ncmp_npy_array *r, const char *co
     const char *src = o && o->source ? o->source : "responses";
     if (!o || !o->region || !o->region[0])
         return ncmp_fail(err, NCMP_ERR_USAGE, "importing '%s': a region is required", src);
-    if (r->ndim != 2 && r->ndim != 3)
+    if (r->ndim < 2 || r->ndim > 4)
         return ncmp_fail(err, NCMP_ERR_SHAPE,
-                         "%s: array has %d dimensions; expected neurons x stimuli x repeats (or neurons x stimuli)",
+                         "%s: array has %d dimensions; expected neurons x stimuli x repeats x time bins, neurons x "
+                         "stimuli x repeats, or neurons x stimuli",
                          src, r->ndim);
-    size_t N = r->shape[0], S = r->shape[1], R = r->ndim == 3 ? r->shape[2] : 1;
+    size_t N = r->shape[0], S = r->shape[1], R = r->ndim >= 3 ? r->shape[2] : 1, B = r->ndim == 4 ? r->shape[3] : 1;
+    if (r->ndim == 4 && (!o->bin_starts || o->n_bin_starts != B || !(o->bin_size_ms > 0)))
+        return ncmp_fail(err, NCMP_ERR_USAGE,
+                         "%s: %zu time bins along axis 3: give their starts (--bin-starts, %zu values or START:STEP) "
+                         "and --bin-size in ms",
+                         src, B, B);
+    if (r->ndim < 4 && o->bin_starts)
+        return ncmp_fail(err, NCMP_ERR_USAGE,
+                         "%s: --bin-starts needs a 4-D array (neurons x stimuli x repeats x time bins); this one has "
+                         "%d dimensions",
+                         src, r->ndim);
     if (S != n_ids)
         return ncmp_fail(err, NCMP_ERR_SHAPE, "%s: %zu stimuli along axis 1 but %zu stimulus ids were given", src, S,
                          n_ids);
@@ -347,9 +398,16 @@ ncmp_status ncmp_assembly_from_responses(const ncmp_npy_array *r, const char *co
             return dup;
         }
     free(sorted);
-    for (size_t i = 0; i < N * S * R; i++)
-        if (isinf(r->data[i]))
-            return ncmp_fail(err, NCMP_ERR_VALUE, "%s: infinite value at flat index %zu", src, i);
+    for (size_t i = 0; i < N * S * R * B; i++)
+        if (isinf(r->data[i])) {
+            char bin[48] = "";
+            if (r->ndim == 4)
+                snprintf(bin, sizeof bin, ", time bin %zu", i % B);
+            return ncmp_fail(err, NCMP_ERR_VALUE,
+                             "%s: an infinite value at neuron %zu, stimulus %zu ('%s'), repeat %zu%s (0-based); "
+                             "responses must be finite (NaN marks a missing trial)",
+                             src, i / (S * R * B), i / (R * B) % S, ids[i / (R * B) % S], i / B % R, bin);
+        }
     /* Presentations: (stimulus, repeat) pairs where some neuron has a value. */
     size_t P = 0;
     size_t SR = S * R > 0 ? S * R : 1;
@@ -363,15 +421,16 @@ ncmp_status ncmp_assembly_from_responses(const ncmp_npy_array *r, const char *co
         for (size_t k = 0; k < R; k++) {
             bool any = false;
             for (size_t n = 0; n < N && !any; n++)
-                any = !isnan(r->data[(n * S + s) * R + k]);
+                for (size_t b = 0; b < B && !any; b++)
+                    any = !isnan(r->data[((n * S + s) * R + k) * B + b]);
             if (any) {
                 ps[P] = s;
                 pr[P++] = k;
             }
         }
     ncmp_assembly *a;
-    ncmp_status st = ncmp_assembly_alloc(P, N, 0, "responses", src, &a, err);
-    const char **sid = NULL, **nid = NULL, **reg = NULL;
+    ncmp_status st = ncmp_assembly_alloc(P, N, r->ndim == 4 ? B : 0, "responses", src, &a, err);
+    const char **sid = NULL, **nid = NULL, **reg = NULL, **lab = NULL;
     double *rep = NULL;
     char *names = NULL;
     if (!st) {
@@ -380,23 +439,33 @@ ncmp_status ncmp_assembly_from_responses(const ncmp_npy_array *r, const char *co
         nid = malloc((N ? N : 1) * sizeof *nid);
         reg = malloc((N ? N : 1) * sizeof *reg);
         names = malloc((N ? N : 1) * 32);
-        if (!sid || !rep || !nid || !reg || !names)
+        lab = o->object_names ? malloc((P ? P : 1) * sizeof *lab) : NULL;
+        if (!sid || !rep || !nid || !reg || !names || (o->object_names && !lab))
             st = ncmp_fail(err, NCMP_ERR_NOMEM, "out of memory");
     }
     if (!st) {
         for (size_t p = 0; p < P; p++) {
             sid[p] = ids[ps[p]];
+            if (lab)
+                lab[p] = o->object_names[ps[p]];
             rep[p] = (double)pr[p];
             for (size_t n = 0; n < N; n++)
-                *ncmp_assembly_at(a, p, n, 0) = r->data[(n * S + ps[p]) * R + pr[p]];
+                for (size_t b = 0; b < B; b++)
+                    *ncmp_assembly_at(a, p, n, b) = r->data[((n * S + ps[p]) * R + pr[p]) * B + b];
+        }
+        for (size_t b = 0; r->ndim == 4 && b < B; b++) {
+            a->time_bin_start[b] = o->bin_starts[b];
+            a->time_bin_end[b] = o->bin_starts[b] + o->bin_size_ms;
         }
         for (size_t n = 0; n < N; n++) {
             snprintf(names + 32 * n, 32, "neuron%03zu", n);
             nid[n] = names + 32 * n;
             reg[n] = o->region;
         }
-        if (!(st = ncmp_coord_add_strings(&a->presentation, "stimulus_id", sid, err)) && r->ndim == 3)
+        if (!(st = ncmp_coord_add_strings(&a->presentation, "stimulus_id", sid, err)) && r->ndim >= 3)
             st = ncmp_coord_add_numbers(&a->presentation, "repetition", NCMP_COORD_INT64, rep, err);
+        if (!st && lab)
+            st = ncmp_coord_add_strings(&a->presentation, "object_name", lab, err);
         if (!st)
             st = ncmp_coord_add_strings(&a->neuroid, "neuroid_id", nid, err);
         if (!st)
@@ -414,6 +483,7 @@ ncmp_status ncmp_assembly_from_responses(const ncmp_npy_array *r, const char *co
     free(nid);
     free(reg);
     free(names);
+    free(lab);
     if (!st)
         st = ncmp_assembly_validate(a, err);
     if (st) {

@@ -1,4 +1,4 @@
-/* Simulated neural responses from a model's activations file (SPEC §5), with a known answer.
+/* Simulated neural responses from a model's activations file (docs/formats.md, Activations), with a known answer.
  *
  * Each synthetic neuroid reads out, in time bin b, a fixed random linear
  * combination of k units of the layer and iteration chosen for that bin

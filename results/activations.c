@@ -1,4 +1,4 @@
-/* Activations file reader for analysis (SPEC §5), HDF5 only. */
+/* Activations file reader for analysis (docs/formats.md, Activations), HDF5 only. */
 #include "results/activations.h"
 
 #include "core/h5.h"
@@ -97,11 +97,11 @@ ncmp_status ncmp_activations_open(const char *path, ncmp_activations **out, ncmp
     a->path = strdup(path);
     ncmp_status st = ncmp_h5_open_read(path, true, &a->file, err);
     if (st) {
-        if (st == NCMP_ERR_INCOMPLETE)
-            ncmp_error_context(err,
-                               "activations file '%s' is incomplete (no complete = 1; an export was interrupted "
-                               "or is still running): ",
-                               path);
+        if (st == NCMP_ERR_INCOMPLETE) /* one message, not the generic one with a prefix */
+            ncmp_fail(err, NCMP_ERR_INCOMPLETE,
+                      "activations file '%s' is incomplete (no root attribute complete = 1): an export was "
+                      "interrupted or is still running; finish it with the same 'neurocmp export' command and --resume",
+                      path);
         goto fail;
     }
     if ((st = ncmp_h5_read_strings(a->file, "stimulus_id", &a->stimulus_ids, &a->n_stimuli, err))) {
@@ -132,7 +132,8 @@ ncmp_status ncmp_activations_open(const char *path, ncmp_activations **out, ncmp
     }
     H5Dclose(d);
     if (H5Lexists(a->file, "activations", H5P_DEFAULT) <= 0) {
-        st = ncmp_fail(err, NCMP_ERR_FORMAT, "%s: no /activations group; not an activations file (SPEC §5)", path);
+        st = ncmp_fail(err, NCMP_ERR_FORMAT,
+                       "%s: no /activations group; not an activations file (docs/formats.md, Activations)", path);
         goto fail;
     }
     hid_t g = H5Gopen2(a->file, "activations", H5P_DEFAULT);

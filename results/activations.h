@@ -1,4 +1,4 @@
-/* Reading an activations file (SPEC §5) for analysis, through HDF5 only:
+/* Reading an activations file (docs/formats.md, Activations) for analysis, through HDF5 only:
  * analysis/ never includes model/, so files written by any tool in the
  * documented layout work.  Incomplete files (no root attribute complete = 1)
  * are refused.  Features of a stimulus are its layer tensor flattened in C

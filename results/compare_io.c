@@ -266,8 +266,8 @@ ncmp_status ncmp_compare_write_json(const ncmp_comparison *c, const ncmp_compare
     ncmp_status st;
     if (r->neural_path && (st = ncmp_sha256_file(r->neural_path, neu_hex, err)))
         return st;
-    ncmp_json_file jf;
-    if ((st = ncmp_json_file_begin(&jf, path, err)))
+    ncmp_atomic_file jf;
+    if ((st = ncmp_atomic_begin(&jf, path, true, err)))
         return st;
     FILE *f = jf.stream;
     fputs("{\n  \"a\": ", f);
@@ -332,12 +332,12 @@ ncmp_status ncmp_compare_write_json(const ncmp_comparison *c, const ncmp_compare
     const char *roles[3] = {"a", "b", "neural"};
     char ha[NCMP_SHA256_HEX_LEN] = "", hb[NCMP_SHA256_HEX_LEN] = "";
     if ((st = ncmp_sha256_file(r->a->source, ha, err)) || (st = ncmp_sha256_file(r->b->source, hb, err))) {
-        ncmp_json_file_abort(&jf);
+        ncmp_atomic_abort(&jf);
         return st;
     }
     const char *paths[3] = {r->a->source, r->b->source, r->neural_path};
     const char *hashes[3] = {ha, hb, neu_hex};
     ncmp_json_write_provenance(f, roles, paths, hashes, r->neural_path ? 3 : 2);
     fputs("\n}\n", f);
-    return ncmp_json_file_commit(&jf, err);
+    return ncmp_atomic_commit(&jf, err);
 }

@@ -10,57 +10,6 @@
 #include <string.h>
 #include <unistd.h>
 
-ncmp_status ncmp_json_file_begin(ncmp_json_file *f, const char *path, ncmp_error *err)
-{
-    memset(f, 0, sizeof *f);
-    size_t len = strlen(path) + 9;
-    f->path = strdup(path);
-    f->partial_path = malloc(len);
-    if (!f->path || !f->partial_path) {
-        ncmp_json_file_abort(f);
-        return ncmp_fail(err, NCMP_ERR_NOMEM, "out of memory");
-    }
-    snprintf(f->partial_path, len, "%s.partial", path);
-    f->stream = fopen(f->partial_path, "w");
-    if (!f->stream) {
-        ncmp_status st = ncmp_fail(err, NCMP_ERR_IO, "cannot write '%s': %s", f->partial_path, strerror(errno));
-        ncmp_json_file_abort(f);
-        return st;
-    }
-    return NCMP_OK;
-}
-
-void ncmp_json_file_abort(ncmp_json_file *f)
-{
-    if (f->stream) {
-        fclose(f->stream);
-        f->stream = NULL;
-    }
-    if (f->partial_path)
-        unlink(f->partial_path);
-    free(f->path);
-    free(f->partial_path);
-    f->path = f->partial_path = NULL;
-}
-
-ncmp_status ncmp_json_file_commit(ncmp_json_file *f, ncmp_error *err)
-{
-    bool bad = ferror(f->stream) != 0;
-    bad |= fclose(f->stream) != 0;
-    f->stream = NULL;
-    ncmp_status st = NCMP_OK;
-    if (bad)
-        st = ncmp_fail(err, NCMP_ERR_IO, "cannot write '%s': %s", f->partial_path, strerror(errno));
-    else if ((st = ncmp_rename_durable(f->partial_path, f->path, err)))
-        ;
-    else {
-        free(f->partial_path);
-        f->partial_path = NULL;
-    }
-    ncmp_json_file_abort(f);
-    return st;
-}
-
 void ncmp_json_string(FILE *f, const char *s)
 {
     fputc('"', f);

@@ -1,5 +1,4 @@
-/* Small JSON helpers for analysis outputs: atomic writing (PATH.partial,
- * then rename), string and number formatting (non-finite numbers as null),
+/* Small JSON helpers for result files: string and number formatting (non-finite numbers as null),
  * and a strict reader for small files such as split lists (RFC 8259;
  * \uXXXX escapes outside ASCII are kept as '?').  Parsed values are owned
  * by the root: free it with ncmp_json_free.
@@ -11,15 +10,7 @@
 
 #include "core/status.h"
 
-typedef struct ncmp_json_file {
-    FILE *stream;
-    char *path, *partial_path;
-} ncmp_json_file;
-
-ncmp_status ncmp_json_file_begin(ncmp_json_file *f, const char *path, ncmp_error *err);
-/* Close and rename; on failure the partial file is removed. */
-ncmp_status ncmp_json_file_commit(ncmp_json_file *f, ncmp_error *err);
-void ncmp_json_file_abort(ncmp_json_file *f);
+#include "core/atomic.h" /* ncmp_atomic_file: the writers open their outputs through it */
 
 void ncmp_json_string(FILE *f, const char *s);
 void ncmp_json_number(FILE *f, double x); /* %.17g; NaN/Inf as null */

@@ -1162,7 +1162,7 @@ static ncmp_status cairo_failure(cairo_t *cr, const char *path, ncmp_error *err)
 }
 
 static ncmp_status render_png(draw_fn draw, const void *arg, const ncmp_plot_meta *meta, int width, int height,
-                              ncmp_json_file *out, ncmp_error *err)
+                              ncmp_atomic_file *out, ncmp_error *err)
 {
     cairo_surface_t *surface = cairo_image_surface_create(CAIRO_FORMAT_ARGB32, width, height);
     if (cairo_surface_status(surface) != CAIRO_STATUS_SUCCESS) {
@@ -1196,7 +1196,7 @@ static ncmp_status render_png(draw_fn draw, const void *arg, const ncmp_plot_met
 }
 
 static ncmp_status render_svg(draw_fn draw, const void *arg, const ncmp_plot_meta *meta, int width, int height,
-                              ncmp_json_file *out, ncmp_error *err)
+                              ncmp_atomic_file *out, ncmp_error *err)
 {
     /* cairo only measures text here, on a 1 x 1 surface */
     cairo_surface_t *surface = cairo_image_surface_create(CAIRO_FORMAT_ARGB32, 1, 1);
@@ -1243,13 +1243,13 @@ static ncmp_status check_size(const char *what, int width, int height, ncmp_erro
 static ncmp_status render(draw_fn draw, const void *arg, const ncmp_plot_meta *meta, int width, int height,
                           const char *path_png, const char *path_svg, ncmp_error *err)
 {
-    ncmp_json_file png = {0}, svg = {0};
+    ncmp_atomic_file png = {0}, svg = {0};
     ncmp_status status = NCMP_OK;
-    if (path_png && (status = ncmp_json_file_begin(&png, path_png, err)))
+    if (path_png && (status = ncmp_atomic_begin(&png, path_png, true, err)))
         return status;
-    if (path_svg && (status = ncmp_json_file_begin(&svg, path_svg, err))) {
+    if (path_svg && (status = ncmp_atomic_begin(&svg, path_svg, true, err))) {
         if (path_png)
-            ncmp_json_file_abort(&png);
+            ncmp_atomic_abort(&png);
         return status;
     }
     if (path_png)
@@ -1257,13 +1257,13 @@ static ncmp_status render(draw_fn draw, const void *arg, const ncmp_plot_meta *m
     if (!status && path_svg)
         status = render_svg(draw, arg, meta, width, height, &svg, err);
     if (!status && path_png)
-        status = ncmp_json_file_commit(&png, err);
+        status = ncmp_atomic_commit(&png, err);
     if (!status && path_svg)
-        status = ncmp_json_file_commit(&svg, err);
+        status = ncmp_atomic_commit(&svg, err);
     if (png.stream || png.partial_path)
-        ncmp_json_file_abort(&png);
+        ncmp_atomic_abort(&png);
     if (svg.stream || svg.partial_path)
-        ncmp_json_file_abort(&svg);
+        ncmp_atomic_abort(&svg);
     return status;
 }
 

@@ -1,4 +1,4 @@
-/* Neural inputs of the Brain-Score predictivity protocol (SPEC §7.1-7.3, §7.6). */
+/* Neural inputs of the Brain-Score predictivity protocol (docs/neural.md). */
 #include "results/protocol.h"
 
 #include "analysis/linear_score.h"

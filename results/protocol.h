@@ -1,4 +1,4 @@
-/* The neural side of the predictivity protocol (SPEC §7.1-7.3, 7.6): from a
+/* The neural side of the predictivity protocol (docs/scoring.md): from a
  * recorded assembly and an activations file to the matrices the regression
  * needs.  Select the region, average the time bins inside the window,
  * compute the split-half ceiling when repetitions exist, average the
@@ -37,7 +37,7 @@ ncmp_status ncmp_score_inputs_prepare(const ncmp_assembly *neural, const char *r
                                       ncmp_score_inputs **out, ncmp_error *err);
 void ncmp_score_inputs_free(ncmp_score_inputs *in);
 
-/* The splits of SPEC §7.3 for these inputs: read from splits_path (a
+/* The splits of docs/scoring.md for these inputs: read from splits_path (a
  * --splits-to file, checked against the sorted stimulus ids) when given,
  * else 10 x StratifiedShuffleSplit(0.9, random_state=1) by object_name, or
  * ShuffleSplit without labels. */

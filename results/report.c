@@ -186,13 +186,13 @@ static ncmp_status write_one(const char *dir, const char *name, bool html, const
     char path[4096];
     if (snprintf(path, sizeof path, "%s/%s", dir, name) >= (int)sizeof path)
         return ncmp_fail(err, NCMP_ERR_USAGE, "report directory path is too long");
-    ncmp_json_file jf; /* the atomic text-file writer of results/json.h */
-    ncmp_status st = ncmp_json_file_begin(&jf, path, err);
+    ncmp_atomic_file jf; /* the atomic text-file writer of results/json.h */
+    ncmp_status st = ncmp_atomic_begin(&jf, path, true, err);
     if (st)
         return st;
     ncmp_doc d = {jf.stream, html};
     write_doc(&d, t, rep, n_regions, act_hex, neu_hex);
-    return ncmp_json_file_commit(&jf, err);
+    return ncmp_atomic_commit(&jf, err);
 }
 
 ncmp_status ncmp_report_write_temporal(const ncmp_temporal *const *t, const ncmp_temporal_report *rep, size_t n_regions,

@@ -1,4 +1,4 @@
-/* SPEC §9 JSON for predictivity scores, with provenance. */
+/* score-result JSON (docs/formats.md) for predictivity scores, with provenance. */
 #include "results/score_json.h"
 
 #include "results/json.h"
@@ -94,8 +94,8 @@ ncmp_status ncmp_score_write_json(const ncmp_score *const *scores, const long lo
         return st;
     if (r->splits_path && (st = ncmp_sha256_file(r->splits_path, spl_hex, err)))
         return st;
-    ncmp_json_file jf;
-    if ((st = ncmp_json_file_begin(&jf, path, err)))
+    ncmp_atomic_file jf;
+    if ((st = ncmp_atomic_begin(&jf, path, true, err)))
         return st;
     FILE *f = jf.stream;
     fputs("{\n  \"benchmark\": ", f);
@@ -159,7 +159,7 @@ ncmp_status ncmp_score_write_json(const ncmp_score *const *scores, const long lo
     const char *hashes[3] = {act_hex, neu_hex, spl_hex};
     ncmp_json_write_provenance(f, roles, paths, hashes, r->splits_path ? 3 : 2);
     fputs("\n}\n", f);
-    return ncmp_json_file_commit(&jf, err);
+    return ncmp_atomic_commit(&jf, err);
 }
 
 ncmp_status ncmp_splits_write_masks_h5(hid_t loc, const ncmp_splits *sp, ncmp_error *err)

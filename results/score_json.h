@@ -1,4 +1,4 @@
-/* Score results as SPEC §9 JSON: benchmark, metric, layer, iteration,
+/* Score results as score-result JSON (docs/formats.md): benchmark, metric, layer, iteration,
  * region, raw, error, ceiling, ceiled, n_stimuli, n_neuroids, splits, and
  * provenance (neurocmp version and revision, linked HDF5/GSL/BLAS, input
  * paths and SHA-256, seed, command line, time).  One iteration: numbers;

@@ -85,8 +85,8 @@ ncmp_status ncmp_score_table_write_json(const ncmp_score_table *t, const ncmp_sc
         (st = ncmp_sha256_file(rep->neural_path, neu_hex, err)) ||
         (rep->splits_path && (st = ncmp_sha256_file(rep->splits_path, spl_hex, err))))
         return st;
-    ncmp_json_file jf;
-    if ((st = ncmp_json_file_begin(&jf, path, err)))
+    ncmp_atomic_file jf;
+    if ((st = ncmp_atomic_begin(&jf, path, true, err)))
         return st;
     FILE *f = jf.stream;
     fputs("{\n  \"metric\": ", f);
@@ -109,7 +109,7 @@ ncmp_status ncmp_score_table_write_json(const ncmp_score_table *t, const ncmp_sc
     const char *hashes[3] = {act_hex, neu_hex, spl_hex};
     ncmp_json_write_provenance(f, roles, paths, hashes, rep->splits_path ? 3 : 2);
     fputs("\n}\n", f);
-    return ncmp_json_file_commit(&jf, err);
+    return ncmp_atomic_commit(&jf, err);
 }
 
 /* A CSV field: quoted when it holds the separator, a quote or a line break (RFC 4180). */
@@ -138,8 +138,8 @@ static void csv_number(FILE *f, double x)
 
 ncmp_status ncmp_score_table_write_csv(const ncmp_score_table *t, char sep, const char *path, ncmp_error *err)
 {
-    ncmp_json_file tf; /* the atomic text-file writer */
-    ncmp_status st = ncmp_json_file_begin(&tf, path, err);
+    ncmp_atomic_file tf; /* the atomic text-file writer */
+    ncmp_status st = ncmp_atomic_begin(&tf, path, true, err);
     if (st)
         return st;
     FILE *f = tf.stream;
@@ -169,7 +169,7 @@ ncmp_status ncmp_score_table_write_csv(const ncmp_score_table *t, char sep, cons
         fprintf(f, "%c%zu%c%zu%c%s\n", sep, R->inputs->n_stimuli, sep, R->inputs->n_neuroids, sep,
                 ncmp_normalization_name(t->normalization));
     }
-    return ncmp_json_file_commit(&tf, err);
+    return ncmp_atomic_commit(&tf, err);
 }
 
 /* ---- report ---------------------------------------------------------------- */
@@ -367,12 +367,12 @@ ncmp_status ncmp_score_table_write_report(const ncmp_score_table *t, const ncmp_
         char path[4096];
         if (snprintf(path, sizeof path, "%s/%s", dir, html ? "index.html" : "report.md") >= (int)sizeof path)
             return ncmp_fail(err, NCMP_ERR_USAGE, "report directory path is too long");
-        ncmp_json_file jf; /* the atomic text-file writer */
-        if ((st = ncmp_json_file_begin(&jf, path, err)))
+        ncmp_atomic_file jf; /* the atomic text-file writer */
+        if ((st = ncmp_atomic_begin(&jf, path, true, err)))
             return st;
         ncmp_doc d = {jf.stream, html != 0};
         write_doc(&d, t, rep, act_hex, neu_hex);
-        st = ncmp_json_file_commit(&jf, err);
+        st = ncmp_atomic_commit(&jf, err);
     }
     return st;
 }

@@ -24,8 +24,8 @@ static void write_index_lists(FILE *f, const size_t *idx, const size_t *off, siz
 ncmp_status ncmp_splits_write_json(const ncmp_splits *s, const char *const *sample_ids, const char *path,
                                    ncmp_error *err)
 {
-    ncmp_json_file jf;
-    ncmp_status st = ncmp_json_file_begin(&jf, path, err);
+    ncmp_atomic_file jf;
+    ncmp_status st = ncmp_atomic_begin(&jf, path, true, err);
     if (st)
         return st;
     FILE *f = jf.stream;
@@ -46,7 +46,7 @@ ncmp_status ncmp_splits_write_json(const ncmp_splits *s, const char *const *samp
     fputs(",\n  \"test\": ", f);
     write_index_lists(f, s->test, s->test_offset, s->n_splits);
     fputs("\n}\n", f);
-    return ncmp_json_file_commit(&jf, err);
+    return ncmp_atomic_commit(&jf, err);
 }
 
 /* Lists of lists of non-negative integers from value v (an array of arrays). */

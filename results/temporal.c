@@ -1,5 +1,5 @@
-/* Iteration x time-bin predictivity matrices (SPEC §8; the question of Huang et al., NeurIPS 2020, about CNN-F's
- * feedback iterations and late neural responses). */
+/* Iteration x time-bin predictivity matrices (docs/temporal.md; the question of Huang et al., NeurIPS 2020, about
+ * CNN-F's feedback iterations and late neural responses). */
 #include "results/temporal.h"
 
 #include "results/protocol.h"
@@ -103,6 +103,11 @@ ncmp_status ncmp_temporal_parse_bins(const char *text, const ncmp_assembly *neur
         if (count < 1 || count > 100000)
             return ncmp_fail(err, NCMP_ERR_USAGE, "--bins '%s': gives %.0f windows (1..100000 allowed)", text, count);
         nb = (size_t)count;
+        double last = a + count * step;
+        if (b - last > 1e-9 * step)
+            ncmp_log_warn("--bins %s: the last %g ms (%g-%g) do not fill a window of %g ms and are not scored; "
+                          "choose END = START + k STEP to use them",
+                          text, b - last, last, b, step);
     }
     double *s = malloc(nb * sizeof *s), *e = malloc(nb * sizeof *e);
     if (!s || !e) {

@@ -1,5 +1,5 @@
-/* Model iterations x neural time bins (SPEC §8): the predictivity protocol of
- * SPEC §7 for every iteration t of a layer and every time bin b of the
+/* Model iterations x neural time bins (docs/temporal.md): the predictivity protocol of
+ * docs/scoring.md for every iteration t of a layer and every time bin b of the
  * recordings, S[t][b], with the ceiling of each bin.
  *
  * Bin b's responses are exactly what `neurocmp score --time-window
@@ -11,7 +11,7 @@
  * (ncmp_score_pls_gram_many); ridge fits every neuroid of every bin as one
  * multi-target problem (the eigendecomposition of each split is shared).
  *
- * Modes: per-bin (SPEC §8: one regression per bin) and shared (one PLS
+ * Modes: per-bin (docs/temporal.md: one regression per bin) and shared (one PLS
  * regression per iteration whose targets are every neuroid in every bin; each
  * bin is then scored on its own columns).
  *
@@ -57,9 +57,9 @@ typedef struct ncmp_temporal_options {
     size_t n_bins;
     const long long *iterations; /* iteration values to use, or NULL for all in the file */
     size_t n_iterations;
-    const ncmp_splits *splits;             /* NULL: draw them as `score` does (SPEC §7.3) ... */
+    const ncmp_splits *splits;             /* NULL: draw them as `score` does (docs/scoring.md) ... */
     const char *splits_path;               /* ... or read them from this JSON (ncmp_splits_read_json) */
-    double window_start_ms, window_end_ms; /* also score this window (SPEC §7.1: 70-170) per iteration; NaN: no */
+    double window_start_ms, window_end_ms; /* also score this window (docs/scoring.md: 70-170) per iteration; NaN: no */
     bool progress;                         /* a progress line per iteration on stderr */
     ncmp_normalization normalization;      /* ceiled from raw and the bin's ceiling (analysis/normalization.h) */
     const ncmp_temporal_map *map; /* also score this committed iteration -> time map, with the mode's regression */

@@ -1,4 +1,5 @@
-/* Writing iteration x time-bin results: SPEC §9-style JSON, HDF5 with every per-neuroid value (SPEC §8), figures. */
+/* Writing iteration x time-bin results: score-result-style JSON (docs/formats.md), HDF5 with every per-neuroid value
+ * (docs/temporal.md), figures. */
 #include "results/temporal_output.h"
 
 #include "results/json.h"
@@ -52,8 +53,8 @@ ncmp_status ncmp_temporal_write_json(const ncmp_temporal *t, const ncmp_temporal
         (st = ncmp_sha256_file(rep->neural_path, neu_hex, err)) ||
         (rep->splits_path && (st = ncmp_sha256_file(rep->splits_path, spl_hex, err))))
         return st;
-    ncmp_json_file jf;
-    if ((st = ncmp_json_file_begin(&jf, path, err)))
+    ncmp_atomic_file jf;
+    if ((st = ncmp_atomic_begin(&jf, path, true, err)))
         return st;
     FILE *f = jf.stream;
     const size_t T = t->n_iterations, B = t->n_bins;
@@ -177,7 +178,7 @@ ncmp_status ncmp_temporal_write_json(const ncmp_temporal *t, const ncmp_temporal
     const char *hashes[3] = {act_hex, neu_hex, spl_hex};
     ncmp_json_write_provenance(f, roles, paths, hashes, rep->splits_path ? 3 : 2);
     fputs("\n}\n", f);
-    return ncmp_json_file_commit(&jf, err);
+    return ncmp_atomic_commit(&jf, err);
 }
 
 ncmp_status ncmp_temporal_write_h5(const ncmp_temporal *t, const ncmp_temporal_report *rep, const char *path,

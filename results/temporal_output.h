@@ -1,5 +1,5 @@
 /* Outputs of the iteration x time-bin analysis (results/temporal.h):
- *   JSON   SPEC §9 keys per cell as matrices (rows = iterations, columns =
+ *   JSON   score-result keys (docs/formats.md) per cell as matrices (rows = iterations, columns =
  *          bins), per-bin ceilings, best iteration per bin, peak latency
  *          per iteration, the standard-window score, and provenance;
  *   HDF5   the same plus every per-split, per-neuroid value

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Convert PyTorch weights to a neurocmp weights file (SPEC.md §4).
+"""Convert PyTorch weights to a neurocmp weights file (docs/formats.md, Weights).
 
 usage: torch_to_h5.py IN.pt|IN.pth OUT.h5 [--arch NAME] [--prefix-strip P] [--force]
 
@@ -55,7 +55,7 @@ CNNF_FMNIST_KEYS = frozenset([f"conv{i}.conv.weight" for i in range(1, 5)]
                              + [f"ins{i}_bias.bias" for i in range(1, 5)]
                              + [f"fc{i}.linear.weight" for i in range(1, 4)]
                              + [f"fc{i}_bias.bias" for i in range(1, 4)])
-# tied copies / aliases that the reference state_dict also holds (SPEC §4)
+# tied copies / aliases that the reference state_dict also holds (docs/formats.md, Weights)
 CNNF_FMNIST_ALIASES = frozenset([f"conv{i}.conv_t.weight" for i in range(1, 5)]
                                 + [f"fc{i}.linear_t.weight" for i in range(1, 4)]
                                 + [f"fc{i}.weight" for i in range(1, 4)])

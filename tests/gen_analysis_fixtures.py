@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Regenerate tests/fixtures/analysis/: scikit-learn 1.2 split indices, PLSRegression
 predictions, and an end-to-end predictivity case (activations HDF5 + BrainIO netCDF +
-the expected scores of the SPEC §7 protocol computed with scikit-learn and SciPy).
+the expected scores of the docs/scoring.md protocol computed with scikit-learn and SciPy).
 
 Run with Debian's python3 (numpy 1.24, scikit-learn 1.2, scipy, h5py, xarray):
     /usr/bin/python3 tests/gen_analysis_fixtures.py
@@ -119,7 +119,7 @@ def brainio_write(da, path):
 
 
 def protocol(X, Y, labels, n_components=25):
-    """SPEC §7.3-7.5 with scikit-learn and SciPy (what Brain-Score computes)."""
+    """docs/scoring.md with scikit-learn and SciPy (what Brain-Score computes)."""
     medians = []
     splitter = StratifiedShuffleSplit(n_splits=10, train_size=0.9, random_state=1)
     for train, test in splitter.split(np.zeros(len(X)), labels):

@@ -1,9 +1,9 @@
 #!/usr/bin/python3
 """Independent PyTorch (float64) reference for the neurocmp CNN-F engine.
 
-Writes the model fixtures the C engine is tested against (SPEC.md §2-§4):
+Writes the model fixtures the C engine is tested against (docs/cnnf-semantics.md, docs/formats.md):
 
-    <case>.weights.h5   SPEC §4 weights file (float32, PyTorch state_dict keys)
+    <case>.weights.h5   weights file (docs/formats.md) (float32, PyTorch state_dict keys)
     <case>.ref.h5       /input (float32, exactly what the network sees) and
                         /outputs/<layer> float64 [T+1, N, ...] per iteration
 
@@ -19,9 +19,9 @@ Usage (always with the Debian python that has torch):
         cnnf-fmnist iterates are then compared with the reference's own
         model code (cnnf/model_mnist.py) on the same weights.
 
-The network code below is written from SPEC.md §2 and the semantics
+The network code below is written from docs/cnnf-semantics.md and the semantics
 documented in docs/cnnf-semantics.md (which records where the reference code
-is more specific than the SPEC).  It does not import or copy the reference;
+is more specific than the specification it follows).  It does not import or copy the reference;
 the reference is only *run* (optionally) for the cross-check.
 
 Every run executes self-checks (assertions): adjoint identities of every
@@ -46,7 +46,7 @@ import torch.nn.functional as F
 
 DT = torch.float64          # every reference computation runs in float64
 STEP = 0.1                  # res_param: step of the update and of AdaReLU
-INSNORM_EPS = 1e-8          # inside the square root, as in SPEC §2
+INSNORM_EPS = 1e-8          # inside the square root, as in docs/cnnf-semantics.md
 GENERATOR = "tests/gen_model_fixtures.py"
 FMNIST_TEST = "/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz"
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -888,7 +888,7 @@ def run_case(out_dir, case, net, weights32, x32, T, seed, description, compress=
 def float32_fragility(net, weights32, x32, outs, T):
     """Informative: the same network run in float32 vs the float64 result,
     max|f32-f64|/max|f64| per layer and iteration (large values at t >= 1
-    mean some routing choice is within rounding of a tie; SPEC §2)."""
+    mean some routing choice is within rounding of a tie; docs/cnnf-semantics.md)."""
     net.bind(weights32)
     with torch.no_grad():
         o32 = net.run(x32, T)
@@ -909,7 +909,7 @@ def committed_cases(out_dir, reference_repo):
     x = fmnist_inputs(4, seed)
     T = 5
     outs = run_case(out_dir, "cnnf-fmnist", net, w, x, T, seed,
-                    "CNN-F Fashion-MNIST reference net (SPEC §3), random coarse-grid weights, "
+                    "CNN-F Fashion-MNIST reference net (docs/spec-files.md), random coarse-grid weights, "
                     "first 4 t10k images scaled to [-1,1] with +-1/255 dither, update layer relu2 "
                     "(ind=2), T=5 cycles, float64")
     errs = float32_fragility(net, w, x, outs, T)

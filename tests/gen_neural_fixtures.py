@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Regenerate tests/fixtures/neural/: BrainIO assemblies written by xarray, .npy
 files, NumPy MT19937 permutations and scikit-learn ShuffleSplit halves, and
-split-half ceilings computed independently with NumPy (SPEC §7.6).
+split-half ceilings computed independently with NumPy (docs/scoring.md).
 
 Run with Debian's python3 (numpy 1.24, xarray, netCDF4, scikit-learn 1.2):
     /usr/bin/python3 tests/gen_neural_fixtures.py
@@ -207,7 +207,13 @@ def main():
     with open(os.path.join(OUT, "small_f8_v3.npy"), "wb") as f:
         np.lib.format.write_array(f, arr, version=(3, 0))
     np.save(os.path.join(OUT, "bad_fortran.npy"), np.asfortranarray(arr))
-    np.save(os.path.join(OUT, "bad_int.npy"), np.arange(24, dtype=np.int32).reshape(2, 3, 4))
+    # spike counts: integers of every width and both byte orders read as their values; complex is refused
+    counts = (np.arange(60).reshape(3, 4, 5) * 37 % 23 - 5)
+    np.save(os.path.join(OUT, "counts_i4.npy"), counts.astype("<i4"))
+    np.save(os.path.join(OUT, "counts_i2be.npy"), counts.astype(">i2"))
+    np.save(os.path.join(OUT, "counts_u1.npy"), (counts + 5).astype(np.uint8))
+    np.save(os.path.join(OUT, "counts_i8.npy"), counts.astype("<i8"))
+    np.save(os.path.join(OUT, "bad_complex.npy"), np.zeros((2, 3, 4), dtype=np.complex64))
     with open(os.path.join(OUT, "small_f8_v1.npy"), "rb") as f:
         blob = f.read()
     with open(os.path.join(OUT, "bad_truncated.npy"), "wb") as f:
@@ -218,7 +224,7 @@ def main():
         f.write('filename,stimulus_id,note\nx.png,a,"one, two"\ny.png,b,x\nz.png,c,x\nw.png,d,"say ""hi"""\n')
     np.savetxt(os.path.join(OUT, "small_f8.expected.txt"), arr.reshape(-1), fmt="%.17g")
 
-    # -- A small activations file (SPEC §5) for the simulator: iterations independent of each other ---
+    # -- A small activations file (docs/formats.md, Activations) for the simulator: iterations independent of each other ---
     import h5py
     with h5py.File(os.path.join(OUT, "activations_small.h5"), "w") as f:
         n_stim = 150

@@ -26,8 +26,8 @@ Usage (the Debian python with torch):
                             clip_grad_norm_ over its parameters, and check that
                             it ends where this script does (run, not copied)
 
-The network is the one of tests/gen_model_fixtures.py (written from SPEC.md
-§2 and docs/cnnf-semantics.md, bit-identical to the reference model code),
+The network is the one of tests/gen_model_fixtures.py (written from
+docs/cnnf-semantics.md, bit-identical to the reference model code),
 made trainable here: every parameter is a leaf tensor; a linear layer's
 top-down product uses a separate leaf W^T sharing W's storage, as the
 reference's layers.Linear does (its `linear_t.weight.data = W.data.t()`), so

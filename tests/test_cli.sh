@@ -32,7 +32,7 @@ contains "not an HDF5 file"
 expect 0 "demo" -- "$bin" demo --out "$tmp/demo" --iterations 2
 contains "sha256"; contains "activations.h5"; contains "export: done, 640 images"; contains "top-1 prob."
 contains "50 V4 neuroids x 640 stimuli, 4840 presentations"; contains "Split-half noise ceiling"
-contains "Neural predictivity (SPEC §7): PLS-25"; contains "raw  ceiled"
+contains "Neural predictivity (docs/scoring.md): PLS-25"; contains "raw  ceiled"
 [ -f "$tmp/demo/activations.h5" ] && ok || bad "demo wrote no activations.h5"
 [ ! -e "$tmp/demo/activations.h5.partial" ] && ok || bad "demo left a .partial file"
 expect 0 "demo runs again, replacing its own files" -- "$bin" -q demo --out "$tmp/demo" --iterations 1

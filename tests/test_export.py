@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Test of `neurocmp export` (SPEC §5) from the outside: the file is read back
+"""Test of `neurocmp export` (docs/formats.md, Activations) from the outside: the file is read back
 with h5py and xarray and compared with the independent float64 PyTorch
 implementation in tests/gen_model_fixtures.py; then memory vs stimulus count,
 kill -9 and --resume, overwriting, bad input, mixed image sizes, --reduce and

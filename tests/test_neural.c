@@ -448,8 +448,20 @@ static void test_npy_reader(void)
     }
     CU_ASSERT_EQUAL(ncmp_npy_read(test_fixture_path("neural/bad_fortran.npy"), &x, &err), NCMP_ERR_FORMAT);
     CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "Fortran order"));
-    CU_ASSERT_EQUAL(ncmp_npy_read(test_fixture_path("neural/bad_int.npy"), &x, &err), NCMP_ERR_FORMAT);
-    CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "dtype '<i4' is not supported"));
+    /* spike counts: signed and unsigned integers of 1..8 bytes, either byte order, read as their values */
+    const char *counts[] = {"neural/counts_i4.npy", "neural/counts_i2be.npy", "neural/counts_u1.npy",
+                            "neural/counts_i8.npy"};
+    for (int k = 0; k < 4; k++) {
+        CU_ASSERT_EQUAL_FATAL(ncmp_npy_read(test_fixture_path(counts[k]), &x, &err), NCMP_OK);
+        size_t bad = 0;
+        for (int i = 0; i < 60; i++)
+            bad += x.data[i] != (double)(i * 37 % 23 - 5 + (k == 2 ? 5 : 0));
+        CU_ASSERT_EQUAL(bad, 0);
+        CU_ASSERT(x.ndim == 3 && x.shape[2] == 5);
+        ncmp_npy_release(&x);
+    }
+    CU_ASSERT_EQUAL(ncmp_npy_read(test_fixture_path("neural/bad_complex.npy"), &x, &err), NCMP_ERR_FORMAT);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "dtype '<c8' is not supported"));
     CU_ASSERT_EQUAL(ncmp_npy_read(test_fixture_path("neural/bad_truncated.npy"), &x, &err), NCMP_ERR_FORMAT);
     CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "truncated"));
     CU_ASSERT_EQUAL(ncmp_npy_read(test_fixture_path("neural/small_ids.txt"), &x, &err), NCMP_ERR_FORMAT);

@@ -34,7 +34,7 @@ contains "0.7595"; contains "640 stimuli"
 expect 1 "ceiling refuses to overwrite" -- "$bin" ceiling --neural "$tmp/v4.nc" --out "$tmp/v4.json"
 expect 0 "ceiling --force" -- "$bin" -q ceiling --neural "$tmp/v4.nc" --out "$tmp/v4.json" --force
 
-# xarray reads the import as the NumPy array; the JSON has SPEC §9's keys and matches NumPy (other halvings) within 0.02.
+# xarray reads the import as the NumPy array; the JSON has the keys of docs/formats.md (Score results) and matches NumPy (other halvings) within 0.02.
 expect 0 "xarray reads the import; JSON matches NumPy" -- "$py" - "$tmp/v4.nc" "$data/responses_raw_210325.npy" \
   "$tmp/v4.json" "$fx/v4_ceiling_expected.json" <<'PY'
 import json, sys, hashlib
@@ -99,20 +99,54 @@ contains "no 'repetition' coordinate"
 expect 1 "one repetition" -- "$bin" ceiling --neural "$fx/one_repetition.nc"
 contains "at least 2 distinct repetitions"
 expect 2 "import without arguments" -- "$bin" neural import
-contains "needs --npy, --stimuli, --region and --out"
+contains "needs --npy FILE.npy, --stimuli DIR|ZIP|CSV|TXT, --region R, --out FILE.nc"
 expect 1 "import: wrong number of ids" -- "$bin" neural import --npy "$data/responses_raw_210325.npy" \
   --stimuli "$fx/small_ids.txt" --region V4 --out "$tmp/x.nc"
 contains "640 stimuli along axis 1 but 4 stimulus ids"
 expect 1 "import: Fortran order" -- "$bin" neural import --npy "$fx/bad_fortran.npy" --stimuli "$fx/small_ids.txt" \
   --region V4 --out "$tmp/x.nc"
 contains "Fortran order"
-expect 1 "import: integer dtype" -- "$bin" neural import --npy "$fx/bad_int.npy" --stimuli "$fx/small_ids.txt" \
+expect 1 "import: complex dtype" -- "$bin" neural import --npy "$fx/bad_complex.npy" --stimuli "$fx/small_ids.txt" \
   --region V4 --out "$tmp/x.nc"
-contains "dtype '<i4' is not supported"
+contains "dtype '<c8' is not supported"
 [ ! -e "$tmp/x.nc" ] && ok || bad "a failed import left an output"
 expect 0 "import from a text id list" -- "$bin" neural import --npy "$fx/small_f8_v1.npy" --stimuli "$fx/small_ids.csv" \
   --region IT --out "$tmp/small.nc"
 contains "18 presentations"
+# Spike counts, object_name kept, time bins (4-D), and messages that name the place at fault.
+printf 'stimulus_id,object_name\na,car\nb,car\nc,face\nd,face\n' >"$tmp/labelled.csv"
+expect 0 "import: integer counts and object_name" -- "$bin" neural import --npy "$fx/counts_i4.npy" \
+  --stimuli "$tmp/labelled.csv" --region IT --out "$tmp/counts.nc"
+contains "object_name kept"
+"$py" - "$tmp" <<'PYEOF' && ok || bad "4-D import: could not write the array"
+import sys, numpy as np
+r = np.arange(3 * 4 * 2 * 5, dtype=float).reshape(3, 4, 2, 5)
+r[1, 2, 1, :] = np.nan
+np.save(sys.argv[1] + "/binned.npy", r)
+r[2, 3, 0, 4] = np.inf
+np.save(sys.argv[1] + "/binned_inf.npy", r)
+PYEOF
+expect 0 "import: time bins" -- "$bin" neural import --npy "$tmp/binned.npy" --stimuli "$tmp/labelled.csv" \
+  --region IT --bin-starts 0:10 --bin-size 10 --out "$tmp/binned.nc"
+contains "x 5 time bins of 10 ms"
+expect 0 "xarray reads the binned import" -- "$py" -c "
+import sys, numpy as np, xarray as xr
+a = xr.open_dataarray(sys.argv[1])
+assert a.dims == ('presentation', 'neuroid', 'time_bin') and a.shape == (8, 3, 5), a.shape
+assert list(a.time_bin_start.values) == [0, 10, 20, 30, 40] and list(a.time_bin_end.values) == [10, 20, 30, 40, 50]
+assert list(a.object_name.values[:2]) == ['car', 'car'] and int(a.repetition.values[1]) == 1
+r = np.load(sys.argv[2]); p = list(zip(a.stimulus_id.values, a.repetition.values)).index(('b', 1))
+assert np.array_equal(a.values[p, 0, :], r[0, 1, 1, :])
+" "$tmp/binned.nc" "$tmp/binned.npy"
+expect 2 "import: 4-D without bins" -- "$bin" neural import --npy "$tmp/binned.npy" --stimuli "$tmp/labelled.csv" \
+  --region IT --out "$tmp/x.nc"
+contains "give their starts (--bin-starts"
+expect 1 "import: an infinite value named by its place" -- "$bin" neural import --npy "$tmp/binned_inf.npy" \
+  --stimuli "$tmp/labelled.csv" --region IT --bin-starts 0,10,20,30,40 --bin-size 10 --out "$tmp/x.nc"
+contains "neuron 2, stimulus 3 ('d'), repeat 0, time bin 4"
+expect 1 "import into a missing folder" -- "$bin" neural import --npy "$fx/counts_i4.npy" \
+  --stimuli "$tmp/labelled.csv" --region IT --out "$tmp/no/such/dir/x.nc"
+contains "the directory '$tmp/no/such/dir' does not exist"
 expect 2 "unknown neural subcommand" -- "$bin" neural imprt
 contains "did you mean 'import'"
 

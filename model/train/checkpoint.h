@@ -1,4 +1,4 @@
-/* Training checkpoints: a SPEC §4 weights file that also holds what is
+/* Training checkpoints: a weights file (docs/formats.md) that also holds what is
  * needed to continue training.
  *
  * Root: one dataset per parameter (float32, or float64 when trained in

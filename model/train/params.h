@@ -40,7 +40,7 @@ void ncmp_params_free(ncmp_params *params);
 void ncmp_params_from_net(ncmp_params *params, const ncmp_net *net);
 /* Copy (rounding to float32 if needed) into a net of the same architecture. */
 void ncmp_params_to_net(const ncmp_params *params, ncmp_net *net);
-/* Read a SPEC §4 weights file in the params' precision (float64 files keep
+/* Read a weights file (docs/formats.md) in the params' precision (float64 files keep
  * their precision in a float64 params). */
 ncmp_status ncmp_params_load(ncmp_params *params, const char *path, ncmp_error *err);
 

@@ -85,7 +85,7 @@ static hid_t chunked(hid_t file, const char *name, hid_t type, int rank, const h
     return d;
 }
 
-/* An activations file (SPEC §5) with two stimuli, complete = 1, and either a
+/* An activations file (docs/formats.md, Activations) with two stimuli, complete = 1, and either a
  * /iteration of 2^61 + 1 entries or a layer of 2^31 x 2^31 x 4 features. */
 static int activations_huge(const char *path, int which)
 {

@@ -18,12 +18,14 @@ int cmd_ceiling(int argc, char **argv)
     bool per_bin = false, force = false;
     long splits = 10;
     const cli_option options[] = {
-        {"neural", 0, CLI_STRING, &neural, "FILE.nc", "recordings: a BrainIO NeuroidAssembly netCDF-4 file (required)"},
+        {"neural", 0, CLI_STRING, &neural, "FILE.nc", "recordings: a BrainIO NeuroidAssembly netCDF-4 file",
+         .required = true},
         {"region", 0, CLI_STRING, &region, "R", "only the neuroids of this region (default: all)"},
         {"time-window", 0, CLI_STRING, &window, "A:B", "average the time bins inside A..B ms"},
         {"per-bin", 0, CLI_FLAG, &per_bin, NULL, "one ceiling per time bin instead of a window"},
         {"splits", 0, CLI_INT, &splits, "K", "number of random halvings of the repetitions"},
-        {"out", 'o', CLI_STRING, &out, "FILE.json", "write the result as JSON (docs/formats.md, Score results)"},
+        {"out", 'o', CLI_STRING, &out, "FILE.json", "write the result as JSON (docs/formats.md, Score results)",
+         .output = true},
         {"force", 'f', CLI_FLAG, &force, NULL, "replace an existing --out file"},
     };
     const cli_command cmd = {
@@ -40,17 +42,10 @@ int cmd_ceiling(int argc, char **argv)
         .min_positional = 0,
         .max_positional = 0,
     };
-    cli_parsed p;
-    int rc = cli_begin(&cmd, argc, argv, &p);
+    ncmp_error err;
+    int rc = cli_start(&cmd, argc, argv, &err);
     if (rc >= 0)
         return rc;
-    cli_parsed_free(&p);
-    ncmp_error err;
-    ncmp_error_clear(&err);
-    if (!neural) {
-        ncmp_fail(&err, NCMP_ERR_USAGE, "ceiling needs --neural FILE.nc (see 'neurocmp ceiling --help')");
-        return cli_report(&err);
-    }
     if (splits < 1 || splits > 10000) {
         ncmp_fail(&err, NCMP_ERR_USAGE, "--splits must be in 1..10000, got %ld", splits);
         return cli_report(&err);
@@ -58,11 +53,6 @@ int cmd_ceiling(int argc, char **argv)
     double w0 = NAN, w1 = NAN;
     if (!per_bin && cli_parse_time_window(window, false, &w0, &w1, &err))
         return cli_report(&err);
-    struct stat sb;
-    if (out && !force && stat(out, &sb) == 0) {
-        ncmp_fail(&err, NCMP_ERR_EXISTS, "'%s' exists; use --force to replace it", out);
-        return cli_report(&err);
-    }
     ncmp_assembly *a = NULL, *sel = NULL, *win = NULL;
     ncmp_ceiling *c = NULL;
     if (ncmp_assembly_read_netcdf(neural, &a, &err))
@@ -82,15 +72,15 @@ int cmd_ceiling(int argc, char **argv)
     ncmp_ceiling_options o = {(int)splits, 1};
     if (ncmp_ceiling_split_half(src, &o, &c, &err))
         goto fail;
-    printf("split-half ceiling of %s%s%s (Spearman-Brown; %zu halvings of %zu repetitions)\n", neural,
-           region ? ", region " : "", region ? region : "", c->n_splits, c->n_repetitions);
-    printf("%zu neuroids, %zu stimuli, %zu presentations\n\n", c->n_neuroids, c->n_stimuli, src->n_presentations);
-    printf("  %-16s %10s %10s\n", "time bin (ms)", "ceiling", "error");
+    cli_printf("split-half ceiling of %s%s%s (Spearman-Brown; %zu halvings of %zu repetitions)\n", neural,
+               region ? ", region " : "", region ? region : "", c->n_splits, c->n_repetitions);
+    cli_printf("%zu neuroids, %zu stimuli, %zu presentations\n\n", c->n_neuroids, c->n_stimuli, src->n_presentations);
+    cli_printf("  %-16s %10s %10s\n", "time bin (ms)", "ceiling", "error");
     for (size_t t = 0; t < c->n_time_bins; t++) {
         char label[64] = "all";
         if (src->has_time_bins)
             snprintf(label, sizeof label, "%g-%g", src->time_bin_start[t], src->time_bin_end[t]);
-        printf("  %-16s %10.4f %10.4f\n", label, c->ceiling[t], c->error[t]);
+        cli_printf("  %-16s %10.4f %10.4f\n", label, c->ceiling[t], c->error[t]);
     }
     if (out) {
         ncmp_ceiling_report rep = {neural,
@@ -101,7 +91,7 @@ int cmd_ceiling(int argc, char **argv)
                                    src->has_time_bins ? src->time_bin_end : NULL};
         if (ncmp_ceiling_write_json(c, &rep, out, &err))
             goto fail;
-        printf("\nwrote %s\n", out);
+        cli_printf("\nwrote %s\n", out);
     }
     ncmp_ceiling_free(c);
     ncmp_assembly_free(win);

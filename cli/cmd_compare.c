@@ -59,7 +59,7 @@ static ncmp_status score_model(const char *path, const char *layer, long long t,
     char label[512];
     const char *base = strrchr(path, '/');
     snprintf(label, sizeof label, "%s t=%lld (%s)", layer, t, base ? base + 1 : path);
-    printf("  scoring %s ...\n", label);
+    cli_printf("  scoring %s ...\n", label);
     fflush(stdout);
     if ((st = ncmp_score_layer(acts, layer, it, in, splits, metric, po, (size_t)256 << 20, &score, err)) ||
         (st = ncmp_prediction_set_from_score(score, splits, in, label, path, out, err)))
@@ -167,6 +167,7 @@ int cmd_compare(int argc, char **argv)
          .kind = CLI_STRING,
          .target = &out,
          .metavar = "FILE.json",
+         .output = true,
          .help = "write the comparison as JSON"},
         {.name = "force", .short_name = 'f', .kind = CLI_FLAG, .target = &force, .help = "replace an existing --out"},
     };
@@ -202,7 +203,6 @@ int cmd_compare(int argc, char **argv)
     ncmp_splits *splits = NULL;
     ncmp_metric metric_kind = NCMP_METRIC_PLS;
     ncmp_normalization norm = NCMP_NORM_EV;
-    struct stat sb;
     if (ncmp_normalization_parse(normalization, &norm, &err))
         goto fail;
     if (n_files == 1 || (n_files == 2 && activations)) {
@@ -218,10 +218,6 @@ int cmd_compare(int argc, char **argv)
         ncmp_fail(&err, NCMP_ERR_USAGE, "--confidence must be between 0 and 1 (e.g. 0.95); got %g", confidence);
         goto fail;
     }
-    if (!force && out && stat(out, &sb) == 0) {
-        ncmp_fail(&err, NCMP_ERR_EXISTS, "'%s' exists; use --force to replace it", out);
-        goto fail;
-    }
     if (n_files == 2) {
         if (ncmp_prediction_set_read(file_a, iteration_a, &a, &err) ||
             ncmp_prediction_set_read(file_b, iteration_b, &b, &err))
@@ -232,7 +228,7 @@ int cmd_compare(int argc, char **argv)
                       a->neural_sha256, b->neural_sha256);
             goto fail;
         }
-        printf("compare: %s vs %s\n", a->label, b->label);
+        cli_printf("compare: %s vs %s\n", a->label, b->label);
     } else {
         if (!activations || !layer || !iterations || !neural) {
             ncmp_fail(&err, NCMP_ERR_USAGE,
@@ -258,8 +254,8 @@ int cmd_compare(int argc, char **argv)
         po.n_components = (int)components;
         if (ncmp_assembly_read_netcdf(neural, &nd, &err))
             goto fail;
-        printf("compare on %s%s%s (%g-%g ms), %s:\n", neural, region ? ", region " : "", region ? region : "", w0, w1,
-               metric);
+        cli_printf("compare on %s%s%s (%g-%g ms), %s:\n", neural, region ? ", region " : "", region ? region : "", w0,
+                   w1, metric);
         if (score_model(activations, layer, ta, nd, region, w0, w1, NULL, &splits, splits_from, metric_kind, &po, &a,
                         &err) ||
             score_model(activations_b ? activations_b : activations, layer_b ? layer_b : layer, tb, nd, region, w0, w1,
@@ -276,24 +272,26 @@ int cmd_compare(int argc, char **argv)
         goto fail;
     }
     int pct = (int)lround(100 * confidence);
-    printf("\n  %-40s %9s   %d%% interval (bootstrap over test stimuli)\n", "", "score", pct);
-    printf("  A  %-37s %9.4f   [%.4f, %.4f]\n", a->label, c->score_a, c->ci_a[0], c->ci_a[1]);
-    printf("  B  %-37s %9.4f   [%.4f, %.4f]\n", b->label, c->score_b, c->ci_b[0], c->ci_b[1]);
-    printf("  %-40s %+9.4f   [%+.4f, %+.4f]\n", "A - B", c->difference, c->ci_difference[0], c->ci_difference[1]);
+    cli_printf("\n  %-40s %9s   %d%% interval (bootstrap over test stimuli)\n", "", "score", pct);
+    cli_printf("  A  %-37s %9.4f   [%.4f, %.4f]\n", a->label, c->score_a, c->ci_a[0], c->ci_a[1]);
+    cli_printf("  B  %-37s %9.4f   [%.4f, %.4f]\n", b->label, c->score_b, c->ci_b[0], c->ci_b[1]);
+    cli_printf("  %-40s %+9.4f   [%+.4f, %+.4f]\n", "A - B", c->difference, c->ci_difference[0], c->ci_difference[1]);
     if (!isnan(a->ceiling))
-        printf("  %-40s %+9.4f   (ceiling %.4f; ceiled = %s)\n", "A - B, ceiled",
-               ncmp_ceiled(c->score_a, a->ceiling, norm) - ncmp_ceiled(c->score_b, a->ceiling, norm), a->ceiling,
-               ncmp_normalization_formula(norm));
-    printf("\n  permutation test (%zu sign flips of paired stimuli): p = %.4g\n", c->n_permutations, c->p_permutation);
-    printf("  neuroids: A better in %zu, B better in %zu, tied %zu; sign test p = %.3g (descriptive: neuroids are not\n"
-           "  independent samples)\n",
-           c->n_a_better, c->n_b_better, c->n_ties, c->p_sign);
+        cli_printf("  %-40s %+9.4f   (ceiling %.4f; ceiled = %s)\n", "A - B, ceiled",
+                   ncmp_ceiled(c->score_a, a->ceiling, norm) - ncmp_ceiled(c->score_b, a->ceiling, norm), a->ceiling,
+                   ncmp_normalization_formula(norm));
+    cli_printf("\n  permutation test (%zu sign flips of paired stimuli): p = %.4g\n", c->n_permutations,
+               c->p_permutation);
+    cli_printf(
+        "  neuroids: A better in %zu, B better in %zu, tied %zu; sign test p = %.3g (descriptive: neuroids are not\n"
+        "  independent samples)\n",
+        c->n_a_better, c->n_b_better, c->n_ties, c->p_sign);
     if (c->n_permutations) {
         if (c->p_permutation < 1 - confidence)
-            printf("  => %s predicts the recordings %s than %s (p = %.3g).\n", c->difference > 0 ? "A" : "B", "better",
-                   c->difference > 0 ? "B" : "A", c->p_permutation);
+            cli_printf("  => %s predicts the recordings %s than %s (p = %.3g).\n", c->difference > 0 ? "A" : "B",
+                       "better", c->difference > 0 ? "B" : "A", c->p_permutation);
         else
-            printf("  => no reliable difference at the %d%% level (p = %.3g).\n", pct, c->p_permutation);
+            cli_printf("  => no reliable difference at the %d%% level (p = %.3g).\n", pct, c->p_permutation);
     }
     if (out) {
         ncmp_compare_report rep = {a,
@@ -305,7 +303,7 @@ int cmd_compare(int argc, char **argv)
                                    norm};
         if (ncmp_compare_write_json(c, &rep, out, &err))
             goto fail;
-        printf("\nwrote %s\n", out);
+        cli_printf("\nwrote %s\n", out);
     }
     rc = 0;
     goto cleanup;

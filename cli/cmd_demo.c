@@ -78,20 +78,20 @@ static ncmp_status score_blocks(const ncmp_assembly *assembly, const char *acts_
         st = ncmp_fail(err, NCMP_ERR_NOMEM, "out of memory");
         goto done;
     }
-    printf("\n5. Neural predictivity (docs/scoring.md): PLS-25 from each block to the %zu V4 neuroids, 10 random\n"
-           "   90/10 splits of the %zu stimuli, Pearson r on held-out stimuli, median over neuroids, mean over\n"
-           "   splits (raw), divided by the ceiling (ceiled):\n\n   %-9s",
-           in->n_neuroids, in->n_stimuli, "iteration");
+    cli_printf("\n5. Neural predictivity (docs/scoring.md): PLS-25 from each block to the %zu V4 neuroids, 10 random\n"
+               "   90/10 splits of the %zu stimuli, Pearson r on held-out stimuli, median over neuroids, mean over\n"
+               "   splits (raw), divided by the ceiling (ceiled):\n\n   %-9s",
+               in->n_neuroids, in->n_stimuli, "iteration");
     for (int k = 0; k < n_layers; k++)
-        printf("   %-15s", layers[k]);
-    printf("\n   %-9s", "");
+        cli_printf("   %-15s", layers[k]);
+    cli_printf("\n   %-9s", "");
     for (int k = 0; k < n_layers; k++)
-        printf("   %7s %7s", "raw", "ceiled");
-    printf("\n");
+        cli_printf("   %7s %7s", "raw", "ceiled");
+    cli_printf("\n");
     ncmp_pls_options po = NCMP_PLS_DEFAULTS;
     po.solver = NCMP_PLS_KERNEL;
     for (int t = 0; t < T1 && !st; t++) {
-        printf("   %-9d", t);
+        cli_printf("   %-9d", t);
         for (int k = 0; k < n_layers && !st; k++) {
             size_t n_features = 0, index = 0;
             ncmp_score *sc = NULL;
@@ -102,10 +102,10 @@ static ncmp_status score_blocks(const ncmp_assembly *assembly, const char *acts_
                 (st = ncmp_score_pls_gram(gram, in->n_stimuli, n_features, in->responses, in->n_neuroids, splits, &po,
                                           &sc, err)))
                 break;
-            printf("   %7.3f %7.3f", sc->raw, sc->raw / in->ceiling);
+            cli_printf("   %7.3f %7.3f", sc->raw, sc->raw / in->ceiling);
             ncmp_score_free(sc);
         }
-        printf("\n");
+        cli_printf("\n");
         fflush(stdout);
     }
 done:
@@ -145,10 +145,11 @@ static ncmp_status temporal_demo(const char *out_dir, const char *acts_path, int
         st = ncmp_assembly_write_netcdf(sim, nc_path, true, NULL, 0, err);
     if (st)
         goto done;
-    printf("\n7. Across time: recordings simulated from the model, %d time bins of 20 ms from 70 ms, bin b driven by\n"
-           "   block4 at iteration b/2 (%s; expected ceiling %.3f), written to %s.\n"
-           "   The iteration x time-bin analysis should find that answer:\n",
-           2 * T1, bins, ncmp_simulate_expected_ceiling(&so), nc_path);
+    cli_printf(
+        "\n7. Across time: recordings simulated from the model, %d time bins of 20 ms from 70 ms, bin b driven by\n"
+        "   block4 at iteration b/2 (%s; expected ceiling %.3f), written to %s.\n"
+        "   The iteration x time-bin analysis should find that answer:\n",
+        2 * T1, bins, ncmp_simulate_expected_ceiling(&so), nc_path);
     fflush(stdout);
     ncmp_temporal_options to;
     ncmp_temporal_defaults(&to);
@@ -156,14 +157,14 @@ static ncmp_status temporal_demo(const char *out_dir, const char *acts_path, int
     if ((st = ncmp_activations_open(acts_path, &acts, err)) ||
         (st = ncmp_temporal_compute(acts, "block4", sim, "V4sim", &to, &t, err)))
         goto done;
-    printf("\n   %-12s %-18s %s\n", "bin (ms)", "best iteration", "(true)");
+    cli_printf("\n   %-12s %-18s %s\n", "bin (ms)", "best iteration", "(true)");
     int right = 0;
     for (size_t b = 0; b < t->n_bins; b++) {
         long long best = t->best_iteration[b] < t->n_iterations ? t->iterations[t->best_iteration[b]] : -1;
         right += best == (long long)(b / 2);
-        printf("   %4g-%-7g %-18lld %zu\n", t->bin_start[b], t->bin_end[b], best, b / 2);
+        cli_printf("   %4g-%-7g %-18lld %zu\n", t->bin_start[b], t->bin_end[b], best, b / 2);
     }
-    printf("   %d of %zu bins recovered. ", right, t->n_bins);
+    cli_printf("   %d of %zu bins recovered. ", right, t->n_bins);
     if ((st = ncmp_make_directories(report_dir, err)))
         goto done;
     ncmp_temporal_report rep = {"block4", "V4sim", "pls", "per-bin", acts_path, nc_path, NULL, NULL, 25};
@@ -171,7 +172,7 @@ static ncmp_status temporal_demo(const char *out_dir, const char *acts_path, int
     if ((st = ncmp_temporal_write_figures(results, &rep, 1, report_dir, err)) ||
         (st = ncmp_report_write_temporal(results, &rep, 1, report_dir, err)))
         goto done;
-    printf("Report with the heatmap, line plots and tables:\n   %s/index.html (and report.md)\n", report_dir);
+    cli_printf("Report with the heatmap, line plots and tables:\n   %s/index.html (and report.md)\n", report_dir);
 done:
     ncmp_temporal_free(t);
     ncmp_activations_close(acts);
@@ -204,13 +205,10 @@ int cmd_demo(int argc, char **argv)
         .n_options = sizeof options / sizeof options[0],
         .max_positional = 0,
     };
-    cli_parsed p;
-    int rc = cli_begin(&cmd, argc, argv, &p);
+    ncmp_error err;
+    int rc = cli_start(&cmd, argc, argv, &err);
     if (rc >= 0)
         return rc;
-    cli_parsed_free(&p);
-    ncmp_error err;
-    ncmp_error_clear(&err);
     if (iterations < 0 || iterations > 20 || batch < 1) {
         ncmp_fail(&err, NCMP_ERR_USAGE, "--iterations must be in 0..20 and --batch >= 1");
         return cli_report(&err);
@@ -221,12 +219,12 @@ int cmd_demo(int argc, char **argv)
         "datasets/cowley2023-v4-210325/images_210325.zip",
     };
     char paths[2][4096];
-    printf("neurocmp demo\n\n1. Bundled data (Cowley et al. 2023, V4 session 210325; GPL-3.0, see its LICENSE):\n");
+    cli_printf("neurocmp demo\n\n1. Bundled data (Cowley et al. 2023, V4 session 210325; GPL-3.0, see its LICENSE):\n");
     for (int i = 0; i < 2; i++) {
         char hex[NCMP_SHA256_HEX_LEN];
         if (ncmp_data_path(bundled[i], paths[i], sizeof paths[i], &err) || ncmp_sha256_file(paths[i], hex, &err))
             return cli_report(&err);
-        printf("   %s\n     sha256 %s\n", paths[i], hex);
+        cli_printf("   %s\n     sha256 %s\n", paths[i], hex);
     }
     if (ncmp_make_directories(out_dir, &err))
         return cli_report(&err);
@@ -260,12 +258,12 @@ int cmd_demo(int argc, char **argv)
             ncmp_assembly_free(assembly);
             return cli_report(&err);
         }
-        printf("\n2. Recordings: %zu V4 neuroids x %zu stimuli, %zu presentations (repeats never shown dropped;\n"
-               "   NaN trials skipped), written as a BrainIO assembly to %s.\n"
-               "   Split-half noise ceiling (docs/neural.md, Spearman-Brown, 10 halvings of %zu repetitions):\n"
-               "   %.4f +- %.4f: how well the neurons predict themselves; model scores are divided by it.\n",
-               ceiling->n_neuroids, ceiling->n_stimuli, assembly->n_presentations, nc_path, ceiling->n_repetitions,
-               ceiling->ceiling[0], ceiling->error[0]);
+        cli_printf("\n2. Recordings: %zu V4 neuroids x %zu stimuli, %zu presentations (repeats never shown dropped;\n"
+                   "   NaN trials skipped), written as a BrainIO assembly to %s.\n"
+                   "   Split-half noise ceiling (docs/neural.md, Spearman-Brown, 10 halvings of %zu repetitions):\n"
+                   "   %.4f +- %.4f: how well the neurons predict themselves; model scores are divided by it.\n",
+                   ceiling->n_neuroids, ceiling->n_stimuli, assembly->n_presentations, nc_path, ceiling->n_repetitions,
+                   ceiling->ceiling[0], ceiling->error[0]);
         ncmp_ceiling_free(ceiling);
     }
 
@@ -289,10 +287,10 @@ int cmd_demo(int argc, char **argv)
         ncmp_arch_require_layer(net->arch, names[k], &layers[k], NULL);
     char out_path[4096];
     snprintf(out_path, sizeof out_path, "%s/activations.h5", out_dir);
-    printf("\n3. CNN-F: VGG-16 as a CNN-F (Huang et al. 2020) at width 1/4, 64x64 input, seeded random weights\n"
-           "   (seed %ld; trained weights arrive with the training capability), update layer block1.\n"
-           "   Exporting the %zu images for iterations 0..%ld (block3, block4, block5, logits) to %s.\n\n",
-           seed, ncmp_stimuli_count(stimuli), iterations, out_path);
+    cli_printf("\n3. CNN-F: VGG-16 as a CNN-F (Huang et al. 2020) at width 1/4, 64x64 input, seeded random weights\n"
+               "   (seed %ld; trained weights arrive with the training capability), update layer block1.\n"
+               "   Exporting the %zu images for iterations 0..%ld (block3, block4, block5, logits) to %s.\n\n",
+               seed, ncmp_stimuli_count(stimuli), iterations, out_path);
     fflush(stdout);
     ncmp_export_options o;
     memset(&o, 0, sizeof o);
@@ -331,30 +329,31 @@ int cmd_demo(int argc, char **argv)
         ncmp_assembly_free(assembly);
         return cli_report(&err);
     }
-    printf(
+    cli_printf(
         "\n4. How the iterates move (means over the 640 images; relative change = ||a_t - a_(t-1)|| / ||a_t||):\n\n");
-    printf("   %-9s %10s %10s %10s %10s %14s\n", "iteration", "block3", "block4", "block5", "logits", "top-1 prob.");
+    cli_printf("   %-9s %10s %10s %10s %10s %14s\n", "iteration", "block3", "block4", "block5", "logits",
+               "top-1 prob.");
     for (int t = 0; t < T1; t++) {
-        printf("   %-9d", t);
+        cli_printf("   %-9d", t);
         for (int k = 0; k < 4; k++) {
             if (t == 0)
-                printf(" %10s", "-");
+                cli_printf(" %10s", "-");
             else
-                printf(" %10.4f", change[k][t]);
+                cli_printf(" %10.4f", change[k][t]);
         }
-        printf(" %14.4f\n", prob[t]);
+        cli_printf(" %14.4f\n", prob[t]);
     }
     st = score_blocks(assembly, out_path, names, 3, T1, &err);
     ncmp_assembly_free(assembly);
     if (st)
         return cli_report(&err);
-    printf("\n6. %s holds /activations/<layer> [iteration, stimulus, ...], /stimulus_id, /iteration,\n"
-           "   /diagnostics and provenance; 'neurocmp inspect %s' shows it, and h5py or xarray read it.\n",
-           out_path, out_path);
+    cli_printf("\n6. %s holds /activations/<layer> [iteration, stimulus, ...], /stimulus_id, /iteration,\n"
+               "   /diagnostics and provenance; 'neurocmp inspect %s' shows it, and h5py or xarray read it.\n",
+               out_path, out_path);
     if ((st = temporal_demo(out_dir, out_path, T1, &err)))
         return cli_report(&err);
-    printf("\nDone. Outputs are in %s/. With random weights the V4 scores only show the pipeline working;\n"
-           "trained CNN-F weights join this demo with the training capability.\n",
-           out_dir);
+    cli_printf("\nDone. Outputs are in %s/. With random weights the V4 scores only show the pipeline working;\n"
+               "trained CNN-F weights join this demo with the training capability.\n",
+               out_dir);
     return 0;
 }

@@ -13,19 +13,19 @@
 
 static void print_table(const ncmp_eval_result *r)
 {
-    printf("%-10s %10s", "iteration", "clean");
+    cli_printf("%-10s %10s", "iteration", "clean");
     if (r->attacked)
-        printf(" %12s", "adversarial");
-    printf("\n");
+        cli_printf(" %12s", "adversarial");
+    cli_printf("\n");
     for (int t = 0; t <= r->cycles + 1; t++) {
         bool avg = t == r->cycles + 1;
         char label[32];
         snprintf(label, sizeof label, avg ? "average" : "%d", t);
-        printf("%-10s %10.4f", label, (double)(avg ? r->correct_average : r->correct[t]) / (double)r->n);
+        cli_printf("%-10s %10.4f", label, (double)(avg ? r->correct_average : r->correct[t]) / (double)r->n);
         if (r->attacked)
-            printf(" %12.4f",
-                   (double)(avg ? r->adversarial_correct_average : r->adversarial_correct[t]) / (double)r->n);
-        printf("\n");
+            cli_printf(" %12.4f",
+                       (double)(avg ? r->adversarial_correct_average : r->adversarial_correct[t]) / (double)r->n);
+        cli_printf("\n");
     }
 }
 
@@ -147,13 +147,10 @@ int cmd_eval(int argc, char **argv)
         .n_options = sizeof options / sizeof options[0],
         .max_positional = 0,
     };
-    cli_parsed p;
-    int rc = cli_begin(&cmd, argc, argv, &p);
+    ncmp_error err;
+    int rc = cli_start(&cmd, argc, argv, &err);
     if (rc >= 0)
         return rc;
-    cli_parsed_free(&p);
-    ncmp_error err;
-    ncmp_error_clear(&err);
     ncmp_eval_options o;
     memset(&o, 0, sizeof o);
     ncmp_dtype dtype;
@@ -225,14 +222,14 @@ int cmd_eval(int argc, char **argv)
         status = cli_report(&err);
         goto done;
     }
-    printf("%s on %zu images of %s", arch->name, r.n, set->description);
+    cli_printf("%s on %zu images of %s", arch->name, r.n, set->description);
     if (r.attacked) {
-        printf("; %s eps %g", ncmp_attack_name(o.attack.kind), eps);
+        cli_printf("; %s eps %g", ncmp_attack_name(o.attack.kind), eps);
         if (o.attack.kind == NCMP_ATTACK_PGD)
-            printf(" (step %g, %ld steps)", eps_iter, pgd_steps);
-        printf(", through %s", o.attack.through == NCMP_ATTACK_ALL ? "every iteration" : "the feed-forward pass");
+            cli_printf(" (step %g, %ld steps)", eps_iter, pgd_steps);
+        cli_printf(", through %s", o.attack.through == NCMP_ATTACK_ALL ? "every iteration" : "the feed-forward pass");
     }
-    printf("\n");
+    cli_printf("\n");
     print_table(&r);
     if (out && write_json(out, &r, arch->name, weights, set->description, set->sha256, &o,
                           dtype == NCMP_FLOAT64 ? "float64" : "float32", &err))

@@ -90,13 +90,10 @@ int cmd_export(int argc, char **argv)
         .n_options = sizeof options / sizeof options[0],
         .max_positional = 0,
     };
-    cli_parsed p;
-    int rc = cli_begin(&cmd, argc, argv, &p);
+    ncmp_error err;
+    int rc = cli_start(&cmd, argc, argv, &err);
     if (rc >= 0)
         return rc;
-    cli_parsed_free(&p);
-    ncmp_error err;
-    ncmp_error_clear(&err);
     char resolved_weights[4096], weights_arch[256];
     weights = ncmp_weights_resolve(weights, resolved_weights, sizeof resolved_weights);
     if (!arch_name)

@@ -86,13 +86,10 @@ static int neural_import(int argc, char **argv)
         .min_positional = 0,
         .max_positional = 0,
     };
-    cli_parsed p;
-    int rc = cli_begin(&cmd, argc, argv, &p);
+    ncmp_error err;
+    int rc = cli_start(&cmd, argc, argv, &err);
     if (rc >= 0)
         return rc;
-    cli_parsed_free(&p);
-    ncmp_error err;
-    ncmp_error_clear(&err);
     ncmp_npy_array x = {0};
     char **ids = NULL, **labels = NULL;
     size_t n_ids = 0;

@@ -264,13 +264,10 @@ int cmd_score(int argc, char **argv)
         .min_positional = 0,
         .max_positional = 0,
     };
-    cli_parsed p;
-    int rc = cli_begin(&cmd, argc, argv, &p);
+    ncmp_error err;
+    int rc = cli_start(&cmd, argc, argv, &err);
     if (rc >= 0)
         return rc;
-    cli_parsed_free(&p);
-    ncmp_error err;
-    ncmp_error_clear(&err);
     ncmp_score_table_options o;
     ncmp_score_table_defaults(&o);
     if (ncmp_metric_parse(metric, &o.metric, &err) || ncmp_normalization_parse(normalization, &o.normalization, &err) ||

@@ -15,10 +15,11 @@ int cmd_simulate_neural(int argc, char **argv)
     double snr = 1, rate = 100, modulation = 0.25, start_ms = 70, bin_ms = 20;
     bool force = false;
     const cli_option options[] = {
-        {"activations", 0, CLI_STRING, &activations, "FILE.h5",
-         "model activations (docs/formats.md, Activations; required)"},
+        {"activations", 0, CLI_STRING, &activations, "FILE.h5", "model activations (docs/formats.md, Activations)",
+         .required = true},
         {"bins", 0, CLI_STRING, &bins, "L@I,...",
-         "source of each time bin: LAYER@ITERATION, comma-separated, e.g. block4@0,block4@1,block4@2 (required)"},
+         "source of each time bin: LAYER@ITERATION, comma-separated, e.g. block4@0,block4@1,block4@2",
+         .required = true},
         {"neuroids", 0, CLI_INT, &neuroids, "N", "number of synthetic neuroids"},
         {"repetitions", 0, CLI_INT, &repetitions, "R", "repetitions of every stimulus"},
         {"snr", 0, CLI_DOUBLE, &snr, "S", "per-trial signal variance / repetition-noise variance"},
@@ -32,7 +33,7 @@ int cmd_simulate_neural(int argc, char **argv)
         {"objects", 0, CLI_INT, &objects, "K", "object_name labels, assigned to stimuli in turn"},
         {"region", 0, CLI_STRING, &region, "R", "region of the synthetic neuroids"},
         {"seed", 0, CLI_INT, &seed, "S", "random seed"},
-        {"out", 'o', CLI_STRING, &out, "FILE.nc", "BrainIO netCDF-4 file to write (required)"},
+        {"out", 'o', CLI_STRING, &out, "FILE.nc", "BrainIO netCDF-4 file to write", .required = true, .output = true},
         {"force", 'f', CLI_FLAG, &force, NULL, "replace an existing --out file"},
     };
     const cli_command cmd = {
@@ -49,17 +50,10 @@ int cmd_simulate_neural(int argc, char **argv)
         .min_positional = 0,
         .max_positional = 0,
     };
-    cli_parsed p;
-    int rc = cli_begin(&cmd, argc, argv, &p);
+    ncmp_error err;
+    int rc = cli_start(&cmd, argc, argv, &err);
     if (rc >= 0)
         return rc;
-    cli_parsed_free(&p);
-    ncmp_error err;
-    ncmp_error_clear(&err);
-    if (!activations || !bins || !out) {
-        ncmp_fail(&err, NCMP_ERR_USAGE, "simulate-neural needs --activations, --bins and --out");
-        return cli_report(&err);
-    }
     ncmp_simulate_options o;
     ncmp_simulate_defaults(&o);
     if (strcmp(noise, "gaussian") && strcmp(noise, "poisson")) {
@@ -96,10 +90,10 @@ int cmd_simulate_neural(int argc, char **argv)
         ncmp_assembly_set_attribute(a, "simulation_expected_ceiling", buf, &err) ||
         ncmp_assembly_write_netcdf(a, out, force, &in, 1, &err))
         goto fail;
-    printf("wrote %s: %zu presentations (%zu stimuli x %zu repetitions) x %zu neuroids x %zu time bins of %g ms\n", out,
-           a->n_presentations, a->n_presentations / o.n_repetitions, o.n_repetitions, a->n_neuroids, a->n_time_bins,
-           o.bin_ms);
-    printf("ground truth: %s; expected ceiling %.4f (%s noise)\n", bins, expected, noise);
+    cli_printf("wrote %s: %zu presentations (%zu stimuli x %zu repetitions) x %zu neuroids x %zu time bins of %g ms\n",
+               out, a->n_presentations, a->n_presentations / o.n_repetitions, o.n_repetitions, a->n_neuroids,
+               a->n_time_bins, o.bin_ms);
+    cli_printf("ground truth: %s; expected ceiling %.4f (%s noise)\n", bins, expected, noise);
     ncmp_assembly_free(a);
     free(storage);
     return 0;

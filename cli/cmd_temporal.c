@@ -53,51 +53,51 @@ static void print_table(const ncmp_temporal *t)
     bool ceiled = false;
     for (size_t b = 0; b < B; b++)
         ceiled = ceiled || !isnan(t->ceiling[b]);
-    printf("\n%s score per time bin (rows) and model iteration (columns); * = best iteration of the bin\n",
-           ceiled ? "ceiled" : "raw");
-    printf("  %15s %8s ", "bin (ms)", "ceiling");
+    cli_printf("\n%s score per time bin (rows) and model iteration (columns); * = best iteration of the bin\n",
+               ceiled ? "ceiled" : "raw");
+    cli_printf("  %15s %8s ", "bin (ms)", "ceiling");
     for (size_t i = 0; i < T; i++)
-        printf(" %7s%-3lld", "t=", t->iterations[i]);
-    printf("\n");
+        cli_printf(" %7s%-3lld", "t=", t->iterations[i]);
+    cli_printf("\n");
     for (size_t b = 0; b < B; b++) {
         char bin[32];
         snprintf(bin, sizeof bin, "%g-%g", t->bin_start[b], t->bin_end[b]);
-        printf("  %15s ", bin);
+        cli_printf("  %15s ", bin);
         if (isnan(t->ceiling[b]))
-            printf("%8s ", "-");
+            cli_printf("%8s ", "-");
         else
-            printf("%8.4f ", t->ceiling[b]);
+            cli_printf("%8.4f ", t->ceiling[b]);
         for (size_t i = 0; i < T; i++) {
             double v = ceiled ? t->ceiled[i * B + b] : t->raw[i * B + b];
-            printf(" %9.4f%c", v, t->best_iteration[b] == i ? '*' : ' ');
+            cli_printf(" %9.4f%c", v, t->best_iteration[b] == i ? '*' : ' ');
         }
-        printf("\n");
+        cli_printf("\n");
     }
-    printf("\n  %15s ", "peak latency");
-    printf("%8s ", "");
+    cli_printf("\n  %15s ", "peak latency");
+    cli_printf("%8s ", "");
     for (size_t i = 0; i < T; i++)
-        printf(" %7.1fms", t->peak_latency_ms[i]);
-    printf("\n");
-    printf("\n  best monotone path (the iteration never decreases with time): ");
+        cli_printf(" %7.1fms", t->peak_latency_ms[i]);
+    cli_printf("\n");
+    cli_printf("\n  best monotone path (the iteration never decreases with time): ");
     for (size_t b = 0; b < B; b++)
-        printf("%s%lld", b ? " " : "", t->iterations[t->best_path[b]]);
-    printf("; mean %.4f\n", t->best_path_mean);
+        cli_printf("%s%lld", b ? " " : "", t->iterations[t->best_path[b]]);
+    cli_printf("; mean %.4f\n", t->best_path_mean);
     if (t->has_map) {
-        printf("  committed map %s (%s scores, Brain-Score's TemporalAligned):\n  %15s %8s  %9s %9s %9s\n", t->map_text,
-               ceiled ? "ceiled" : "raw", "bin (ms)", "ceiling", "raw", "error", "ceiled");
+        cli_printf("  committed map %s (%s scores, Brain-Score's TemporalAligned):\n  %15s %8s  %9s %9s %9s\n",
+                   t->map_text, ceiled ? "ceiled" : "raw", "bin (ms)", "ceiling", "raw", "error", "ceiled");
         for (size_t b = 0; b < B; b++) {
             char bin[32];
             snprintf(bin, sizeof bin, "%g-%g", t->bin_start[b], t->bin_end[b]);
-            printf("  %15s %8.4f  %9.4f %9.4f %9.4f\n", bin, t->ceiling[b], t->map_raw[b], t->map_error[b],
-                   t->map_ceiled[b]);
+            cli_printf("  %15s %8.4f  %9.4f %9.4f %9.4f\n", bin, t->ceiling[b], t->map_raw[b], t->map_error[b],
+                       t->map_ceiled[b]);
         }
-        printf("  %15s %8s  mean over bins %.4f\n", "", "", t->map_mean);
+        cli_printf("  %15s %8s  mean over bins %.4f\n", "", "", t->map_mean);
     }
     if (t->has_window) {
-        printf("  %15s %8.4f ", "window", t->window_ceiling);
+        cli_printf("  %15s %8.4f ", "window", t->window_ceiling);
         for (size_t i = 0; i < T; i++)
-            printf(" %9.4f ", isnan(t->window_ceiling) ? t->window_raw[i] : t->window_ceiled[i]);
-        printf("  (%g-%g ms, as 'neurocmp score')\n", t->window_start_ms, t->window_end_ms);
+            cli_printf(" %9.4f ", isnan(t->window_ceiling) ? t->window_raw[i] : t->window_ceiled[i]);
+        cli_printf("  (%g-%g ms, as 'neurocmp score')\n", t->window_start_ms, t->window_end_ms);
     }
 }
 
@@ -120,13 +120,20 @@ int cmd_temporal(int argc, char **argv)
          .kind = CLI_STRING,
          .target = &activations,
          .metavar = "FILE.h5",
-         .help = "activations file (docs/formats.md, Activations) with the layer at every iteration (required)"},
-        {.name = "layer", .kind = CLI_STRING, .target = &layer, .metavar = "L", .help = "layer to score (required)"},
+         .required = true,
+         .help = "activations file (docs/formats.md, Activations) with the layer at every iteration"},
+        {.name = "layer",
+         .kind = CLI_STRING,
+         .target = &layer,
+         .metavar = "L",
+         .required = true,
+         .help = "layer to score"},
         {.name = "neural",
          .kind = CLI_STRING,
          .target = &neural,
          .metavar = "FILE.nc",
-         .help = "recordings with a time_bin dimension (BrainIO netCDF-4; required)"},
+         .required = true,
+         .help = "recordings with a time_bin dimension (BrainIO netCDF-4)"},
         {.name = "region",
          .kind = CLI_STRING,
          .target = &region,
@@ -186,6 +193,7 @@ int cmd_temporal(int argc, char **argv)
          .kind = CLI_STRING,
          .target = &splits_to,
          .metavar = "FILE.json",
+         .output = true,
          .help = "write the splits used as JSON"},
         {.name = "out",
          .short_name = 'o',
@@ -221,21 +229,12 @@ int cmd_temporal(int argc, char **argv)
         .min_positional = 0,
         .max_positional = 0,
     };
-    cli_parsed p;
-    int rc = cli_begin(&cmd, argc, argv, &p);
+    ncmp_error err;
+    int rc = cli_start(&cmd, argc, argv, &err);
     if (rc >= 0)
         return rc;
-    cli_parsed_free(&p);
-    ncmp_error err;
-    ncmp_error_clear(&err);
     ncmp_temporal_options o;
     ncmp_temporal_defaults(&o);
-    if (!activations || !layer || !neural) {
-        ncmp_fail(
-            &err, NCMP_ERR_USAGE,
-            "temporal needs --activations FILE.h5, --layer L and --neural FILE.nc (see 'neurocmp temporal --help')");
-        return cli_report(&err);
-    }
     if (ncmp_normalization_parse(normalization, &o.normalization, &err))
         return cli_report(&err);
     if (!strcmp(mode, "per-bin"))
@@ -325,10 +324,6 @@ int cmd_temporal(int argc, char **argv)
             .n_components = o.metric == NCMP_TEMPORAL_PLS ? (int)components : 0,
         };
     }
-    if (splits_to && !force && exists(splits_to)) {
-        ncmp_fail(&err, NCMP_ERR_EXISTS, "'%s' exists; use --force to replace it", splits_to);
-        goto fail;
-    }
     if (parse_iterations(iterations, &its, &o.n_iterations, &err))
         goto fail;
     o.iterations = its;
@@ -348,16 +343,16 @@ int cmd_temporal(int argc, char **argv)
     }
     for (size_t r = 0; r < n_regions; r++) {
         const char *R = regions[r];
-        printf("%stemporal: layer %s of %s vs %s%s%s; %zu time bins, %s, %s\n", r ? "\n" : "", layer, activations,
-               neural, R ? ", region " : "", R ? R : "", o.n_bins, metric, mode);
+        cli_printf("%stemporal: layer %s of %s vs %s%s%s; %zu time bins, %s, %s\n", r ? "\n" : "", layer, activations,
+                   neural, R ? ", region " : "", R ? R : "", o.n_bins, metric, mode);
         fflush(stdout);
         if (ncmp_temporal_compute(acts, layer, a, R, &o, &t[r], &err)) {
             if (n_regions > 1)
                 ncmp_error_context(&err, "region %s", R);
             goto fail;
         }
-        printf("%zu stimuli x %zu features, %zu neuroids; %s\n", t[r]->n_stimuli, t[r]->n_features, t[r]->n_neuroids,
-               t[r]->splits->description);
+        cli_printf("%zu stimuli x %zu features, %zu neuroids; %s\n", t[r]->n_stimuli, t[r]->n_features,
+                   t[r]->n_neuroids, t[r]->splits->description);
         if (t[r]->n_unused_activations)
             ncmp_log_info("%zu stimuli of %s are not in the recordings and are not used", t[r]->n_unused_activations,
                           activations);
@@ -369,7 +364,7 @@ int cmd_temporal(int argc, char **argv)
             if (ncmp_make_directories(dir, &err) || ncmp_temporal_write_h5(t[r], &rep[r], h5_path[r], force, &err) ||
                 ncmp_temporal_write_json(t[r], &rep[r], json_path[r], &err))
                 goto fail;
-            printf("\nwrote %s, %s\n", json_path[r], h5_path[r]);
+            cli_printf("\nwrote %s, %s\n", json_path[r], h5_path[r]);
         }
     }
     if (splits_to && ncmp_splits_write_json(t[0]->splits, (const char *const *)t[0]->stimulus_ids, splits_to, &err))
@@ -378,7 +373,7 @@ int cmd_temporal(int argc, char **argv)
     if (dir && (!no_figures || report)) {
         if (ncmp_temporal_write_figures(results, rep, n_regions, dir, &err))
             goto fail;
-        printf("wrote the figures (PNG and SVG) to %s\n", dir);
+        cli_printf("wrote the figures (PNG and SVG) to %s\n", dir);
     }
     if (report) {
         if (out && strcmp(out, report) &&
@@ -386,7 +381,7 @@ int cmd_temporal(int argc, char **argv)
             goto fail;
         if (ncmp_report_write_temporal(results, rep, n_regions, report, &err))
             goto fail;
-        printf("wrote %s/index.html and %s/report.md\n", report, report);
+        cli_printf("wrote %s/index.html and %s/report.md\n", report, report);
     }
     rc = 0;
     goto cleanup;

@@ -77,13 +77,10 @@ int cmd_train(int argc, char **argv)
         .n_options = sizeof options / sizeof options[0],
         .max_positional = 0,
     };
-    cli_parsed p;
-    int rc = cli_begin(&cmd, argc, argv, &p);
+    ncmp_error err;
+    int rc = cli_start(&cmd, argc, argv, &err);
     if (rc >= 0)
         return rc;
-    cli_parsed_free(&p);
-    ncmp_error err;
-    ncmp_error_clear(&err);
     ncmp_train_options o;
     memset(&o, 0, sizeof o);
     ncmp_dtype dtype;

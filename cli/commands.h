@@ -25,6 +25,10 @@ int cmd_compare(int argc, char **argv);
 int cmd_neural(int argc, char **argv);
 int cmd_simulate_neural(int argc, char **argv);
 
+/* The prologue of a command without positional arguments: parse (required
+ * options and --force checked by the parser), print help or the error, clear
+ * err; returns -1 to continue, else the exit code to return. */
+int cli_start(const cli_command *cmd, int argc, char **argv, ncmp_error *err);
 /* Parse, print help or the error; returns -1 to continue, else an exit code. */
 int cli_begin(const cli_command *cmd, int argc, char **argv, cli_parsed *parsed);
 /* Print "neurocmp: error: <message>" and return the exit code for it. */

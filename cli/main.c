@@ -69,6 +69,16 @@ int cli_begin(const cli_command *cmd, int argc, char **argv, cli_parsed *parsed)
     return -1;
 }
 
+int cli_start(const cli_command *cmd, int argc, char **argv, ncmp_error *err)
+{
+    ncmp_error_clear(err);
+    cli_parsed p;
+    int rc = cli_begin(cmd, argc, argv, &p);
+    if (rc < 0)
+        cli_parsed_free(&p);
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
     /* HDF5 1.10 crashes in its atexit cleanup when an earlier H5Fclose failed

@@ -1,5 +1,7 @@
-/* Minimal JSON writing (atomic) and reading for analysis files (RFC 8259). */
+/* JSON for result files: string and number writers; reading through cJSON (Debian's libcjson). */
 #include "results/json.h"
+
+#include <cjson/cJSON.h>
 
 #include "core/paths.h"
 
@@ -37,197 +39,45 @@ void ncmp_json_number(FILE *f, double x)
         fputs("null", f);
 }
 
-/* ---- reader ---------------------------------------------------------------- */
+/* ---- reader: cJSON's parser, its tree copied into ncmp_json_value ----------- */
 
-typedef struct parser {
-    const char *p, *start, *source;
-    ncmp_error *err;
-    int depth;
-} parser;
-
-static ncmp_status parse_fail(parser *ps, const char *what)
+static ncmp_status convert(const cJSON *c, ncmp_json_value *v, const char *source, ncmp_error *err)
 {
-    size_t line = 1;
-    for (const char *q = ps->start; q < ps->p; q++)
-        line += *q == '\n';
-    return ncmp_fail(ps->err, NCMP_ERR_FORMAT, "%s: line %zu: %s", ps->source, line, what);
-}
-
-static void skip_ws(parser *ps)
-{
-    while (*ps->p == ' ' || *ps->p == '\t' || *ps->p == '\n' || *ps->p == '\r')
-        ps->p++;
-}
-
-static ncmp_status parse_value(parser *ps, ncmp_json_value *v);
-
-static ncmp_status parse_string(parser *ps, char **out)
-{
-    ps->p++; /* opening quote */
-    size_t cap = 16, n = 0;
-    char *s = malloc(cap);
-    if (!s)
-        return ncmp_fail(ps->err, NCMP_ERR_NOMEM, "out of memory");
-    for (;;) {
-        char c = *ps->p;
-        if (!c || (unsigned char)c < 0x20) {
-            free(s);
-            return parse_fail(ps, "unterminated string");
-        }
-        ps->p++;
-        if (c == '"')
-            break;
-        if (c == '\\') {
-            char e = *ps->p++;
-            switch (e) {
-            case '"':
-            case '\\':
-            case '/':
-                c = e;
-                break;
-            case 'n':
-                c = '\n';
-                break;
-            case 't':
-                c = '\t';
-                break;
-            case 'r':
-                c = '\r';
-                break;
-            case 'b':
-                c = '\b';
-                break;
-            case 'f':
-                c = '\f';
-                break;
-            case 'u': {
-                unsigned code = 0;
-                for (int i = 0; i < 4; i++) {
-                    char h = *ps->p++;
-                    unsigned d = h >= '0' && h <= '9'   ? (unsigned)(h - '0')
-                                 : h >= 'a' && h <= 'f' ? (unsigned)(h - 'a' + 10)
-                                 : h >= 'A' && h <= 'F' ? (unsigned)(h - 'A' + 10)
-                                                        : 99u;
-                    if (d > 15) {
-                        free(s);
-                        return parse_fail(ps, "bad \\u escape");
-                    }
-                    code = code * 16 + d;
-                }
-                c = code < 0x80 ? (char)code : '?';
-                break;
-            }
-            default:
-                free(s);
-                return parse_fail(ps, "bad escape in string");
-            }
-        }
-        if (n + 2 > cap) {
-            char *t = realloc(s, cap *= 2);
-            if (!t) {
-                free(s);
-                return ncmp_fail(ps->err, NCMP_ERR_NOMEM, "out of memory");
-            }
-            s = t;
-        }
-        s[n++] = c;
-    }
-    s[n] = 0;
-    *out = s;
-    return NCMP_OK;
-}
-
-static ncmp_status parse_container(parser *ps, ncmp_json_value *v, bool object)
-{
-    char close = object ? '}' : ']';
-    v->type = object ? NCMP_JSON_OBJECT : NCMP_JSON_ARRAY;
-    ps->p++;
-    if (++ps->depth > 64)
-        return parse_fail(ps, "nested too deeply");
-    size_t cap = 0;
-    skip_ws(ps);
-    if (*ps->p == close) {
-        ps->p++;
-        ps->depth--;
-        return NCMP_OK;
-    }
-    for (;;) {
-        if (v->n == cap) {
-            cap = cap ? 2 * cap : 8;
-            ncmp_json_value *items = realloc(v->items, cap * sizeof *items);
-            if (!items)
-                return ncmp_fail(ps->err, NCMP_ERR_NOMEM, "out of memory");
-            v->items = items;
-            if (object) {
-                char **keys = realloc(v->keys, cap * sizeof *keys);
-                if (!keys)
-                    return ncmp_fail(ps->err, NCMP_ERR_NOMEM, "out of memory");
-                v->keys = keys;
-            }
-        }
-        memset(&v->items[v->n], 0, sizeof v->items[0]);
-        skip_ws(ps);
-        if (object) {
-            v->keys[v->n] = NULL;
-            if (*ps->p != '"')
-                return parse_fail(ps, "expected a string key");
-            ncmp_status st = parse_string(ps, &v->keys[v->n]);
+    if (cJSON_IsNull(c))
+        v->type = NCMP_JSON_NULL;
+    else if (cJSON_IsBool(c)) {
+        v->type = NCMP_JSON_BOOL;
+        v->number = cJSON_IsTrue(c) ? 1 : 0;
+    } else if (cJSON_IsNumber(c)) {
+        v->type = NCMP_JSON_NUMBER;
+        v->number = c->valuedouble;
+        if (!isfinite(v->number)) /* 1e999: JSON has no infinities */
+            return ncmp_fail(err, NCMP_ERR_FORMAT, "%s: a number is out of the range of a double", source);
+    } else if (cJSON_IsString(c)) {
+        v->type = NCMP_JSON_STRING;
+        if (!(v->string = strdup(c->valuestring)))
+            return ncmp_fail(err, NCMP_ERR_NOMEM, "out of memory");
+    } else if (cJSON_IsArray(c) || cJSON_IsObject(c)) {
+        bool object = cJSON_IsObject(c);
+        v->type = object ? NCMP_JSON_OBJECT : NCMP_JSON_ARRAY;
+        size_t n = 0;
+        for (const cJSON *e = c->child; e; e = e->next)
+            n++;
+        v->items = calloc(n ? n : 1, sizeof *v->items);
+        v->keys = object ? calloc(n ? n : 1, sizeof *v->keys) : NULL;
+        if (!v->items || (object && !v->keys))
+            return ncmp_fail(err, NCMP_ERR_NOMEM, "out of memory");
+        for (const cJSON *e = c->child; e; e = e->next) {
+            ncmp_json_value *item = &v->items[v->n++];
+            if (object && !(v->keys[v->n - 1] = strdup(e->string ? e->string : "")))
+                return ncmp_fail(err, NCMP_ERR_NOMEM, "out of memory");
+            ncmp_status st = convert(e, item, source, err);
             if (st)
                 return st;
-            skip_ws(ps);
-            if (*ps->p != ':') {
-                v->n++;
-                return parse_fail(ps, "expected ':'");
-            }
-            ps->p++;
         }
-        ncmp_status st = parse_value(ps, &v->items[v->n]);
-        v->n++;
-        if (st)
-            return st;
-        skip_ws(ps);
-        if (*ps->p == ',') {
-            ps->p++;
-            continue;
-        }
-        if (*ps->p == close) {
-            ps->p++;
-            ps->depth--;
-            return NCMP_OK;
-        }
-        return parse_fail(ps, object ? "expected ',' or '}'" : "expected ',' or ']'");
-    }
-}
-
-static ncmp_status parse_value(parser *ps, ncmp_json_value *v)
-{
-    skip_ws(ps);
-    char c = *ps->p;
-    if (c == '{' || c == '[')
-        return parse_container(ps, v, c == '{');
-    if (c == '"') {
-        v->type = NCMP_JSON_STRING;
-        return parse_string(ps, &v->string);
-    }
-    if (!strncmp(ps->p, "null", 4)) {
-        ps->p += 4;
-        v->type = NCMP_JSON_NULL;
-        return NCMP_OK;
-    }
-    if (!strncmp(ps->p, "true", 4) || !strncmp(ps->p, "false", 5)) {
-        v->type = NCMP_JSON_BOOL;
-        v->number = c == 't';
-        ps->p += c == 't' ? 4 : 5;
-        return NCMP_OK;
-    }
-    if (c == '-' || (c >= '0' && c <= '9')) {
-        char *end;
-        v->type = NCMP_JSON_NUMBER;
-        v->number = strtod(ps->p, &end);
-        ps->p = end;
-        return NCMP_OK;
-    }
-    return parse_fail(ps, c ? "unexpected character" : "unexpected end of file");
+    } else
+        return ncmp_fail(err, NCMP_ERR_FORMAT, "%s: an unexpected JSON value", source);
+    return NCMP_OK;
 }
 
 static void free_members(ncmp_json_value *v)
@@ -253,16 +103,19 @@ void ncmp_json_free(ncmp_json_value *v)
 ncmp_status ncmp_json_parse(const char *text, const char *source, ncmp_json_value **out, ncmp_error *err)
 {
     *out = NULL;
-    parser ps = {text, text, source ? source : "JSON", err, 0};
-    ncmp_json_value *v = calloc(1, sizeof *v);
-    if (!v)
-        return ncmp_fail(err, NCMP_ERR_NOMEM, "out of memory");
-    ncmp_status st = parse_value(&ps, v);
-    if (!st) {
-        skip_ws(&ps);
-        if (*ps.p)
-            st = parse_fail(&ps, "trailing characters after the JSON value");
+    source = source ? source : "JSON";
+    const char *end = NULL;
+    cJSON *root = cJSON_ParseWithOpts(text, &end, 1); /* the whole text, nothing after the value */
+    if (!root) {
+        size_t line = 1;
+        const char *at = end && end >= text ? end : text;
+        for (const char *q = text; q < at && *q; q++)
+            line += *q == '\n';
+        return ncmp_fail(err, NCMP_ERR_FORMAT, "%s: line %zu: not valid JSON (near '%.20s')", source, line, at);
     }
+    ncmp_json_value *v = calloc(1, sizeof *v);
+    ncmp_status st = v ? convert(root, v, source, err) : ncmp_fail(err, NCMP_ERR_NOMEM, "out of memory");
+    cJSON_Delete(root);
     if (st) {
         ncmp_json_free(v);
         return st;

@@ -1,6 +1,6 @@
 /* Small JSON helpers for result files: string and number formatting (non-finite numbers as null),
- * and a strict reader for small files such as split lists (RFC 8259;
- * \uXXXX escapes outside ASCII are kept as '?').  Parsed values are owned
+ * and a reader for splits and result files on cJSON (Debian's libcjson; its parser takes
+ * no inf, nan or hexadecimal numbers), giving the tree below.  Parsed values are owned
  * by the root: free it with ncmp_json_free.
  */
 #ifndef NCMP_RESULTS_JSON_H

@@ -164,8 +164,14 @@ static void test_splits_errors_and_json(void)
         {"{\"train\": [[0, 1, 9]], \"test\": [[3]]}", "index 9 is out of range for 5 samples"},
         {"{\"train\": [[0, 1]], \"test\": []}", "1 train sets and 0 test sets"},
         {"{\"train\": [[0, 1.5]], \"test\": [[3]]}", "is not a non-negative integer"},
-        {"{\"train\": [[0, 1], \"test\": [[3]]}", "line 1: expected ',' or ']'"},
+        {"{\"train\": [[0, 1], \"test\": [[3]]}", "line 1: not valid JSON"},
         {"[1, 2]", "expected a JSON object"},
+        /* not JSON, although strtod reads them: the reader is cJSON's */
+        {"{\"train\": [[0, inf]], \"test\": [[3]]}", "not valid JSON (near 'inf"},
+        {"{\"train\": [[0, nan]], \"test\": [[3]]}", "not valid JSON (near 'nan"},
+        {"{\"train\": [[0, 0x1]], \"test\": [[3]]}", "not valid JSON (near 'x1"},
+        {"{\"train\": [[0, 1e999]], \"test\": [[3]]}", "out of the range of a double"},
+        {"{\"train\": [[0, 1]], \"test\": [[3]]} trailing", "not valid JSON (near 'trailing"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         FILE *f = fopen(path, "w");

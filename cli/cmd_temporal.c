@@ -115,6 +115,7 @@ int cmd_temporal(int argc, char **argv)
     const char *normalization = "ev", *map_text = NULL;
     long components = 25, block_mb = 256;
     bool force = false, no_figures = false;
+    double vmin = NAN, vmax = NAN;
     const cli_option options[] = {
         {.name = "activations",
          .kind = CLI_STRING,
@@ -207,6 +208,16 @@ int cmd_temporal(int argc, char **argv)
          .metavar = "DIR",
          .help = "write an offline HTML + Markdown report with figures and tables here"},
         {.name = "no-figures", .kind = CLI_FLAG, .target = &no_figures, .help = "with --out: skip the PNG/SVG figures"},
+        {.name = "vmin",
+         .kind = CLI_DOUBLE,
+         .target = &vmin,
+         .metavar = "V",
+         .help = "heatmap: lower end of the colour scale (default: the data's), to compare figures"},
+        {.name = "vmax",
+         .kind = CLI_DOUBLE,
+         .target = &vmax,
+         .metavar = "V",
+         .help = "heatmap: upper end of the colour scale (default: the data's)"},
         {.name = "force",
          .short_name = 'f',
          .kind = CLI_FLAG,
@@ -322,6 +333,8 @@ int cmd_temporal(int argc, char **argv)
             .splits_path = splits_from,
             .details_path = dir ? h5_path[r] : NULL,
             .n_components = o.metric == NCMP_TEMPORAL_PLS ? (int)components : 0,
+            .vmin = vmin,
+            .vmax = vmax,
         };
     }
     if (parse_iterations(iterations, &its, &o.n_iterations, &err))

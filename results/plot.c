@@ -784,6 +784,30 @@ static ncmp_status draw_heatmap(canvas *c, const void *arg, const ncmp_plot_meta
         }
     }
 
+    /* paths through the cell centres: the dashed one first, the solid one with dots over it */
+    for (int k = 1; k >= 0; k--) {
+        const double *path = k ? h->path_alt : h->path;
+        if (!path)
+            continue;
+        double lw = fmax(1.5, 2.5 * st.s), px = NAN, py = NAN;
+        for (size_t j = 0; j < h->n_cols; j++) {
+            double x = (X_OF(h->col_start[j]) + X_OF(cell_end(h, j))) / 2;
+            double y = isnan(path[j]) ? NAN : Y_OF_ROW(path[j] + 0.5);
+            if (!isnan(y) && !isnan(py)) {
+                if (k)
+                    cv_line(c, px, py, x, y, WHITE, lw, 5 * st.s);
+                else {
+                    double xy[4] = {px, py, x, y};
+                    cv_polyline(c, xy, 2, PALETTE[3], lw);
+                }
+            }
+            if (!k && !isnan(y))
+                cv_marker(c, x, y, 3.5 * st.s, PALETTE[3]);
+            px = x;
+            py = y;
+        }
+    }
+
     cv_stroke_rect(c, f.x0, f.y0, f.x1 - f.x0, f.y1 - f.y0, FRAME, st.line);
 
     /* y axis: row labels at row centres, thinned to one per tick_font * 1.2 pixels */

@@ -46,6 +46,10 @@ typedef struct ncmp_heatmap {
     int annotate;                  /* nonzero: print the value (2 decimals) in each cell when cells are big enough */
     const char *const *col_labels; /* optional [n_cols]: categorical columns (e.g. "t = 0"), labelled at their
                                       centres instead of the bin edges in ms; NULL = time bins */
+    const double *path;            /* optional [n_cols]: a row position per column (row index, fractional for a mix;
+                                      NaN = none), drawn as a solid red line with dots through the cell centres, e.g. a
+                                      committed mapping of iterations onto time bins */
+    const double *path_alt;        /* optional [n_cols]: a second path, drawn dashed (e.g. the best monotone path) */
 } ncmp_heatmap;
 
 typedef struct ncmp_line_series {

@@ -68,12 +68,45 @@ static void write_region(const ncmp_doc *d, const ncmp_temporal *t, const ncmp_t
            "the peak latency should shift later with the iteration. Differences within about two standard errors "
            "are not reliable: use 'neurocmp compare' for a test.");
     ncmp_doc_para_end(d);
+    if (t->has_map) {
+        ncmp_doc_heading(d, level, "The committed map");
+        ncmp_doc_para_begin(d);
+        snprintf(line, sizeof line,
+                 "The map %s assigns model iterations to time; each bin gets the iterations overlapping it, "
+                 "weighted by how much of each falls inside (Brain-Score's TemporalAligned), and is scored with the "
+                 "%s regression. Its %s score, averaged over the %zu bins: %.3f. The best monotone path through the "
+                 "matrix (one iteration per bin, never going back in time) averages %.3f; a committed map can do "
+                 "no better than the matrix's best cells.",
+                 t->map_text, rep->mode, ceiled ? "ceiled" : "raw", B, t->map_mean, t->best_path_mean);
+        ncmp_doc_text(d, line);
+        ncmp_doc_para_end(d);
+        ncmp_doc_table_begin(d);
+        const char *head[] = {"bin (ms)", "map weights", "raw", "error", ceiled ? "ceiled" : "-"};
+        ncmp_doc_table_row(d, head, 5, true);
+        for (size_t b = 0; b < B; b++) {
+            char c0[48], c1[256], c2[32], c3[32], c4[32];
+            size_t len = 0;
+            c1[0] = 0;
+            for (size_t k = 0; k < t->map_steps && len < sizeof c1 - 40; k++)
+                if (t->map_weights[b * t->map_steps + k] > 0)
+                    len += (size_t)snprintf(c1 + len, sizeof c1 - len, "%st=%lld x %.2f", len ? ", " : "",
+                                            t->map_iterations[k], t->map_weights[b * t->map_steps + k]);
+            snprintf(c0, sizeof c0, "%g-%g", t->bin_start[b], t->bin_end[b]);
+            snprintf(c2, sizeof c2, "%.3f", t->map_raw[b]);
+            snprintf(c3, sizeof c3, "%.3f", t->map_error[b]);
+            snprintf(c4, sizeof c4, isnan(t->map_ceiled[b]) ? "-" : "%.3f", t->map_ceiled[b]);
+            const char *row[] = {c0, c1, c2, c3, c4};
+            ncmp_doc_table_row(d, row, 5, false);
+        }
+        ncmp_doc_table_end(d);
+    }
     ncmp_doc_heading(d, level, "Figures");
     snprintf(name, sizeof name, "heatmap%s", suffix);
-    ncmp_doc_figure(d, name,
-                    ceiled
-                        ? "Ceiled predictivity per model iteration and time bin; outlined: best iteration of each bin"
-                        : "Raw predictivity per model iteration and time bin; outlined: best iteration of each bin");
+    snprintf(line, sizeof line,
+             "%s predictivity per model iteration and time bin; outlined: best iteration of each bin; dashed: the "
+             "best monotone path%s",
+             ceiled ? "Ceiled" : "Raw", t->has_map ? "; red: the committed map" : "");
+    ncmp_doc_figure(d, name, line);
     snprintf(name, sizeof name, "score_vs_time%s", suffix);
     ncmp_doc_figure(d, name, "Predictivity over time, one line per iteration (error bars: standard error over splits)");
     ncmp_doc_heading(d, level, "Table");
@@ -113,6 +146,13 @@ static void write_region(const ncmp_doc *d, const ncmp_temporal *t, const ncmp_t
             else
                 snprintf(cells[2 + i], 64, "%.3f +- %.3f%s", v, e, t->best_iteration[b] == i ? " *" : "");
         }
+        ncmp_doc_table_row(d, (const char *const *)cells, ncols, false);
+    }
+    if (t->has_map) {
+        snprintf(cells[0], 64, "committed map");
+        snprintf(cells[1], 64, "mean %.3f", t->map_mean);
+        for (size_t i = 0; i < T; i++)
+            snprintf(cells[2 + i], 64, " ");
         ncmp_doc_table_row(d, (const char *const *)cells, ncols, false);
     }
     if (t->has_window) {

@@ -311,9 +311,10 @@ static ncmp_status region_figures(const ncmp_temporal *t, const ncmp_temporal_re
     char **labels = calloc(T, sizeof *labels);
     unsigned char *mark = calloc(T * B, 1);
     double *x = malloc(B * sizeof *x), *err_scaled = malloc(T * B * sizeof *err_scaled);
+    double *path = malloc(B * sizeof *path), *path_alt = malloc(B * sizeof *path_alt);
     ncmp_line_series *series = calloc(T, sizeof *series);
     char(*names)[48] = calloc(T, sizeof *names);
-    if (!labels || !mark || !x || !err_scaled || !series || !names) {
+    if (!labels || !mark || !x || !err_scaled || !series || !names || !path || !path_alt) {
         st = ncmp_fail(err, NCMP_ERR_NOMEM, "out of memory");
         goto done;
     }
@@ -328,13 +329,31 @@ static ncmp_status region_figures(const ncmp_temporal *t, const ncmp_temporal_re
     }
     for (size_t i = 0; i < T * B; i++)
         err_scaled[i] = ceiled ? ncmp_temporal_ceiled_error(t, i / B, i % B) : t->error[i];
+    /* the committed map (weighted mean row of its iterations in each bin) and the best monotone path */
+    for (size_t b = 0; b < B; b++) {
+        path_alt[b] = (double)t->best_path[b];
+        double row = 0, wsum = 0;
+        for (size_t k = 0; t->has_map && k < t->map_steps; k++) {
+            double w = t->map_weights[b * t->map_steps + k];
+            size_t r = T;
+            for (size_t i = 0; i < T; i++)
+                if (t->iterations[i] == t->map_iterations[k])
+                    r = i;
+            if (w > 0 && r < T) {
+                row += w * (double)r;
+                wsum += w;
+            }
+        }
+        path[b] = wsum > 0 ? row / wsum : NAN;
+    }
     char what[96];
     snprintf(what, sizeof what, ceiled ? "ceiled predictivity, %s" : "raw predictivity (no ceiling)",
              ncmp_normalization_formula(t->normalization));
     const char *region = rep->region ? rep->region : "all neuroids";
     /* 1. The matrix. */
-    snprintf(title, sizeof title, "%s (%s) vs %s: %s per iteration and time bin (outlined: best iteration)", rep->layer,
-             rep->metric, region, ceiled ? "ceiled score" : "raw score");
+    snprintf(title, sizeof title, "%s (%s) vs %s: %s per iteration and time bin (outlined: best iteration%s)",
+             rep->layer, rep->metric, region, ceiled ? "ceiled score" : "raw score",
+             t->has_map ? "; red: the committed map; dashed: best monotone path" : "; dashed: best monotone path");
     ncmp_plot_meta meta = {title, prov};
     ncmp_heatmap h = {
         .n_rows = T,
@@ -346,10 +365,12 @@ static ncmp_status region_figures(const ncmp_temporal *t, const ncmp_temporal_re
         .x_label = "time bin (ms)",
         .y_label = "model iteration",
         .colorbar_label = what,
-        .vmin = NAN,
-        .vmax = NAN,
+        .vmin = rep->vmin,
+        .vmax = rep->vmax,
         .mark = mark,
         .annotate = T * B <= 120,
+        .path = t->has_map ? path : NULL,
+        .path_alt = B > 1 ? path_alt : NULL,
     };
     snprintf(name, sizeof name, "heatmap%s", suffix);
     if (figure_paths(dir, name, png, svg, sizeof png)) {
@@ -374,6 +395,8 @@ done:
     free(labels);
     free(mark);
     free(x);
+    free(path);
+    free(path_alt);
     free(err_scaled);
     free(series);
     free(names);

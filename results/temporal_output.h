@@ -21,11 +21,12 @@
 typedef struct ncmp_temporal_report {
     const char *layer, *region; /* region NULL: all neuroids */
     const char *metric;         /* "pls" or "ridge" */
-    const char *mode;           /* "per-bin" or "shared" */
+    const char *mode;           /* "per-bin", "span" or "shared" */
     const char *activations_path, *neural_path;
     const char *splits_path;  /* --splits-from file or NULL */
     const char *details_path; /* the HDF5 file, named in the JSON, or NULL */
     int n_components;         /* PLS components, 0 for ridge */
+    double vmin, vmax;        /* heatmap colour range (--vmin/--vmax); NaN or equal: the data's range */
 } ncmp_temporal_report;
 
 ncmp_status ncmp_temporal_write_json(const ncmp_temporal *t, const ncmp_temporal_report *report, const char *path,

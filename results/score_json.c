@@ -82,17 +82,47 @@ void ncmp_json_write_provenance(FILE *f, const char *const *roles, const char *c
     fputs("\n  }", f);
 }
 
+ncmp_status ncmp_result_inputs_hash(ncmp_result_inputs *in, const char *activations_path, const char *neural_path,
+                                    const char *splits_path, ncmp_error *err)
+{
+    *in = (ncmp_result_inputs){activations_path, neural_path, splits_path, "", "", ""};
+    ncmp_status st;
+    if ((st = ncmp_sha256_file(activations_path, in->activations_sha256, err)) ||
+        (st = ncmp_sha256_file(neural_path, in->neural_sha256, err)) ||
+        (splits_path && (st = ncmp_sha256_file(splits_path, in->splits_sha256, err))))
+        return st;
+    return NCMP_OK;
+}
+
+void ncmp_result_inputs_write(FILE *f, const ncmp_result_inputs *in)
+{
+    const char *roles[3] = {"activations", "neural", "splits"};
+    const char *paths[3] = {in->activations_path, in->neural_path, in->splits_path};
+    const char *hashes[3] = {in->activations_sha256, in->neural_sha256, in->splits_sha256};
+    ncmp_json_write_provenance(f, roles, paths, hashes, in->splits_path ? 3 : 2);
+}
+
+ncmp_status ncmp_result_inputs_text(const ncmp_result_inputs *in, char **out, ncmp_error *err)
+{
+    const char *cl = ncmp_provenance_command_line();
+    size_t len = strlen(cl) + strlen(in->activations_path) + strlen(in->neural_path) + 512;
+    char *s = malloc(len);
+    if (!s)
+        return ncmp_fail(err, NCMP_ERR_NOMEM, "out of memory");
+    snprintf(s, len, "neurocmp %s (%s)\ncommand: %s\nactivations: %s sha256 %s\nneural: %s sha256 %s", NCMP_VERSION,
+             NCMP_GIT_REVISION, cl, in->activations_path, in->activations_sha256, in->neural_path, in->neural_sha256);
+    *out = s;
+    return NCMP_OK;
+}
+
 ncmp_status ncmp_score_write_json(const ncmp_score *const *scores, const long long *iterations, size_t n,
                                   const ncmp_score_report *r, const char *path, ncmp_error *err)
 {
     if (!n)
         return ncmp_fail(err, NCMP_ERR_USAGE, "no scores to write");
-    char act_hex[NCMP_SHA256_HEX_LEN] = "", neu_hex[NCMP_SHA256_HEX_LEN] = "", spl_hex[NCMP_SHA256_HEX_LEN] = "";
-    ncmp_status st;
-    if ((st = ncmp_sha256_file(r->activations_path, act_hex, err)) ||
-        (st = ncmp_sha256_file(r->neural_path, neu_hex, err)))
-        return st;
-    if (r->splits_path && (st = ncmp_sha256_file(r->splits_path, spl_hex, err)))
+    ncmp_result_inputs inputs;
+    ncmp_status st = ncmp_result_inputs_hash(&inputs, r->activations_path, r->neural_path, r->splits_path, err);
+    if (st)
         return st;
     ncmp_atomic_file jf;
     if ((st = ncmp_atomic_begin(&jf, path, true, err)))
@@ -154,10 +184,7 @@ ncmp_status ncmp_score_write_json(const ncmp_score *const *scores, const long lo
     fputs(",\n  \"details\": ", f);
     write_opt_string(f, r->details_path);
     fprintf(f, ",\n  \"seed\": %u,\n  \"provenance\": ", (unsigned)r->seed);
-    const char *roles[3] = {"activations", "neural", "splits"};
-    const char *paths[3] = {r->activations_path, r->neural_path, r->splits_path};
-    const char *hashes[3] = {act_hex, neu_hex, spl_hex};
-    ncmp_json_write_provenance(f, roles, paths, hashes, r->splits_path ? 3 : 2);
+    ncmp_result_inputs_write(f, &inputs);
     fputs("\n}\n", f);
     return ncmp_atomic_commit(&jf, err);
 }

@@ -43,6 +43,21 @@ ncmp_status ncmp_score_write_json(const ncmp_score *const *scores, const long lo
 void ncmp_json_write_provenance(FILE *f, const char *const *roles, const char *const *paths, const char *const *hashes,
                                 size_t n_inputs);
 
+/* The inputs of a score result: paths and SHA-256, hashed once
+ * (ncmp_result_inputs_hash) and written as the JSON provenance object
+ * (ncmp_result_inputs_write) or as the text embedded in figures
+ * (ncmp_result_inputs_text). splits_path may be NULL. */
+typedef struct ncmp_result_inputs {
+    const char *activations_path, *neural_path, *splits_path;
+    char activations_sha256[65], neural_sha256[65], splits_sha256[65];
+} ncmp_result_inputs;
+
+ncmp_status ncmp_result_inputs_hash(ncmp_result_inputs *in, const char *activations_path, const char *neural_path,
+                                    const char *splits_path, ncmp_error *err);
+void ncmp_result_inputs_write(FILE *f, const ncmp_result_inputs *in);
+/* "neurocmp VERSION (REVISION)\ncommand: ...\nactivations: PATH sha256 HEX\nneural: ..."; *out malloc'ed. */
+ncmp_status ncmp_result_inputs_text(const ncmp_result_inputs *in, char **out, ncmp_error *err);
+
 /* /train_mask and /test_mask [n_splits][n_stimuli] (uint8, 1 = in that split's
  * train / test set) under loc, as `score --details` and `temporal` write them. */
 ncmp_status ncmp_splits_write_masks_h5(hid_t loc, const ncmp_splits *splits, ncmp_error *err);

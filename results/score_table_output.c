@@ -79,11 +79,9 @@ static void write_record(FILE *f, const ncmp_score_table *t, const ncmp_score_ce
 ncmp_status ncmp_score_table_write_json(const ncmp_score_table *t, const ncmp_score_table_report *rep, const char *path,
                                         ncmp_error *err)
 {
-    char act_hex[NCMP_SHA256_HEX_LEN] = "", neu_hex[NCMP_SHA256_HEX_LEN] = "", spl_hex[NCMP_SHA256_HEX_LEN] = "";
-    ncmp_status st;
-    if ((st = ncmp_sha256_file(rep->activations_path, act_hex, err)) ||
-        (st = ncmp_sha256_file(rep->neural_path, neu_hex, err)) ||
-        (rep->splits_path && (st = ncmp_sha256_file(rep->splits_path, spl_hex, err))))
+    ncmp_result_inputs inputs;
+    ncmp_status st = ncmp_result_inputs_hash(&inputs, rep->activations_path, rep->neural_path, rep->splits_path, err);
+    if (st)
         return st;
     ncmp_atomic_file jf;
     if ((st = ncmp_atomic_begin(&jf, path, true, err)))
@@ -104,10 +102,7 @@ ncmp_status ncmp_score_table_write_json(const ncmp_score_table *t, const ncmp_sc
         write_record(f, t, &t->cells[k], rep->metric, rep->neural_path);
     }
     fprintf(f, "\n  ],\n  \"seed\": %u,\n  \"provenance\": ", (unsigned)t->regions[0].splits->seed);
-    const char *roles[3] = {"activations", "neural", "splits"};
-    const char *paths[3] = {rep->activations_path, rep->neural_path, rep->splits_path};
-    const char *hashes[3] = {act_hex, neu_hex, spl_hex};
-    ncmp_json_write_provenance(f, roles, paths, hashes, rep->splits_path ? 3 : 2);
+    ncmp_result_inputs_write(f, &inputs);
     fputs("\n}\n", f);
     return ncmp_atomic_commit(&jf, err);
 }
@@ -185,20 +180,6 @@ static double shown(const ncmp_score_table *t, const ncmp_score_cell *c)
     return region_has_ceiling(t, c->region) ? c->ceiled : c->score->raw;
 }
 
-static ncmp_status provenance_text(const ncmp_score_table_report *rep, const char *act_hex, const char *neu_hex,
-                                   char **out, ncmp_error *err)
-{
-    const char *cl = ncmp_provenance_command_line();
-    size_t len = strlen(cl) + strlen(rep->activations_path) + strlen(rep->neural_path) + 512;
-    char *s = malloc(len);
-    if (!s)
-        return ncmp_fail(err, NCMP_ERR_NOMEM, "out of memory");
-    snprintf(s, len, "neurocmp %s (%s)\ncommand: %s\nactivations: %s sha256 %s\nneural: %s sha256 %s", NCMP_VERSION,
-             NCMP_GIT_REVISION, cl, rep->activations_path, act_hex, rep->neural_path, neu_hex);
-    *out = s;
-    return NCMP_OK;
-}
-
 static ncmp_status write_heatmap(const ncmp_score_table *t, size_t r, const ncmp_score_table_report *rep,
                                  const char *dir, const char *prov, ncmp_error *err)
 {
@@ -266,7 +247,7 @@ done:
 }
 
 static void write_doc(const ncmp_doc *d, const ncmp_score_table *t, const ncmp_score_table_report *rep,
-                      const char *act_hex, const char *neu_hex)
+                      const ncmp_result_inputs *in)
 {
     char line[4096];
     ncmp_doc_begin(d, "neurocmp: predictivity of every layer at every model iteration");
@@ -344,7 +325,8 @@ static void write_doc(const ncmp_doc *d, const ncmp_score_table *t, const ncmp_s
     ncmp_doc_code_block(d, ncmp_provenance_command_line());
     snprintf(line, sizeof line,
              "activations  %s\n             sha256 %s\nneural       %s\n             sha256 %s\nneurocmp     %s (%s)",
-             rep->activations_path, act_hex, rep->neural_path, neu_hex, NCMP_VERSION, NCMP_GIT_REVISION);
+             rep->activations_path, in->activations_sha256, rep->neural_path, in->neural_sha256, NCMP_VERSION,
+             NCMP_GIT_REVISION);
     ncmp_doc_code_block(d, line);
     ncmp_doc_end(d);
 }
@@ -352,13 +334,10 @@ static void write_doc(const ncmp_doc *d, const ncmp_score_table *t, const ncmp_s
 ncmp_status ncmp_score_table_write_report(const ncmp_score_table *t, const ncmp_score_table_report *rep,
                                           const char *dir, ncmp_error *err)
 {
-    char act_hex[NCMP_SHA256_HEX_LEN] = "", neu_hex[NCMP_SHA256_HEX_LEN] = "";
-    ncmp_status st;
-    if ((st = ncmp_sha256_file(rep->activations_path, act_hex, err)) ||
-        (st = ncmp_sha256_file(rep->neural_path, neu_hex, err)))
-        return st;
+    ncmp_result_inputs inputs;
     char *prov = NULL;
-    if ((st = provenance_text(rep, act_hex, neu_hex, &prov, err)))
+    ncmp_status st = ncmp_result_inputs_hash(&inputs, rep->activations_path, rep->neural_path, rep->splits_path, err);
+    if (st || (st = ncmp_result_inputs_text(&inputs, &prov, err)))
         return st;
     for (size_t r = 0; !st && r < t->n_regions; r++)
         st = write_heatmap(t, r, rep, dir, prov, err);
@@ -371,7 +350,7 @@ ncmp_status ncmp_score_table_write_report(const ncmp_score_table *t, const ncmp_
         if ((st = ncmp_atomic_begin(&jf, path, true, err)))
             return st;
         ncmp_doc d = {jf.stream, html != 0};
-        write_doc(&d, t, rep, act_hex, neu_hex);
+        write_doc(&d, t, rep, &inputs);
         st = ncmp_atomic_commit(&jf, err);
     }
     return st;

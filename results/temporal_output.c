@@ -47,11 +47,9 @@ static void opt_string(FILE *f, const char *s)
 ncmp_status ncmp_temporal_write_json(const ncmp_temporal *t, const ncmp_temporal_report *rep, const char *path,
                                      ncmp_error *err)
 {
-    char act_hex[NCMP_SHA256_HEX_LEN] = "", neu_hex[NCMP_SHA256_HEX_LEN] = "", spl_hex[NCMP_SHA256_HEX_LEN] = "";
-    ncmp_status st;
-    if ((st = ncmp_sha256_file(rep->activations_path, act_hex, err)) ||
-        (st = ncmp_sha256_file(rep->neural_path, neu_hex, err)) ||
-        (rep->splits_path && (st = ncmp_sha256_file(rep->splits_path, spl_hex, err))))
+    ncmp_result_inputs inputs;
+    ncmp_status st = ncmp_result_inputs_hash(&inputs, rep->activations_path, rep->neural_path, rep->splits_path, err);
+    if (st)
         return st;
     ncmp_atomic_file jf;
     if ((st = ncmp_atomic_begin(&jf, path, true, err)))
@@ -173,10 +171,7 @@ ncmp_status ncmp_temporal_write_json(const ncmp_temporal *t, const ncmp_temporal
     fputs(",\n  \"details\": ", f);
     opt_string(f, rep->details_path);
     fprintf(f, ",\n  \"seed\": %u,\n  \"provenance\": ", (unsigned)t->splits->seed);
-    const char *roles[3] = {"activations", "neural", "splits"};
-    const char *paths[3] = {rep->activations_path, rep->neural_path, rep->splits_path};
-    const char *hashes[3] = {act_hex, neu_hex, spl_hex};
-    ncmp_json_write_provenance(f, roles, paths, hashes, rep->splits_path ? 3 : 2);
+    ncmp_result_inputs_write(f, &inputs);
     fputs("\n}\n", f);
     return ncmp_atomic_commit(&jf, err);
 }
@@ -263,25 +258,6 @@ done:
         ncmp_h5_output_abort(&out, false);
     free(best);
     return st;
-}
-
-/* "neurocmp <version> (<revision>); <command line>; activations <path> sha256 ...": embedded in every figure. */
-static ncmp_status provenance_text(const ncmp_temporal_report *rep, char **out, ncmp_error *err)
-{
-    char act_hex[NCMP_SHA256_HEX_LEN] = "", neu_hex[NCMP_SHA256_HEX_LEN] = "";
-    ncmp_status st;
-    if ((st = ncmp_sha256_file(rep->activations_path, act_hex, err)) ||
-        (st = ncmp_sha256_file(rep->neural_path, neu_hex, err)))
-        return st;
-    const char *cl = ncmp_provenance_command_line();
-    size_t len = strlen(cl) + strlen(rep->activations_path) + strlen(rep->neural_path) + 512;
-    char *s = malloc(len);
-    if (!s)
-        return ncmp_fail(err, NCMP_ERR_NOMEM, "out of memory");
-    snprintf(s, len, "neurocmp %s (%s)\ncommand: %s\nactivations: %s sha256 %s\nneural: %s sha256 %s", NCMP_VERSION,
-             NCMP_GIT_REVISION, cl, rep->activations_path, act_hex, rep->neural_path, neu_hex);
-    *out = s;
-    return NCMP_OK;
 }
 
 static ncmp_status figure_paths(const char *dir, const char *name, char *png, char *svg, size_t size)
@@ -414,8 +390,9 @@ ncmp_status ncmp_temporal_write_figures(const ncmp_temporal *const *t, const ncm
             return ncmp_fail(err, NCMP_ERR_SHAPE, "region %zu has %zu iterations, region 0 has %zu", r,
                              t[r]->n_iterations, T);
     char *prov = NULL, png[4096], svg[4096], title[512];
-    ncmp_status st = provenance_text(&rep[0], &prov, err);
-    if (st)
+    ncmp_result_inputs inputs; /* the provenance embedded in every figure */
+    ncmp_status st = ncmp_result_inputs_hash(&inputs, rep[0].activations_path, rep[0].neural_path, NULL, err);
+    if (st || (st = ncmp_result_inputs_text(&inputs, &prov, err)))
         return st;
     for (size_t r = 0; r < n_regions && !st; r++) {
         char suffix[160] = "";

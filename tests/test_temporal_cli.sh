@@ -90,7 +90,7 @@ if [ "$ncells" -eq 54 ] && "$py" -c "import sys; sys.exit(0 if $worst <= 1e-12 e
   bad "cells differ from neurocmp score (n $ncells, worst $worst)"; fi
 
 # 2b. Brain-Score's temporal protocols against a reference written from Brain-Score's code
-# (tests/brainscore_temporal.py: SpanTimeRegression / PerTimeRegression with PLSRegression(25), time_align),
+# (tests/brainscore_reference.py: SpanTimeRegression / PerTimeRegression with PLSRegression(25), time_align),
 # same splits, 1e-6 absolute per bin: the span matrix, a committed map mixing iterations (span and per-bin).
 map="0@70:100,1@100:130,2@130:190"
 expect 0 "temporal span with a map" -- "$bin" temporal --activations "$acts" --layer fc --neural "$tmp/sim.nc" \
@@ -108,10 +108,13 @@ expect 2 "overlapping map steps" -- "$bin" temporal --activations "$acts" --laye
   --region IT --map "0@70:120,1@100:190"
 contains "overlap"
 if "$py" -c "import sklearn, scipy, xarray, h5py" 2>/dev/null; then
-  ref="$(dirname "$0")/brainscore_temporal.py"
+  ref="$(dirname "$0")/brainscore_reference.py"
   "$py" "$ref" "$acts" fc "$tmp/sim.nc" IT "$tmp/splits.json" span >"$tmp/ref_span.json" 2>/dev/null &&
   "$py" "$ref" "$acts" fc "$tmp/sim.nc" IT "$tmp/splits.json" span "$map" >"$tmp/ref_span_map.json" 2>/dev/null &&
-  "$py" "$ref" "$acts" fc "$tmp/sim.nc" IT "$tmp/splits.json" per-bin "$map" >"$tmp/ref_bin_map.json" 2>/dev/null ||
+  "$py" "$ref" "$acts" fc "$tmp/sim.nc" IT "$tmp/splits.json" per-bin "$map" >"$tmp/ref_bin_map.json" 2>/dev/null &&
+  "$py" "$ref" "$acts" fc "$tmp/sim.nc" IT "$tmp/splits.json" rsa >"$tmp/ref_rsa.json" 2>/dev/null &&
+  "$bin" score --activations "$acts" --layer fc --neural "$tmp/sim.nc" --region IT --metric rsa \
+    --time-window 70:190 --splits-from "$tmp/splits.json" --out "$tmp/rsa.json" -q ||
     bad "the Brain-Score reference did not run"
   "$py" - "$tmp" >"$tmp/out" 2>&1 <<'PYEOF' && ok || { bad "span / map differ from Brain-Score's protocol"; sed 's/^/    /' "$tmp/out" >&2; }
 import json, sys
@@ -136,6 +139,11 @@ for b in range(W.shape[0]):
         assert abs(permap["map"]["raw"][b] - permap["raw"][permap["iteration"].index(t)][b]) < 1e-12, b
 m = span["map"]
 assert abs(m["mean"] - np.mean(m["ceiled"])) < 1e-12 and m["text"] == "0@70:100,1@100:130,2@130:190"
+# RSA: every split's value equals Brain-Score's RDMMetric (1 - corrcoef rows, Spearman of the upper triangles)
+rsa, r_rsa = json.load(open(tmp + "/rsa.json")), json.load(open(tmp + "/ref_rsa.json"))
+w_rsa = worst(rsa["split_medians"], r_rsa["rsa_split_values"])
+print("RSA split values vs Brain-Score's RDM metric: largest |difference| %.2e" % w_rsa)
+assert w_rsa < 1e-10, w_rsa
 path = span["best_monotone_path"]
 assert all(a <= b for a, b in zip(path, path[1:])), path
 PYEOF

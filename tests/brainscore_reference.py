@@ -1,6 +1,8 @@
 #!/usr/bin/env python3
-"""A reference for `neurocmp temporal --mode span|per-bin [--map ...]`, written from Brain-Score's code
+"""References for neurocmp's Brain-Score protocols, written from Brain-Score's code
 (brain-score/vision, read at c642dbe4):
+
+`temporal --mode span|per-bin [--map ...]`:
 
 - metric_helpers/temporal.py SpanTimeRegression: the (time_bin, presentation) samples stacked into one
   presentation axis (time outer), sorted by stimulus_id (XarrayRegression.fit), one regression fit on them;
@@ -12,11 +14,16 @@
   bin = overlap / step length; a bin not covered up to its end or from its start gets no weight (an error
   there); the aligned response is the weighted average.
 
-The splits are neurocmp's own (--splits-to JSON: indices into the sorted stimulus ids), so only the
-regression protocol is under test. Prints JSON: {"matrix": [[raw per bin] per iteration] (no map), or
-"map": [raw per bin], and the errors.
+`score --metric rsa`: metrics/rdm/metric.py RDMMetric: RDM = 1 - np.corrcoef over the stimulus rows
+(stimulus x stimulus), sorted by stimulus_id, compared by scipy.stats.spearmanr of the upper triangles
+(k = 1); here on each split's test stimuli, as neurocmp scores RSA, with the responses of every bin averaged
+(then the repetitions), the window covering all bins.
 
-usage: brainscore_temporal.py ACTIVATIONS.h5 LAYER NEURAL.nc REGION SPLITS.json MODE [MAP]
+The splits are neurocmp's own (--splits-to JSON: indices into the sorted stimulus ids), so only the
+protocol is under test. Prints JSON: {"raw", "error"} per iteration and bin (no map), {"map_raw",
+"map_error", "weights"} with a map, or {"rsa_split_values": [[per split] per iteration]} for rsa.
+
+usage: brainscore_reference.py ACTIVATIONS.h5 LAYER NEURAL.nc REGION SPLITS.json span|per-bin|rsa [MAP]
 """
 import json
 import sys
@@ -24,7 +31,7 @@ import sys
 import h5py
 import numpy as np
 import xarray as xr
-from scipy.stats import pearsonr
+from scipy.stats import pearsonr, spearmanr
 from sklearn.cross_decomposition import PLSRegression
 
 
@@ -99,6 +106,17 @@ def score(X_per_bin, resp, splits, span):
     return per_split.mean(0).tolist(), (per_split.std(0) / np.sqrt(len(per_split))).tolist()
 
 
+def rdm(x):
+    """RDMMetric's RDM: 1 - Pearson r between the rows (stimuli)."""
+    return 1 - np.corrcoef(x)
+
+
+def rdm_similarity(a, b):
+    """RDMSimilarity: Spearman r of the upper triangles, diagonal excluded."""
+    iu = np.triu_indices(a.shape[0], k=1)
+    return spearmanr(a[iu], b[iu])[0]
+
+
 def main(argv):
     acts, layer, nc, region, splits_path, mode = argv[1:7]
     map_text = argv[7] if len(argv) > 7 else None
@@ -106,7 +124,13 @@ def main(argv):
     splits = json.load(open(splits_path))
     span = mode == "span"
     out = {}
-    if map_text:
+    if mode == "rsa":
+        # the window over every bin: bins averaged per trial were already averaged over repetitions in load();
+        # both are plain means here (the simulation has no missing trials), so the order does not matter
+        neural = resp.mean(axis=2)
+        out["rsa_split_values"] = [[float(rdm_similarity(rdm(feats[t][np.array(test)]), rdm(neural[np.array(test)])))
+                                    for test in splits["test"]] for t in range(len(iterations))]
+    elif map_text:
         steps = parse_map(map_text, iterations)
         W = time_align_weights([(a, b) for _, a, b in steps], bins)
         idx = [iterations.index(it) for it, _, _ in steps]

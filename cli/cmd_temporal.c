@@ -165,6 +165,7 @@ int cmd_temporal(int argc, char **argv)
          .help = "ceiled = raw^2/ceiling (ev, Brain-Score since 2026), (raw/ceiling)^2 (ev2024) or raw/ceiling "
                  "(ratio, Brain-Score 1.x)"},
         {.name = "iterations",
+         .alias = "iteration",
          .kind = CLI_STRING,
          .target = &iterations,
          .metavar = "all|LIST",

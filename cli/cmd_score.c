@@ -87,7 +87,7 @@ static void print_table(const ncmp_score_table *t)
     }
 }
 
-static void describe(const ncmp_score_table *t, const char *metric, ncmp_pls_solver requested)
+static void describe(const ncmp_score_table *t, ncmp_pls_solver requested)
 {
     for (size_t r = 0; r < t->n_regions; r++) {
         const ncmp_score_table_region *R = &t->regions[r];
@@ -119,7 +119,6 @@ static void describe(const ncmp_score_table *t, const char *metric, ncmp_pls_sol
     if (!isnan(t->regions[0].inputs->ceiling))
         cli_printf("ceiled = %s (--normalization %s)\n", ncmp_normalization_formula(t->normalization),
                    ncmp_normalization_name(t->normalization));
-    (void)metric;
 }
 
 int cmd_score(int argc, char **argv)
@@ -352,7 +351,7 @@ int cmd_score(int argc, char **argv)
     else
         cli_printf("score: layer %s of %s vs %s%s%s\n", layer, activations, neural, region ? ", region " : "",
                    region ? region : "");
-    describe(t, metric, o.pls.solver);
+    describe(t, o.pls.solver);
     if (!table_form)
         cli_printf("\n  %9s %10s %10s %10s %8s\n", "iteration", "raw", "error", "ceiled", "seconds");
     if (ncmp_score_table_run(t, acts, &o, table_form ? NULL : print_row, NULL, &err))

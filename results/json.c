@@ -39,6 +39,27 @@ void ncmp_json_number(FILE *f, double x)
         fputs("null", f);
 }
 
+void ncmp_json_opt_string(FILE *f, const char *s)
+{
+    if (s)
+        ncmp_json_string(f, s);
+    else
+        fputs("null", f);
+}
+
+void ncmp_json_window(FILE *f, double start, double end)
+{
+    if (isnan(start)) {
+        fputs("null", f);
+        return;
+    }
+    fputc('[', f);
+    ncmp_json_number(f, start);
+    fputs(", ", f);
+    ncmp_json_number(f, end);
+    fputc(']', f);
+}
+
 /* ---- reader: cJSON's parser, its tree copied into ncmp_json_value ----------- */
 
 static ncmp_status convert(const cJSON *c, ncmp_json_value *v, const char *source, ncmp_error *err)

@@ -13,7 +13,9 @@
 #include "core/atomic.h" /* ncmp_atomic_file: the writers open their outputs through it */
 
 void ncmp_json_string(FILE *f, const char *s);
-void ncmp_json_number(FILE *f, double x); /* %.17g; NaN/Inf as null */
+void ncmp_json_number(FILE *f, double x);                 /* %.17g; NaN/Inf as null */
+void ncmp_json_opt_string(FILE *f, const char *s);        /* a string, or null for NULL */
+void ncmp_json_window(FILE *f, double start, double end); /* [start, end], or null when start is NaN */
 
 typedef enum ncmp_json_type {
     NCMP_JSON_NULL,

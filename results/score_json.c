@@ -45,14 +45,6 @@ static void write_field(FILE *f, const char *key, const ncmp_score *const *score
     fputc(']', f);
 }
 
-static void write_opt_string(FILE *f, const char *s)
-{
-    if (s)
-        ncmp_json_string(f, s);
-    else
-        fputs("null", f);
-}
-
 void ncmp_json_write_provenance(FILE *f, const char *const *roles, const char *const *paths, const char *const *hashes,
                                 size_t n_inputs)
 {
@@ -144,7 +136,7 @@ ncmp_status ncmp_score_write_json(const ncmp_score *const *scores, const long lo
         fputc(']', f);
     }
     fputs(",\n  \"region\": ", f);
-    write_opt_string(f, r->region);
+    ncmp_json_opt_string(f, r->region);
     write_field(f, "raw", scores, n, r, field_raw);
     write_field(f, "error", scores, n, r, field_error);
     fputs(",\n  \"ceiling\": ", f);
@@ -161,15 +153,7 @@ ncmp_status ncmp_score_write_json(const ncmp_score *const *scores, const long lo
     ncmp_json_string(f, r->splits_description ? r->splits_description : "");
     fprintf(f, ",\n  \"n_splits\": %zu,\n  \"n_components\": %zu", scores[0]->n_splits, r->n_components);
     fputs(",\n  \"time_window_ms\": ", f);
-    if (isnan(r->window_start_ms))
-        fputs("null", f);
-    else {
-        fputc('[', f);
-        ncmp_json_number(f, r->window_start_ms);
-        fputs(", ", f);
-        ncmp_json_number(f, r->window_end_ms);
-        fputc(']', f);
-    }
+    ncmp_json_window(f, r->window_start_ms, r->window_end_ms);
     fputs(",\n  \"split_medians\": [", f);
     for (size_t i = 0; i < n; i++) {
         fputs(i ? ", [" : "[", f);
@@ -182,7 +166,7 @@ ncmp_status ncmp_score_write_json(const ncmp_score *const *scores, const long lo
     }
     fputs("]", f);
     fputs(",\n  \"details\": ", f);
-    write_opt_string(f, r->details_path);
+    ncmp_json_opt_string(f, r->details_path);
     fprintf(f, ",\n  \"seed\": %u,\n  \"provenance\": ", (unsigned)r->seed);
     ncmp_result_inputs_write(f, &inputs);
     fputs("\n}\n", f);

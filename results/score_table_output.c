@@ -58,15 +58,7 @@ static void write_record(FILE *f, const ncmp_score_table *t, const ncmp_score_ce
     fprintf(f,
             ", \"n_splits\": %zu, \"n_components\": %d, \"solver\": \"%s\", \"time_window_ms\": ", R->splits->n_splits,
             t->metric == NCMP_METRIC_PLS ? t->n_components : 0, c->solver == NCMP_PLS_KERNEL ? "kernel" : "nipals");
-    if (isnan(in->window_start_ms))
-        fputs("null", f);
-    else {
-        fputc('[', f);
-        ncmp_json_number(f, in->window_start_ms);
-        fputs(", ", f);
-        ncmp_json_number(f, in->window_end_ms);
-        fputc(']', f);
-    }
+    ncmp_json_window(f, in->window_start_ms, in->window_end_ms);
     fputs(",\n     \"split_medians\": [", f);
     for (size_t s = 0; s < c->score->n_splits; s++) {
         if (s)

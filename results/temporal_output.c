@@ -36,14 +36,6 @@ static void matrix(FILE *f, const char *key, const double *v, size_t rows, size_
     fputs("\n  ]", f);
 }
 
-static void opt_string(FILE *f, const char *s)
-{
-    if (s)
-        ncmp_json_string(f, s);
-    else
-        fputs("null", f);
-}
-
 ncmp_status ncmp_temporal_write_json(const ncmp_temporal *t, const ncmp_temporal_report *rep, const char *path,
                                      ncmp_error *err)
 {
@@ -69,7 +61,7 @@ ncmp_status ncmp_temporal_write_json(const ncmp_temporal *t, const ncmp_temporal
     fputs(",\n  \"layer\": ", f);
     ncmp_json_string(f, rep->layer);
     fputs(",\n  \"region\": ", f);
-    opt_string(f, rep->region);
+    ncmp_json_opt_string(f, rep->region);
     fputs(",\n  \"iteration\": [", f);
     for (size_t i = 0; i < T; i++)
         fprintf(f, i ? ", %lld" : "%lld", t->iterations[i]);
@@ -169,7 +161,7 @@ ncmp_status ncmp_temporal_write_json(const ncmp_temporal *t, const ncmp_temporal
     ncmp_json_string(f, t->splits->description ? t->splits->description : "");
     fprintf(f, ",\n  \"n_splits\": %zu,\n  \"n_components\": %d", t->n_splits, rep->n_components);
     fputs(",\n  \"details\": ", f);
-    opt_string(f, rep->details_path);
+    ncmp_json_opt_string(f, rep->details_path);
     fprintf(f, ",\n  \"seed\": %u,\n  \"provenance\": ", (unsigned)t->splits->seed);
     ncmp_result_inputs_write(f, &inputs);
     fputs("\n}\n", f);

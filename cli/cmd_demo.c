@@ -299,7 +299,9 @@ int cmd_demo(int argc, char **argv)
     o.layers = layers;
     o.n_layers = 4;
     o.batch = (size_t)batch;
-    o.precision = NCMP_FLOAT32;
+    /* double arithmetic, float32 storage: the export default for T >= 1 (docs/cnnf-semantics.md, Reproducibility) */
+    o.precision = iterations >= 1 ? NCMP_FLOAT64 : NCMP_FLOAT32;
+    o.store = NCMP_FLOAT32;
     o.reduce = NCMP_REDUCE_NONE;
     o.force = true; /* the demo owns its output directory */
     ncmp_status st = ncmp_export_run(net, stimuli, &o, &err);

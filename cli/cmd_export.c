@@ -44,11 +44,11 @@ static ncmp_status parse_layers(const ncmp_arch *a, const char *text, int **out,
 int cmd_export(int argc, char **argv)
 {
     const char *arch_name = NULL, *weights = NULL, *stimuli_path = NULL, *layers_text = "all", *out = NULL;
-    const char *update = NULL, *precision = "float", *reduce_text = "none";
+    const char *update = NULL, *precision = NULL, *store = "float32", *reduce_text = "none";
     long seed = 0, iterations = 0, batch = 8, threads = 0, compress = 0, input_size = 0, channels = 0, classes = 0,
          project_seed = 0;
     double width = 0;
-    bool force = false, resume = false, crop = false, stability = false;
+    bool force = false, resume = false, crop = false, stability = false, no_precision_check = false;
     const cli_option options[] = {
         {"arch", 'a', CLI_STRING, &arch_name, "NAME|FILE",
          "architecture: cnnf-fmnist, vgg16, vgg16-cnnf or a .spec file (default: the one --weights records)"},
@@ -66,7 +66,10 @@ int cmd_export(int argc, char **argv)
         {"out", 'o', CLI_STRING, &out, "FILE.h5", "output activations file"},
         {"batch", 'b', CLI_INT, &batch, "B", "stimuli per batch (memory grows with it, not with the set)"},
         {"threads", 'j', CLI_INT, &threads, "N", "threads for BLAS and the engine (0: all cores)"},
-        {"precision", 0, CLI_STRING, &precision, "float|double", "float32, or float64 for reproducible iterates"},
+        {"precision", 0, CLI_STRING, &precision, "float|double",
+         "arithmetic (default: double when -T >= 1, so feedback routing does not hinge on float32 rounding; else "
+         "float)"},
+        {"store", 0, CLI_STRING, &store, "float32|float64", "what the file holds"},
         {"reduce", 0, CLI_STRING, &reduce_text, "none|avgpool|project:K",
          "store layers whole, channel means, or K random projections"},
         {"project-seed", 0, CLI_INT, &project_seed, "S", "seed of the random projection (stored in the file)"},
@@ -74,6 +77,8 @@ int cmd_export(int argc, char **argv)
         {"center-crop", 0, CLI_FLAG, &crop, NULL, "resize the shorter side, then crop the centre (else stretch)"},
         {"check-stability", 0, CLI_FLAG, &stability, NULL,
          "rerun the first batch in float32 one ulp off; report and store the divergence"},
+        {"no-precision-check", 0, CLI_FLAG, &no_precision_check, NULL,
+         "with --precision float and -T >= 1: skip checking the first batch against double arithmetic"},
         {"force", 'f', CLI_FLAG, &force, NULL, "replace an existing output"},
         {"resume", 'r', CLI_FLAG, &resume, NULL, "continue an interrupted export of the same command"},
     };
@@ -106,12 +111,16 @@ int cmd_export(int argc, char **argv)
     }
     ncmp_export_options o;
     memset(&o, 0, sizeof o);
-    if (strcmp(precision, "float") && strcmp(precision, "double") && strcmp(precision, "float32") &&
-        strcmp(precision, "float64")) {
+    if (precision && ncmp_dtype_parse(precision, &o.precision)) {
         ncmp_fail(&err, NCMP_ERR_USAGE, "--precision must be float or double, got '%s'", precision);
         return cli_report(&err);
     }
-    o.precision = strncmp(precision, "double", 6) && strcmp(precision, "float64") ? NCMP_FLOAT32 : NCMP_FLOAT64;
+    if (!precision)
+        o.precision = iterations >= 1 ? NCMP_FLOAT64 : NCMP_FLOAT32;
+    if (ncmp_dtype_parse(store, &o.store)) {
+        ncmp_fail(&err, NCMP_ERR_USAGE, "--store must be float32 or float64, got '%s'", store);
+        return cli_report(&err);
+    }
     if (iterations < 0 || batch < 1 || batch > 100000 || compress < 0 || compress > 9 || threads < 0) {
         ncmp_fail(&err, NCMP_ERR_USAGE, "--iterations >= 0, --batch in 1..100000, --compress in 0..9, --threads >= 0");
         return cli_report(&err);
@@ -152,9 +161,11 @@ int cmd_export(int argc, char **argv)
         ncmp_net_free(net);
         return cli_report(&err);
     }
-    ncmp_log_info("exporting %zu stimuli (%s) through %s, iterations 0..%ld, %d layer%s, %s, batch %ld",
+    ncmp_log_info("exporting %zu stimuli (%s) through %s, iterations 0..%ld, %d layer%s, %s arithmetic, stored as "
+                  "%s, batch %ld",
                   ncmp_stimuli_count(stimuli), ncmp_stimuli_kind_name(ncmp_stimuli_get_kind(stimuli)), net->arch->name,
-                  iterations, n_layers, n_layers == 1 ? "" : "s", ncmp_dtype_name(o.precision), batch);
+                  iterations, n_layers, n_layers == 1 ? "" : "s", o.precision == NCMP_FLOAT64 ? "double" : "float",
+                  ncmp_dtype_name(o.store), batch);
     o.out_path = out;
     o.iterations = (int)iterations;
     o.layers = layers;
@@ -166,6 +177,7 @@ int cmd_export(int argc, char **argv)
     o.force = force;
     o.resume = resume;
     o.check_stability = stability;
+    o.skip_precision_check = no_precision_check;
     cli_interrupt saved;
     cli_interrupt_begin(&saved, &ncmp_export_interrupted);
     ncmp_status st = ncmp_export_run(net, stimuli, &o, &err);

@@ -16,6 +16,17 @@ const char *ncmp_dtype_name(ncmp_dtype dtype)
     return dtype == NCMP_FLOAT64 ? "float64" : "float32";
 }
 
+ncmp_status ncmp_dtype_parse(const char *text, ncmp_dtype *dtype)
+{
+    if (!strcmp(text, "float") || !strcmp(text, "float32"))
+        *dtype = NCMP_FLOAT32;
+    else if (!strcmp(text, "double") || !strcmp(text, "float64"))
+        *dtype = NCMP_FLOAT64;
+    else
+        return NCMP_ERR_USAGE;
+    return NCMP_OK;
+}
+
 static void set_contiguous_strides(ncmp_tensor *t)
 {
     ptrdiff_t s = 1;

@@ -29,6 +29,8 @@ typedef struct ncmp_tensor {
 
 size_t ncmp_dtype_size(ncmp_dtype dtype);
 const char *ncmp_dtype_name(ncmp_dtype dtype);
+/* "float"/"float32" or "double"/"float64"; NCMP_ERR_USAGE otherwise (no message). */
+ncmp_status ncmp_dtype_parse(const char *text, ncmp_dtype *dtype);
 
 /* Allocate a zeroed, contiguous (C order) tensor. */
 ncmp_status ncmp_tensor_alloc(ncmp_tensor *t, ncmp_dtype dtype, int ndim, const size_t *shape, ncmp_error *err);

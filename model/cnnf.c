@@ -163,13 +163,12 @@ ncmp_status ncmp_cnnf_create(const ncmp_net *net, const ncmp_cnnf_options *opts,
     }
     e->cols_elems = cols;
     e->g_elems = g * B;
-    /* Batches are split across threads by sample; each needs its own im2col buffer. */
+    /* Batches are split across threads by sample (each needs its own im2col
+     * buffer), linear layers by feature blocks. */
     e->threads = ncmp_parallel_threads();
     if (e->threads > NCMP_ENGINE_MAX_THREADS)
         e->threads = NCMP_ENGINE_MAX_THREADS;
-    if ((size_t)e->threads > B)
-        e->threads = (int)B;
-    for (int t = 0; t < e->threads; t++)
+    for (int t = 0; t < e->threads && (size_t)t < B; t++)
         if (!(e->cols[t] = engine_alloc(e, cols * rs)))
             goto oom;
     if (a->cnnf && (!(e->g[0] = engine_alloc(e, e->g_elems * rs)) || !(e->g[1] = engine_alloc(e, e->g_elems * rs))))
@@ -183,11 +182,14 @@ oom:
                      opts->precision == NCMP_FLOAT64 ? "float64" : "float32", a->name, B, (double)e->bytes / 1e9);
 }
 
-/* ---- sample-parallel execution -----------------------------------------------
- * With more than one sample, every layer but the batched linear GEMMs runs on
- * disjoint sample ranges in parallel, each thread calling single-threaded
- * BLAS; with one sample, BLAS uses its own threads.  Per-sample results do
- * not depend on the split. */
+/* ---- deterministic parallel execution -----------------------------------------------
+ * Every layer is split into units whose arithmetic does not depend on the
+ * split: samples (each thread runs single-threaded BLAS with the same call
+ * shapes for every sample), or, for linear layers, fixed blocks of
+ * NCMP_ENGINE_LINEAR_BLOCK features computed over the whole batch by the
+ * engine's own kernels.  BLAS never runs its own threads inside the engine,
+ * so the result is bit-identical for any thread count and any batch size
+ * (docs/cnnf-semantics.md, Reproducibility). */
 
 typedef enum job_kind { JOB_FORWARD, JOB_TOPDOWN, JOB_UPDATE } job_kind;
 
@@ -197,6 +199,7 @@ typedef struct job {
     int index; /* layer (forward) or plan step (top-down) */
     const void *src;
     void *dst;
+    int features; /* > 0: a linear layer, split over blocks of this many features */
     size_t ties[NCMP_ENGINE_MAX_THREADS];
 } job;
 
@@ -204,8 +207,17 @@ static void run_job_task(void *ctx, int task, int n_tasks)
 {
     job *j = ctx;
     ncmp_cnnf *e = j->e;
-    ncmp_span sp = {0, 0, e->cols[task]};
-    ncmp_parallel_split(e->n, task, n_tasks, &sp.n0, &sp.n1);
+    ncmp_span sp = {0, e->n, 0, 0, e->cols[task]};
+    if (j->features > 0) {
+        size_t blocks = ((size_t)j->features + NCMP_ENGINE_LINEAR_BLOCK - 1) / NCMP_ENGINE_LINEAR_BLOCK, b0, b1;
+        ncmp_parallel_split(blocks, task, n_tasks, &b0, &b1);
+        sp.c0 = (int)(b0 * NCMP_ENGINE_LINEAR_BLOCK);
+        sp.c1 = (int)(b1 * NCMP_ENGINE_LINEAR_BLOCK) < j->features ? (int)(b1 * NCMP_ENGINE_LINEAR_BLOCK) : j->features;
+        if (sp.c0 >= sp.c1)
+            return;
+    } else {
+        ncmp_parallel_split(e->n, task, n_tasks, &sp.n0, &sp.n1);
+    }
     bool f64 = e->dtype == NCMP_FLOAT64;
     switch (j->kind) {
     case JOB_FORWARD:
@@ -227,31 +239,45 @@ static void run_job_task(void *ctx, int task, int n_tasks)
     }
 }
 
-static size_t run_job(ncmp_cnnf *e, job *j, bool batched_gemm)
+static size_t run_job(ncmp_cnnf *e, job *j)
 {
-    int tasks = batched_gemm || e->n < 2 ? 1 : (e->threads < (int)e->n ? e->threads : (int)e->n);
+    size_t units =
+        j->features > 0 ? ((size_t)j->features + NCMP_ENGINE_LINEAR_BLOCK - 1) / NCMP_ENGINE_LINEAR_BLOCK : e->n;
+    int tasks = (size_t)e->threads < units ? e->threads : (int)units;
+    if (tasks < 1)
+        tasks = 1;
     memset(j->ties, 0, sizeof j->ties);
-    if (tasks > 1) {
-        int blas = ncmp_blas_threads();
+    int blas = ncmp_blas_threads();
+    if (blas != 1)
         ncmp_blas_set_threads(1);
+    if (tasks > 1)
         ncmp_parallel_run(tasks, run_job_task, j);
-        ncmp_blas_set_threads(blas);
-    } else {
+    else
         run_job_task(j, 0, 1);
-    }
+    if (blas != 1)
+        ncmp_blas_set_threads(blas);
     size_t ties = 0;
     for (int t = 0; t < tasks; t++)
         ties += j->ties[t];
     return ties;
 }
 
+/* Linear layers split over features: outputs forward, inputs top-down. */
+static int linear_features(const ncmp_arch *a, int layer, bool topdown)
+{
+    const ncmp_layer_desc *L = &a->layers[layer];
+    if (L->type != NCMP_LAYER_LINEAR)
+        return 0;
+    return topdown ? L->in.c : L->out.c;
+}
+
 static void forward_range(ncmp_cnnf *e, int from, int to)
 {
     for (int i = from; i < to; i++) {
         const ncmp_layer_desc *L = &e->arch->layers[i];
-        job j = {e, JOB_FORWARD, i, NULL, NULL, {0}};
+        job j = {e, JOB_FORWARD, i, NULL, NULL, linear_features(e->arch, i, false), {0}};
         bool used_h = e->has_h[i];
-        e->near_ties[i] = run_job(e, &j, L->type == NCMP_LAYER_LINEAR);
+        e->near_ties[i] = run_job(e, &j);
         if (L->type == NCMP_LAYER_ADAPOOL)
             e->fwd_used_h[i] = used_h;
     }
@@ -267,8 +293,8 @@ static void feedback(ncmp_cnnf *e)
     for (int s = 0; s < a->n_topdown; s++) {
         const ncmp_topdown_step *st = &a->topdown[s];
         const ncmp_layer_type t = a->layers[st->layer].type;
-        job j = {e, JOB_TOPDOWN, s, cur, next, {0}};
-        run_job(e, &j, st->op == NCMP_TD_LAYER && t == NCMP_LAYER_LINEAR);
+        job j = {e, JOB_TOPDOWN, s, cur, next, st->op == NCMP_TD_LAYER ? linear_features(a, st->layer, true) : 0, {0}};
+        run_job(e, &j);
         if (st->op == NCMP_TD_INSNORM)
             continue; /* in place */
         if (t == NCMP_LAYER_ADARELU || t == NCMP_LAYER_ADAPOOL)
@@ -277,8 +303,8 @@ static void feedback(ncmp_cnnf *e)
         cur = next;
         next = tmp;
     }
-    job j = {e, JOB_UPDATE, 0, cur, NULL, {0}};
-    run_job(e, &j, false);
+    job j = {e, JOB_UPDATE, 0, cur, NULL, 0, {0}};
+    run_job(e, &j);
 }
 
 void ncmp_cnnf_forward_layers(ncmp_cnnf *e, int from, int to)
@@ -293,8 +319,8 @@ void ncmp_cnnf_feedback_pass(ncmp_cnnf *e)
 void ncmp_cnnf_topdown_step(ncmp_cnnf *e, int s, const void *g, void *gin)
 {
     const ncmp_topdown_step *st = &e->arch->topdown[s];
-    job j = {e, JOB_TOPDOWN, s, g, gin, {0}};
-    run_job(e, &j, st->op == NCMP_TD_LAYER && e->arch->layers[st->layer].type == NCMP_LAYER_LINEAR);
+    job j = {e, JOB_TOPDOWN, s, g, gin, st->op == NCMP_TD_LAYER ? linear_features(e->arch, st->layer, true) : 0, {0}};
+    run_job(e, &j);
 }
 
 ncmp_status ncmp_cnnf_run(ncmp_cnnf *e, const ncmp_tensor *input, int iterations, ncmp_cnnf_observer observer,

@@ -9,11 +9,17 @@
 
 #define NCMP_ENGINE_MAX_THREADS 16
 
-/* The samples [n0, n1) of the batch one thread works on, with its im2col buffer. */
+/* The work of one thread: the samples [n0, n1) of the batch, or, for a
+ * linear layer, every sample and the features [c0, c1) (outputs forward,
+ * inputs top-down); with its im2col buffer. */
 typedef struct ncmp_span {
     size_t n0, n1;
+    int c0, c1;
     void *cols;
 } ncmp_span;
+
+/* Features per block of a linear layer's work: threads take whole blocks. */
+#define NCMP_ENGINE_LINEAR_BLOCK 64
 
 struct ncmp_cnnf {
     const ncmp_net *net;

@@ -57,6 +57,7 @@ typedef struct layer_out {
     float *projection; /* cached R [K x F] when small enough, else NULL (regenerated per batch) */
     double *reduced;   /* scratch [batch * features] */
     float *row;        /* scratch: one regenerated row of R */
+    float *store32;    /* scratch [batch * features]: double results rounded for a float32 file */
 } layer_out;
 
 typedef struct export_state {
@@ -203,7 +204,7 @@ static ncmp_status create_layout(export_state *s, bool fresh, ncmp_error *err)
     if ((st = link_coordinates(s, "activations", true, err)) || (st = link_coordinates(s, "diagnostics", true, err)) ||
         (st = link_coordinates(s, "diagnostics/relative_change", true, err)))
         return st;
-    const hid_t ftype = o->precision == NCMP_FLOAT64 ? H5T_IEEE_F64LE : H5T_IEEE_F32LE;
+    const hid_t ftype = o->store == NCMP_FLOAT64 ? H5T_IEEE_F64LE : H5T_IEEE_F32LE;
     for (int k = 0; k < s->n_outs; k++) {
         layer_out *L = &s->outs[k];
         char path[256];
@@ -357,11 +358,17 @@ static ncmp_status observe(void *p, const ncmp_cnnf *e, int t, ncmp_error *err)
         }
         /* Write [t, start:start+n, features...] in the file's precision. */
         hsize_t start[5] = {(hsize_t)t, s->start, 0, 0, 0}, count[5] = {1, n, L->dims[0], L->dims[1], L->dims[2]};
-        if (o->precision == NCMP_FLOAT64 || o->reduce != NCMP_REDUCE_NONE) {
+        if (o->store == NCMP_FLOAT64) {
             st = ncmp_h5_write_block(L->dset, H5T_NATIVE_DOUBLE, start, count, reduced, err);
-        } else {
+        } else if (o->precision == NCMP_FLOAT32 && o->reduce == NCMP_REDUCE_NONE) {
             /* Float32 activations are written as computed, with no round trip through double. */
             st = ncmp_h5_write_block(L->dset, H5T_NATIVE_FLOAT, start, count, v.data, err);
+        } else {
+            /* Double values stored as float32: one rounding to nearest, done here. */
+            float *f = L->store32;
+            for (size_t j = 0; j < n * L->features; j++)
+                f[j] = (float)reduced[j];
+            st = ncmp_h5_write_block(L->dset, H5T_NATIVE_FLOAT, start, count, f, err);
         }
         if (!st) {
             hsize_t cs[2] = {(hsize_t)t, s->start}, cc[2] = {1, n};
@@ -408,22 +415,60 @@ static ncmp_status observe(void *p, const ncmp_cnnf *e, int t, ncmp_error *err)
 
 /* ---- settings that a resumed file must share ----------------------------------------- */
 
+/* "option=value;..." keyed by the export option that sets each value, so a
+ * refused resume can name it.  --threads and --batch are not part of it:
+ * results do not depend on them (docs/cnnf-semantics.md, Reproducibility). */
 static ncmp_status settings_signature(export_state *s, char *buf, size_t size, const char *stimuli_sha, ncmp_error *err)
 {
     (void)err;
     const ncmp_export_options *o = s->o;
     const ncmp_net *net = s->net;
+    const char *reduce = o->reduce == NCMP_REDUCE_NONE      ? "none"
+                         : o->reduce == NCMP_REDUCE_AVGPOOL ? "avgpool"
+                                                            : "project";
     size_t used = (size_t)snprintf(
         buf, size,
-        "arch=%s;width=%g;input=%d;classes=%d;update=%s;T=%d;precision=%s;"
-        "reduce=%d:%d:%llu;batch=%zu;crop=%d;weights=%s;seed=%llu;stimuli=%s;layers=",
+        "arch=%s;width=%g;input-size=%d;classes=%d;update-layer=%s;iterations=%d;precision=%s;store=%s;"
+        "reduce=%s:%d;project-seed=%llu;center-crop=%s;weights=%s;seed=%llu;stimuli=%s;layers=",
         net->arch->name, net->arch->width, net->arch->input.h, net->arch->num_classes,
         net->arch->cnnf ? ncmp_arch_layer_label(net->arch, net->arch->update_layer) : "none", o->iterations,
-        ncmp_dtype_name(o->precision), (int)o->reduce, o->project_dim, (unsigned long long)o->project_seed, o->batch,
-        (int)o->center_crop, net->seeded ? "seeded" : net->weights_sha256, (unsigned long long)net->seed, stimuli_sha);
+        o->precision == NCMP_FLOAT64 ? "double" : "float", ncmp_dtype_name(o->store), reduce, o->project_dim,
+        (unsigned long long)o->project_seed, o->center_crop ? "yes" : "no",
+        net->seeded ? "seeded" : net->weights_sha256, (unsigned long long)net->seed, stimuli_sha);
     for (int k = 0; k < s->n_outs && used < size; k++)
         used += (size_t)snprintf(buf + used, size - used, "%s%s", k ? "," : "", s->outs[k].label);
     return NCMP_OK;
+}
+
+/* The first setting in which two signatures differ, as "--key was A, now B"
+ * (hashes shortened); false when `old` is not in this form (an older file). */
+static bool settings_difference(const char *old, const char *now, char *out, size_t size)
+{
+    const char *p = old, *q = now;
+    while (*p && *q) {
+        const char *pe = strchr(p, ';'), *qe = strchr(q, ';');
+        size_t pl = pe ? (size_t)(pe - p) : strlen(p), ql = qe ? (size_t)(qe - q) : strlen(q);
+        const char *peq = memchr(p, '=', pl), *qeq = memchr(q, '=', ql);
+        if (!peq || !qeq || peq - p != qeq - q || strncmp(p, q, (size_t)(peq - p)))
+            return false;
+        if (pl != ql || strncmp(p, q, pl)) {
+            int klen = (int)(peq - p), alen = (int)(pl - (size_t)klen - 1), blen = (int)(ql - (size_t)klen - 1);
+            bool hash = (klen == 7 && !strncmp(p, "weights", 7)) || (klen == 7 && !strncmp(p, "stimuli", 7));
+            if (hash) {
+                alen = alen > 12 ? 12 : alen;
+                blen = blen > 12 ? 12 : blen;
+            }
+            snprintf(out, size, "%s%.*s was %.*s%s, now %.*s%s", hash ? "the " : "--", klen, p, alen, peq + 1,
+                     hash ? "..." : "", blen, qeq + 1, hash ? "..." : "");
+            if (hash)
+                snprintf(out + strlen(out), size - strlen(out), " (sha256: other %s)",
+                         !strncmp(p, "weights", 7) ? "weights" : "stimuli");
+            return true;
+        }
+        p += pl + (pe ? 1 : 0);
+        q += ql + (qe ? 1 : 0);
+    }
+    return false;
 }
 
 static ncmp_status write_root_attributes(export_state *s, const char *signature, const char *stimuli_path,
@@ -452,6 +497,7 @@ static ncmp_status write_root_attributes(export_state *s, const char *signature,
                                       a->cnnf ? ncmp_arch_layer_label(a, a->update_layer) : "none", err)) ||
         (st = ncmp_h5_attr_set_double(s->file, "step", a->cnnf ? a->step : 0.0, err)) ||
         (st = ncmp_h5_attr_set_string(s->file, "precision", ncmp_dtype_name(o->precision), err)) ||
+        (st = ncmp_h5_attr_set_string(s->file, "store", ncmp_dtype_name(o->store), err)) ||
         (st = ncmp_h5_attr_set_string(s->file, "preprocessing", prep, err)) ||
         (st = ncmp_h5_attr_set_string(s->file, "reduce", reduce, err)) ||
         (st = ncmp_h5_attr_set_string(s->file, "stimuli", stimuli_path, err)) ||
@@ -476,40 +522,87 @@ static ncmp_status write_root_attributes(export_state *s, const char *signature,
     return ncmp_h5_attr_set_string(s->file, "weights_sha256", net->weights_sha256, err);
 }
 
-/* ---- routing stability on the first batch ------------------------------------------------ */
+/* ---- routing checks on the first batch ------------------------------------------------ */
 
-static ncmp_status stability_first_batch(export_state *s, ncmp_error *err)
+/* A float32 run's divergence above this (relative to the layer's largest
+ * value) at any iteration: routing choices differ, and a warning says so. */
+#define PRECISION_WARN 1e-3
+
+/* The float-vs-double check covers at least this many stimuli (in batches):
+ * divergent stimuli are often a minority (14 of 96 V4 images in
+ * docs/cnnf-semantics.md), and one batch of 8 can miss them all. */
+#define PRECISION_CHECK_STIMULI 32
+
+typedef enum first_batch_check { CHECK_ULP, CHECK_PRECISION } first_batch_check;
+
+static ncmp_status load_batch(export_state *s, size_t start, ncmp_tensor *input, size_t *n_out, ncmp_error *err)
 {
     const ncmp_export_options *o = s->o;
     const ncmp_arch *a = s->net->arch;
-    const size_t n = ncmp_stimuli_count(s->stimuli) < o->batch ? ncmp_stimuli_count(s->stimuli) : o->batch;
+    const size_t N = ncmp_stimuli_count(s->stimuli);
+    const size_t n = N - start < o->batch ? N - start : o->batch;
     const size_t per = ncmp_shape_size(a->input);
     size_t shape[4] = {n, (size_t)a->input.c, (size_t)a->input.h, (size_t)a->input.w};
-    ncmp_tensor input;
-    ncmp_status st = ncmp_tensor_alloc(&input, NCMP_FLOAT32, 4, shape, err);
+    ncmp_status st = ncmp_tensor_alloc(input, NCMP_FLOAT32, 4, shape, err);
     if (st)
         return st;
     ncmp_preprocess_options po = ncmp_arch_preprocess(a, o->center_crop);
     for (size_t b = 0; b < n && !st; b++) {
         ncmp_image img;
-        if (!(st = ncmp_stimuli_load(s->stimuli, b, &img, err))) {
-            st = ncmp_preprocess_image(&img, &po, (float *)input.data + b * per, err);
+        if (!(st = ncmp_stimuli_load(s->stimuli, start + b, &img, err))) {
+            st = ncmp_preprocess_image(&img, &po, (float *)input->data + b * per, err);
             ncmp_image_release(&img);
         }
     }
-    ncmp_stability *rep = NULL;
-    if (!st)
-        st = ncmp_stability_check(s->net, &input, o->iterations, o->layers, o->n_layers, &rep, err);
-    ncmp_tensor_release(&input);
     if (st)
+        ncmp_tensor_release(input);
+    *n_out = n;
+    return st;
+}
+
+static ncmp_status check_first_batch(export_state *s, first_batch_check kind, ncmp_error *err)
+{
+    const ncmp_export_options *o = s->o;
+    const size_t N = ncmp_stimuli_count(s->stimuli);
+    const size_t want = kind == CHECK_ULP ? o->batch : PRECISION_CHECK_STIMULI;
+    ncmp_stability *rep = NULL;
+    size_t n = 0;
+    ncmp_status st = NCMP_OK;
+    /* Batch by batch until `want` stimuli are checked; the divergence is the largest over batches. */
+    while (n < N && n < want && !st) {
+        ncmp_tensor input;
+        size_t got = 0;
+        ncmp_stability *one = NULL;
+        if ((st = load_batch(s, n, &input, &got, err)))
+            break;
+        st = (kind == CHECK_ULP ? ncmp_stability_check : ncmp_precision_check)(s->net, &input, o->iterations, o->layers,
+                                                                               o->n_layers, &one, err);
+        ncmp_tensor_release(&input);
+        if (st)
+            break;
+        if (!rep) {
+            rep = one;
+        } else {
+            for (size_t c = 0; c < (size_t)(o->iterations + 1) * (size_t)o->n_layers; c++)
+                if (!(one->divergence[c] <= rep->divergence[c]))
+                    rep->divergence[c] = one->divergence[c];
+            ncmp_stability_free(one);
+        }
+        n += got;
+    }
+    if (st || !rep) {
+        ncmp_stability_free(rep);
         return st;
+    }
+    const char *name = kind == CHECK_ULP ? "diagnostics/stability_divergence" : "diagnostics/precision_divergence";
     hsize_t dims[2] = {(hsize_t)o->iterations + 1, (hsize_t)o->n_layers};
-    st = ncmp_h5_write_array(s->file, "diagnostics/stability_divergence", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 2, dims,
-                             rep->divergence, err);
+    st = ncmp_h5_write_array(s->file, name, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 2, dims, rep->divergence, err);
     if (!st) {
-        hid_t d = H5Dopen2(s->file, "diagnostics/stability_divergence", H5P_DEFAULT), dim = H5I_INVALID_HID;
+        hid_t d = H5Dopen2(s->file, name, H5P_DEFAULT), dim = H5I_INVALID_HID;
         if (!(st = attach_scales(s, d, 1, err)) &&
-            !(st = make_plain_dimension(s->file, "diagnostics/stability_layer", dims[1], &dim, err))) {
+            !(st = make_plain_dimension(
+                  s->file, kind == CHECK_ULP ? "diagnostics/stability_layer" : "diagnostics/precision_layer", dims[1],
+                  &dim, err))) {
             st = ncmp_h5_attach_scale(d, dim, 1, err);
             H5Dclose(dim);
         }
@@ -520,20 +613,47 @@ static ncmp_status stability_first_batch(export_state *s, ncmp_error *err)
         if (!st)
             st = ncmp_h5_attr_set_string(d, "layers", names, err);
         if (!st)
-            st = ncmp_h5_attr_set_string(d, "description",
-                                         "float32, first batch: max |a - b| / max |a| between the stimuli and the "
-                                         "same moved by one ulp, per iteration and layer",
-                                         err);
+            st = ncmp_h5_attr_set_string(
+                d, "description",
+                kind == CHECK_ULP ? "float32, first batch: max |a - b| / max |a| between the stimuli and the "
+                                    "same moved by one ulp, per iteration and layer"
+                                  : "first 32 stimuli (or all, if fewer): max |a - b| / max |a| between double (a) "
+                                    "and float (b) arithmetic, per iteration and layer; above 1e-3, routing choices "
+                                    "differ",
+                err);
         H5Dclose(d);
     }
-    ncmp_log_info("routing stability (first %zu stimuli, float32, one-ulp perturbation): max |a-b|/max|a|", n);
-    for (int k = 0; k < o->n_layers; k++) {
+    double worst = 0;
+    int worst_t = 0, worst_k = 0;
+    for (int t = 0; t <= o->iterations; t++)
+        for (int k = 0; k < o->n_layers; k++)
+            if (rep->divergence[t * o->n_layers + k] > worst) {
+                worst = rep->divergence[t * o->n_layers + k];
+                worst_t = t;
+                worst_k = k;
+            }
+    bool warn = kind == CHECK_PRECISION && !(worst <= PRECISION_WARN);
+    if (kind == CHECK_ULP)
+        ncmp_log_info("routing stability (first %zu stimuli, float32, one-ulp perturbation): max |a-b|/max|a|", n);
+    else if (warn)
+        ncmp_log_warn("float arithmetic diverges from double on the first %zu stimuli: max |a-b|/max|a| = %.2g at "
+                      "'%s', iteration %d (above %g: feedback routing differs); the values below are stored in "
+                      "/diagnostics/precision_divergence; --precision double gives iterates that do not hinge on "
+                      "float32 rounding",
+                      n, worst, s->outs[worst_k].label, worst_t, PRECISION_WARN);
+    else
+        ncmp_log_info("float vs double arithmetic on the first %zu stimuli: max |a-b|/max|a| = %.2g (at most %g)", n,
+                      worst, PRECISION_WARN);
+    for (int k = 0; k < o->n_layers && (kind == CHECK_ULP || warn); k++) {
         char line[1024];
         size_t used = (size_t)snprintf(line, sizeof line, "  %-10s", s->outs[k].label);
         for (int t = 0; t <= o->iterations && used < sizeof line - 32; t++)
             used += (size_t)snprintf(line + used, sizeof line - used, "  t=%d %.1e", t,
                                      rep->divergence[t * o->n_layers + k]);
-        ncmp_log_info("%s", line);
+        if (warn)
+            ncmp_log_warn("%s", line);
+        else
+            ncmp_log_info("%s", line);
     }
     ncmp_stability_free(rep);
     return st;
@@ -553,6 +673,7 @@ static void free_state(export_state *s)
         free(L->projection);
         free(L->reduced);
         free(L->row);
+        free(L->store32);
     }
     if (s->class_dset > 0)
         H5Dclose(s->class_dset);
@@ -622,7 +743,10 @@ ncmp_status ncmp_export_run(const ncmp_net *net, ncmp_stimulus_set *stimuli, con
         L->reduced = malloc(sizeof(double) * o->batch * L->features);
         if (o->reduce == NCMP_REDUCE_PROJECT)
             L->row = malloc(sizeof(float) * fin);
-        if (!L->prev || !L->reduced || (o->reduce == NCMP_REDUCE_PROJECT && !L->row)) {
+        bool rounds = o->store == NCMP_FLOAT32 && (o->precision == NCMP_FLOAT64 || o->reduce != NCMP_REDUCE_NONE);
+        if (rounds)
+            L->store32 = malloc(sizeof(float) * o->batch * L->features);
+        if (!L->prev || !L->reduced || (o->reduce == NCMP_REDUCE_PROJECT && !L->row) || (rounds && !L->store32)) {
             free_state(&s);
             return ncmp_fail(err, NCMP_ERR_NOMEM, "out of memory for layer '%s' at batch %zu", L->label, o->batch);
         }
@@ -678,12 +802,19 @@ ncmp_status ncmp_export_run(const ncmp_net *net, ncmp_stimulus_set *stimuli, con
         long long n_done = 0;
         if (ncmp_h5_attr_get_string(s.file, "export_settings", &old, NULL) || strcmp(old, signature) ||
             ncmp_h5_attr_get_int64(s.file, "n_done", &n_done, NULL)) {
+            char what[512] = "";
+            bool named = old && settings_difference(old, signature, what, sizeof what);
             free(old);
             ncmp_h5_output_abort(&out, true);
             free_state(&s);
+            if (named)
+                return ncmp_fail(err, NCMP_ERR_USAGE,
+                                 "cannot resume '%s': %s; rerun the original command with --resume (--threads and "
+                                 "--batch may differ), or use --force to start over",
+                                 partial, what);
             return ncmp_fail(err, NCMP_ERR_USAGE,
-                             "cannot resume '%s': it was made with other settings, weights or stimuli; rerun the "
-                             "original command with --resume, or use --force to start over",
+                             "cannot resume '%s': it was made with other settings, weights or stimuli (or by an "
+                             "older neurocmp); rerun the original command with --resume, or use --force to start over",
                              partial);
         }
         free(old);
@@ -702,7 +833,10 @@ ncmp_status ncmp_export_run(const ncmp_net *net, ncmp_stimulus_set *stimuli, con
     }
     if ((st = create_layout(&s, !out.resumed, err)))
         goto fail;
-    if (o->check_stability && !out.resumed && (st = stability_first_batch(&s, err)))
+    if (o->check_stability && !out.resumed && (st = check_first_batch(&s, CHECK_ULP, err)))
+        goto fail;
+    if (o->precision == NCMP_FLOAT32 && o->iterations >= 1 && a->cnnf && !o->skip_precision_check && !out.resumed &&
+        (st = check_first_batch(&s, CHECK_PRECISION, err)))
         goto fail;
 
     {

@@ -11,6 +11,8 @@
  *   /diagnostics/predicted_probability     float64 [T+1, n_stimuli]
  *   /diagnostics/near_ties                 int64   [T+1, n_routing_layers]
  *   /diagnostics/stability_divergence      float64 [T+1, n_layers] (with check_stability)
+ *   /diagnostics/precision_divergence      float64 [T+1, n_layers] (float arithmetic, T >= 1:
+ *                                          the first batch against double arithmetic)
  *   /stimulus_metadata/<column>   vlen UTF-8 [n_stimuli] (CSV columns, IDX labels)
  * Memory is bounded by the batch size.  The file is written as
  * "<out>.partial", flushed after every batch with the count of finished
@@ -39,15 +41,17 @@ typedef struct ncmp_export_options {
     const int *layers; /* layer indices to export */
     int n_layers;
     size_t batch;
-    ncmp_dtype precision;
+    ncmp_dtype precision; /* arithmetic of the engine */
+    ncmp_dtype store;     /* what the file holds */
     ncmp_reduce_kind reduce;
     int project_dim;       /* K for NCMP_REDUCE_PROJECT */
     uint64_t project_seed; /* seed of R (stored in the file) */
     int compress;          /* 0 = none, 1..9 = shuffle + deflate level */
     bool center_crop;
-    bool force;           /* replace an existing complete output */
-    bool resume;          /* continue "<out>.partial" */
-    bool check_stability; /* rerun the first batch in float32 one ulp off; store the divergence */
+    bool force;                /* replace an existing complete output */
+    bool resume;               /* continue "<out>.partial" */
+    bool check_stability;      /* rerun the first batch in float32 one ulp off; store the divergence */
+    bool skip_precision_check; /* float arithmetic, T >= 1: do not check the first batch against double */
 } ncmp_export_options;
 
 /* Parse "none", "avgpool" or "project:K". */

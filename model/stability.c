@@ -1,4 +1,5 @@
-/* One-ulp perturbation check of CNN-F routing stability (see stability.h). */
+/* Routing-stability checks of CNN-F iterates: one-ulp perturbation, and
+ * float against double arithmetic (see stability.h). */
 #include "model/stability.h"
 
 #include <math.h>
@@ -7,7 +8,7 @@
 
 typedef struct record_ctx {
     ncmp_stability *rep;
-    float *saved;   /* [(T+1) * sum of layer sizes * batch] from the first run */
+    double *saved;  /* [(T+1) * sum of layer sizes * batch] from the first run */
     size_t *offset; /* per observed layer, offset into one iteration's block */
     size_t per_iteration;
     bool compare;
@@ -23,15 +24,18 @@ static ncmp_status observe(void *p, const ncmp_cnnf *e, int t, ncmp_error *err)
         if (st)
             return st;
         size_t n = ncmp_tensor_numel(&v);
-        float *slot = c->saved + (size_t)t * c->per_iteration + c->offset[k];
-        const float *x = v.data;
+        double *slot = c->saved + (size_t)t * c->per_iteration + c->offset[k];
+        const float *x32 = v.data;
+        const double *x64 = v.data;
+        const bool f64 = v.dtype == NCMP_FLOAT64;
         if (!c->compare) {
-            memcpy(slot, x, n * sizeof(float));
+            for (size_t j = 0; j < n; j++)
+                slot[j] = f64 ? x64[j] : (double)x32[j];
             r->near_ties[t * r->n_layers + k] = ncmp_cnnf_near_ties(e, r->layers[k]);
         } else {
             double max_diff = 0, max_ref = 0;
             for (size_t j = 0; j < n; j++) {
-                double d = fabs((double)x[j] - (double)slot[j]);
+                double d = fabs((f64 ? x64[j] : (double)x32[j]) - slot[j]);
                 if (d > max_diff)
                     max_diff = d;
                 if (fabs((double)slot[j]) > max_ref)
@@ -57,8 +61,11 @@ void ncmp_stability_free(ncmp_stability *r)
     free(r);
 }
 
-ncmp_status ncmp_stability_check(const ncmp_net *net, const ncmp_tensor *input, int iterations, const int *layers,
-                                 int n_layers, ncmp_stability **report, ncmp_error *err)
+/* Run `input` through a `first` engine, record, then through a `second`
+ * engine (on the input moved one float32 ulp up when `perturb`) and compare. */
+static ncmp_status compare_runs(const ncmp_net *net, const ncmp_tensor *input, int iterations, const int *layers,
+                                int n_layers, ncmp_dtype first, ncmp_dtype second, bool perturb,
+                                ncmp_stability **report, ncmp_error *err)
 {
     *report = NULL;
     if (input->ndim != 4 || n_layers < 1)
@@ -94,23 +101,34 @@ ncmp_status ncmp_stability_check(const ncmp_net *net, const ncmp_tensor *input, 
         c.offset[k] = c.per_iteration;
         c.per_iteration += batch * ncmp_shape_size(a->layers[layers[k]].out);
     }
-    c.saved = malloc(sizeof(float) * c.per_iteration * (size_t)(iterations + 1));
+    c.saved = malloc(sizeof(double) * c.per_iteration * (size_t)(iterations + 1));
     if (!c.saved) {
         st = ncmp_fail(err, NCMP_ERR_NOMEM, "out of memory for the stability check");
         goto done;
     }
-    ncmp_cnnf_options o = {NCMP_FLOAT32, batch, layers, n_layers, false};
+    ncmp_cnnf_options o = {first, batch, layers, n_layers, false};
     if ((st = ncmp_cnnf_create(net, &o, &e, err)) || (st = ncmp_cnnf_run(e, input, iterations, observe, &c, err)))
         goto done;
-    /* The same input, every value moved one float32 ulp towards +infinity. */
-    if ((st = ncmp_tensor_alloc(&moved, NCMP_FLOAT32, 4, input->shape, err)) ||
-        (st = ncmp_tensor_copy(&moved, input, err)))
-        goto done;
-    float *m = moved.data;
-    for (size_t j = 0; j < ncmp_tensor_numel(&moved); j++)
-        m[j] = nextafterf(m[j], INFINITY);
+    const ncmp_tensor *second_input = input;
+    if (perturb) {
+        /* The same input, every value moved one float32 ulp towards +infinity. */
+        if ((st = ncmp_tensor_alloc(&moved, NCMP_FLOAT32, 4, input->shape, err)) ||
+            (st = ncmp_tensor_copy(&moved, input, err)))
+            goto done;
+        float *m = moved.data;
+        for (size_t j = 0; j < ncmp_tensor_numel(&moved); j++)
+            m[j] = nextafterf(m[j], INFINITY);
+        second_input = &moved;
+    }
+    if (second != first) {
+        ncmp_cnnf_free(e);
+        e = NULL;
+        o.precision = second;
+        if ((st = ncmp_cnnf_create(net, &o, &e, err)))
+            goto done;
+    }
     c.compare = true;
-    st = ncmp_cnnf_run(e, &moved, iterations, observe, &c, err);
+    st = ncmp_cnnf_run(e, second_input, iterations, observe, &c, err);
 done:
     ncmp_cnnf_free(e);
     ncmp_tensor_release(&moved);
@@ -121,4 +139,16 @@ done:
     else
         *report = r;
     return st;
+}
+
+ncmp_status ncmp_stability_check(const ncmp_net *net, const ncmp_tensor *input, int iterations, const int *layers,
+                                 int n_layers, ncmp_stability **report, ncmp_error *err)
+{
+    return compare_runs(net, input, iterations, layers, n_layers, NCMP_FLOAT32, NCMP_FLOAT32, true, report, err);
+}
+
+ncmp_status ncmp_precision_check(const ncmp_net *net, const ncmp_tensor *input, int iterations, const int *layers,
+                                 int n_layers, ncmp_stability **report, ncmp_error *err)
+{
+    return compare_runs(net, input, iterations, layers, n_layers, NCMP_FLOAT64, NCMP_FLOAT32, false, report, err);
 }

@@ -4,8 +4,9 @@
  * masks); where a choice is near a tie, rounding differences change the
  * route and iterations t >= 1 diverge while t = 0 agrees.  This reruns the
  * float32 engine on the input moved by one ulp (every value to the next
- * float32 towards +infinity) and reports, per observed layer and
- * iteration, how far the two runs are apart.
+ * float32 towards +infinity), or compares float32 with float64 arithmetic,
+ * and reports, per observed layer and iteration, how far the two runs are
+ * apart.
  */
 #ifndef NCMP_MODEL_STABILITY_H
 #define NCMP_MODEL_STABILITY_H
@@ -16,7 +17,7 @@ typedef struct ncmp_stability {
     int iterations;     /* T: rows 0..T */
     int n_layers;       /* observed layers (columns) */
     int *layers;        /* their indices */
-    double *divergence; /* [(T+1) * n_layers]: max |a - b| / max |a| over the batch */
+    double *divergence; /* [(T+1) * n_layers]: max |a - b| / max |a| over the batch (a: the reference run) */
     size_t *near_ties;  /* [(T+1) * n_layers]: ncmp_cnnf_near_ties of the unperturbed run */
     size_t *route_ties; /* [(T+1) * arch layers]: near ties of every layer (0 where none) */
     int n_arch_layers;
@@ -25,6 +26,11 @@ typedef struct ncmp_stability {
 /* Run `input` through float32 engines twice (as given, and one ulp up) for
  * `iterations` cycles, comparing `layers` (n_layers indices). */
 ncmp_status ncmp_stability_check(const ncmp_net *net, const ncmp_tensor *input, int iterations, const int *layers,
+                                 int n_layers, ncmp_stability **report, ncmp_error *err);
+/* Run `input` through a float64 engine (the reference) and a float32 engine
+ * for `iterations` cycles, comparing `layers`: how far float arithmetic
+ * strays from double (near_ties are the float64 run's). */
+ncmp_status ncmp_precision_check(const ncmp_net *net, const ncmp_tensor *input, int iterations, const int *layers,
                                  int n_layers, ncmp_stability **report, ncmp_error *err);
 void ncmp_stability_free(ncmp_stability *report);
 

@@ -148,7 +148,7 @@ def reference(T, px=px):
 step("round trip (cnnf-fmnist, IDX, T=3, double) vs PyTorch float64")
 full = os.path.join(tmp, "full.h5")
 common = ["--arch", "cnnf-fmnist", "--weights", WEIGHTS, "--stimuli", idx, "-T", T, "--layers", "all",
-          "--precision", "double"]
+          "--precision", "double", "--store", "float64"]
 rc, text = export(*common, "--check-stability", "--out", full)
 check(rc == 0, "export cnnf-fmnist", text)
 LAYERS = {"block1": (32, 28, 28), "block2": (64, 14, 14), "fc1": (1000,), "fc2": (128,), "logits": (10,)}
@@ -453,11 +453,13 @@ with zipfile.ZipFile(COWLEY) as z:
         with open(os.path.join(cow, os.path.basename(n)), "wb") as f:
             f.write(z.read(n))
 kr = ["export", "--arch", "vgg16-cnnf", "--width", 0.125, "--input-size", 64, "--classes", 10, "--stimuli", cow,
-      "-T", 2, "--batch", 16, "--layers", "block2,block3,fc6,logits"]
+      "-T", 2, "--layers", "block2,block3,fc6,logits"]
 whole, cut = os.path.join(tmp, "whole.h5"), os.path.join(tmp, "cut.h5")
-rc, text = run("-q", *kr, "--out", whole)
-check(rc == 0, "uninterrupted run", text)
-proc = subprocess.Popen([CLI, "-q", *map(str, kr), "--out", cut], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+rc, text = run("-q", *kr, "--batch", 16, "--out", whole)
+check(rc == 0, "uninterrupted run (batch 16, all threads)", text)
+# killed at batch 8 on 2 threads, resumed at batch 4 on 1 thread: results depend on neither
+proc = subprocess.Popen([CLI, "-q", *map(str, kr), "--batch", "8", "--threads", "2", "--out", cut],
+                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
 killed_at, deadline = None, time.time() + 60
 while proc.poll() is None and time.time() < deadline:
     try:
@@ -473,23 +475,26 @@ while proc.poll() is None and time.time() < deadline:
 proc.wait()
 proc.stdout.close()
 if check(killed_at is not None and 0 < killed_at < 128, "killed in the middle", f"n_done={killed_at}"):
-    print(f"    killed -9 with n_done = {killed_at} of 128")
+    print(f"    killed -9 with n_done = {killed_at} of 128 (batch 8, 2 threads)")
     check(not os.path.exists(cut) and os.path.exists(cut + ".partial"), "after kill: only the .partial exists")
     rc, text = run("inspect", cut + ".partial")
     readable = rc == 0
     check("INCOMPLETE" in text if readable else True, "the partial file says INCOMPLETE", text[:400])
     if not readable:
         print(f"    note: the killed file is not readable: {text.strip()}")
-    rc, text = run("-q", *kr, "--out", cut)
+    rc, text = run("-q", *kr, "--batch", 8, "--out", cut)
     check(rc != 0 and "--resume" in text, "rerun without --resume is refused", text)
     rc, text = run("-q", *kr[:-4], "-T", 1, *kr[-2:], "--out", cut, "--resume")
-    check(rc != 0 and ("other settings" in text or "delete it" in text), "--resume with other settings is refused",
-          text)
+    check(rc != 0 and ("--iterations was 2, now 1" in text or "delete it" in text),
+          "--resume with other settings is refused, naming the setting", text)
+    rc, text = run("-q", *kr, "--precision", "float", "--out", cut, "--resume")
+    check(rc != 0 and ("--precision was double, now float" in text or "delete it" in text),
+          "--resume with another --precision is refused, naming it", text)
     check(os.path.exists(cut + ".partial"), "refused resume keeps the partial file")
-    rc, text = run("-q", *kr, "--out", cut, "--resume")
+    rc, text = run("-q", *kr, "--batch", 4, "--threads", 1, "--out", cut, "--resume")
     if rc != 0 and "delete it" in text:
         print(f"    note: the kill landed mid-write; resume says: {text.strip()}")
-    elif check(rc == 0, "--resume", text):
+    elif check(rc == 0, "--resume with --batch 4 --threads 1", text):
         with h5py.File(whole, "r") as a, h5py.File(cut, "r") as b:
             check(b.attrs["complete"] == 1 and b.attrs["n_done"] == 128, "resumed file is complete")
             names = []
@@ -505,6 +510,61 @@ if check(killed_at is not None and 0 < killed_at < 128, "killed in the middle", 
                     check(same, f"resumed /{n} equals the uninterrupted run bit for bit")
             for k in ("export_settings", "weights_seed", "stimuli_sha256", "iterations"):
                 check(a.attrs[k] == b.attrs[k], f"attribute {k} equal after resume")
+
+# ---------------------------------------------------------------------------
+# 8. Precision: default arithmetic, storage, thread and batch independence, the float check
+# ---------------------------------------------------------------------------
+step("precision, --store, threads and batch")
+if os.path.exists(whole):
+    with h5py.File(whole, "r") as f:
+        check(f.attrs["precision"] == "float64" and f.attrs["store"] == "float32"
+              and f["activations/block3"].dtype == np.float32,
+              "T >= 1 without --precision: double arithmetic, stored as float32",
+              f"{f.attrs['precision']} {f.attrs['store']} {f['activations/block3'].dtype}")
+        check("diagnostics/precision_divergence" not in f, "double arithmetic: no float check")
+# The same export with 1 and 2 threads and batches 1, 8, 13: identical bytes, in both arithmetics.
+sub = os.path.join(tmp, "cow40")
+os.makedirs(sub)
+for n in sorted(os.listdir(cow))[:40]:
+    shutil.copy(os.path.join(cow, n), sub)
+for prec in ("float", "double"):
+    runs = {}
+    for threads, batch in ((1, 1), (2, 8), (2, 13), (1, 13)):
+        o = os.path.join(tmp, f"{prec}_{threads}_{batch}.h5")
+        rc, text = run("-q", *[sub if a == cow else a for a in kr], "--precision", prec, "--no-precision-check",
+                       "--threads", threads, "--batch", batch, "--out", o)
+        if check(rc == 0, f"{prec}: export with --threads {threads} --batch {batch}", text):
+            with h5py.File(o, "r") as f:
+                runs[(threads, batch)] = {k: f["activations/" + k][()] for k in ("block2", "block3", "fc6", "logits")}
+    base = runs.get((1, 1))
+    for key, got in runs.items():
+        if base is not None and key != (1, 1):
+            same = all(got[k].tobytes() == base[k].tobytes() for k in base)
+            diff = max(float(np.abs(got[k].astype(np.float64) - base[k]).max()) for k in base)
+            check(same, f"{prec}: --threads {key[0]} --batch {key[1]} equals --threads 1 --batch 1 bit for bit",
+                  f"max |difference| {diff:.3g}")
+# Float arithmetic on an input known to route differently: the check warns with numbers and stores them.
+fo = os.path.join(tmp, "float_check.h5")
+rc, text = run(*kr, "--precision", "float", "--out", fo)
+if check(rc == 0, "--precision float export", text):
+    check("diverges from double" in text and "block3" in text and "t=2" in text,
+          "float arithmetic that diverges from double is a warning with the numbers", text[-1500:])
+    with h5py.File(fo, "r") as f:
+        d = f["diagnostics/precision_divergence"]
+        check(d.shape == (3, 4) and d[0].max() < 1e-4 and d[()].max() > 1e-3 and np.isfinite(d[()]).all(),
+              "/diagnostics/precision_divergence [T+1, layers]: t=0 agrees, later iterations diverge", str(d[()]))
+        check(f.attrs["precision"] == "float32", "precision attribute is the arithmetic")
+# Float iterates after routing flips; double ones stored as float32 agree with a float64 store to one rounding.
+o64 = os.path.join(tmp, "store64.h5")
+rc, text = run("-q", *[sub if a == cow else a for a in kr], "--store", "float64", "--out", o64)
+if check(rc == 0, "--store float64", text) and runs:
+    with h5py.File(o64, "r") as f, h5py.File(os.path.join(tmp, "double_1_1.h5"), "r") as g:
+        for k in ("block2", "fc6"):
+            x64, x32 = f["activations/" + k][()], g["activations/" + k][()]
+            check(x64.dtype == np.float64 and np.array_equal(x64.astype(np.float32), x32),
+                  f"{k}: the float32 store is the float64 store rounded once")
+rc, text = run("-q", *kr, "--store", "half", "--out", os.path.join(tmp, "bad.h5"))
+check(rc != 0 and "--store" in text, "--store half is refused", text)
 
 shutil.rmtree(tmp, ignore_errors=True)
 print(f"test_export: {checks - len(failures)} of {checks} checks passed in {time.time() - t_start:.1f}s")

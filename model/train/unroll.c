@@ -291,7 +291,7 @@ static void task_run(void *ctx, int k, int n_tasks)
     case TASK_FORWARD:
     case TASK_TOPDOWN:
     case TASK_UPDATE: {
-        ncmp_span sp = {0, 0, e->cols[k]};
+        ncmp_span sp = {0, 0, 0, 0, e->cols[k]};
         ncmp_parallel_split(u->n, k, n_tasks, &sp.n0, &sp.n1);
         if (j->kind == TASK_FORWARD)
             (void)(f64 ? ncmp_cnnf_forward_span_f64(e, j->index, &sp) : ncmp_cnnf_forward_span_f32(e, j->index, &sp));

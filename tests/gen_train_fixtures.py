@@ -12,10 +12,11 @@ Writes the fixtures the C training engine is tested against
                      two SGD steps (batch 16, T = 1, lr 0.05, momentum 0.9,
                      weight decay 5e-4, mse 0.1, clip 0.5, constant lr) from
                      tests/fixtures/model/cnnf-fmnist.weights.h5 on the first
-                     32 Fashion-MNIST training images in file order (written
-                     as IDX files beside it): the parameters after each step
+                     32 Fashion-MNIST training images in file order, each
+                     pixel dithered by +0..3 grey levels (written as IDX
+                     files beside it): the parameters after each step
     fmnist32-{images-idx3,labels-idx1}-ubyte
-                     those 32 images and labels
+                     those 32 (dithered) images and labels
 
 Usage (the Debian python with torch):
 
@@ -290,6 +291,12 @@ def write_sgd_case(out_dir, weights_path, reference_repo):
     n = SGD["batch"] * SGD["steps"]
     px = read_idx(FMNIST_TRAIN, n)
     labels = read_idx(FMNIST_TRAIN_LABELS, n)
+    # Dither of 0..3 grey levels: in the constant background, 2x2 pooling windows
+    # otherwise hold mathematically equal values (thousands of exact argmax ties
+    # per step), which only last-bit rounding decides, and the BLAS kernel's
+    # rounding then decides the gradient's routing (12 % of the update).
+    px = np.minimum(px.astype(np.int16) + np.random.default_rng(11).integers(0, 4, size=px.shape), 255)
+    px = px.astype(np.uint8)
     write_idx(out_dir / "fmnist32-images-idx3-ubyte", px)
     write_idx(out_dir / "fmnist32-labels-idx1-ubyte", labels)
     x32 = scale_minus1to1(px)
@@ -332,7 +339,7 @@ def write_sgd_case(out_dir, weights_path, reference_repo):
         f.attrs["torch_version"] = str(torch.__version__)
         f.attrs["generator"] = GENERATOR
         f.attrs["description"] = ("two SGD steps of the CNN-F objective (clean), cnnf-fmnist, first 32 Fashion-MNIST "
-                                  "training images in file order, float64")
+                                  "training images in file order dithered by +0..3 grey levels, float64")
     print(f"{path}: losses {losses}")
     if reference_repo:
         check_reference_sgd(reference_repo, weights32, batches, snapshots[-1])

@@ -172,8 +172,12 @@ for name, T, attack, eps, eps_iter, steps, documented in ROBUST:
         with open(out) as fj:
             got = 100 * np.array(json.load(fj)["adversarial_accuracy"])
     shown = " ".join(f"{g:.1f}" for g in got)
-    check(np.all(np.abs(got - np.array(documented)) <= 0.05 + 1e-9),
-          f"{name} {attack} eps {eps} through the feed-forward pass: {shown} (docs/training.md §6)")
+    # To the documented rounding plus 0.5 points (5 of 1000 images): the attack's sign(gradient) and the
+    # routing of a few images follow the BLAS kernel's last bits (Haswell vs AVX-512 kernels of OpenBLAS on
+    # one machine: 41.3 41.4 41.3 41.3 41.4 41.2 vs 41.2 41.2 41.0 41.2 41.7 41.1); eval is deterministic
+    # for any thread count and batch on one machine.
+    check(np.all(np.abs(got - np.array(documented)) <= 0.5 + 1e-9),
+          f"{name} {attack} eps {eps} through the feed-forward pass: {shown} (docs/training.md §6, ±0.5)")
 
 print(f"{len(failures)} failed")
 sys.exit(1 if failures else 0)

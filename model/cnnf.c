@@ -239,8 +239,90 @@ static void run_job_task(void *ctx, int task, int n_tasks)
     }
 }
 
+/* A convolution of a batch with fewer samples than threads: each sample's
+ * im2col (or col2im) on one thread, its GEMM's fixed column blocks on all. */
+typedef struct conv_split {
+    ncmp_cnnf *e;
+    int layer;
+    bool topdown;
+    const void *src; /* a sample's cols (forward) or g (top-down) */
+    void *dst;       /* a sample's output (forward) or cols (top-down) */
+    int blocks;
+} conv_split;
+
+static void conv_split_task(void *ctx, int task, int n_tasks)
+{
+    conv_split *c = ctx;
+    const ncmp_layer_desc *L = &c->e->arch->layers[c->layer];
+    const int N = L->out.h * L->out.w;
+    const bool f64 = c->e->dtype == NCMP_FLOAT64;
+    size_t b0, b1;
+    ncmp_parallel_split((size_t)c->blocks, task, n_tasks, &b0, &b1);
+    for (size_t k = b0; k < b1; k++) {
+        int j0, j1;
+        ncmp_conv_block_range(N, c->blocks, (int)k, &j0, &j1);
+        if (!c->topdown)
+            (f64 ? ncmp_conv_gemm_block_f64 : ncmp_conv_gemm_block_f32)(c->e, c->layer, c->src, c->dst, j0, j1);
+        else
+            (f64 ? ncmp_convt_gemm_block_f64 : ncmp_convt_gemm_block_f32)(c->e, c->layer, c->src, c->dst, j0, j1);
+    }
+}
+
+static void run_conv_split(ncmp_cnnf *e, int layer, bool topdown, const void *src, void *dst, int blocks)
+{
+    const ncmp_layer_desc *L = &e->arch->layers[layer];
+    const size_t rs = ncmp_dtype_size(e->dtype);
+    const size_t in_bytes = ncmp_shape_size(L->in) * rs, out_bytes = ncmp_shape_size(L->out) * rs;
+    const bool f64 = e->dtype == NCMP_FLOAT64;
+    const int tasks = e->threads < blocks ? e->threads : blocks;
+    for (size_t n = 0; n < e->n; n++) {
+        conv_split c = {e, layer, topdown, NULL, NULL, blocks};
+        if (!topdown) {
+            (f64 ? ncmp_conv_im2col_f64 : ncmp_conv_im2col_f32)(e, layer, (const char *)src + n * in_bytes, e->cols[0]);
+            c.src = e->cols[0];
+            c.dst = (char *)dst + n * out_bytes;
+            ncmp_parallel_run(tasks, conv_split_task, &c);
+        } else {
+            c.src = (const char *)src + n * out_bytes;
+            c.dst = e->cols[0];
+            ncmp_parallel_run(tasks, conv_split_task, &c);
+            (f64 ? ncmp_conv_col2im_f64 : ncmp_conv_col2im_f32)(e, layer, e->cols[0], (char *)dst + n * in_bytes);
+        }
+    }
+}
+
+/* The convolution a job runs (-1: none), and whether it is split within samples. */
+static int job_conv(const ncmp_cnnf *e, const job *j, bool *topdown)
+{
+    const ncmp_arch *a = e->arch;
+    int layer = -1;
+    *topdown = j->kind == JOB_TOPDOWN;
+    if (j->kind == JOB_FORWARD)
+        layer = j->index;
+    else if (j->kind == JOB_TOPDOWN && a->topdown[j->index].op == NCMP_TD_LAYER)
+        layer = a->topdown[j->index].layer;
+    return layer >= 0 && a->layers[layer].type == NCMP_LAYER_CONV ? layer : -1;
+}
+
 static size_t run_job(ncmp_cnnf *e, job *j)
 {
+    bool topdown;
+    int conv = job_conv(e, j, &topdown);
+    if (conv >= 0 && e->n < (size_t)e->threads) {
+        const ncmp_layer_desc *L = &e->arch->layers[conv];
+        int blocks = ncmp_conv_blocks(L->out.h * L->out.w);
+        if (blocks > 1) {
+            int blas = ncmp_blas_threads();
+            if (blas != 1)
+                ncmp_blas_set_threads(1);
+            const void *src = topdown ? j->src : (conv == 0 ? e->input : e->out[conv - 1]);
+            void *dst = topdown ? j->dst : e->out[conv];
+            run_conv_split(e, conv, topdown, src, dst, blocks);
+            if (blas != 1)
+                ncmp_blas_set_threads(blas);
+            return 0;
+        }
+    }
     size_t units =
         j->features > 0 ? ((size_t)j->features + NCMP_ENGINE_LINEAR_BLOCK - 1) / NCMP_ENGINE_LINEAR_BLOCK : e->n;
     int tasks = (size_t)e->threads < units ? e->threads : (int)units;

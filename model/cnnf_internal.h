@@ -21,6 +21,24 @@ typedef struct ncmp_span {
 /* Features per block of a linear layer's work: threads take whole blocks. */
 #define NCMP_ENGINE_LINEAR_BLOCK 64
 
+/* Column blocks (output positions) of a convolution's GEMMs: between 1 and
+ * 8 blocks of at least 256 positions, a multiple of 16 wide, fixed by the
+ * layer's shape.  Each sample's GEMM is always these calls, run in order or,
+ * when the batch has fewer samples than threads, on several threads: the
+ * result is the same either way. */
+static inline int ncmp_conv_blocks(int N)
+{
+    int b = N / 256;
+    return b < 1 ? 1 : (b > 8 ? 8 : b);
+}
+static inline void ncmp_conv_block_range(int N, int blocks, int k, int *j0, int *j1)
+{
+    int w = (N + blocks - 1) / blocks;
+    w = (w + 15) / 16 * 16;
+    *j0 = k * w < N ? k * w : N;
+    *j1 = (k + 1) * w < N ? (k + 1) * w : N;
+}
+
 struct ncmp_cnnf {
     const ncmp_net *net;
     const ncmp_arch *arch;
@@ -54,6 +72,16 @@ void ncmp_cnnf_topdown_span_f32(ncmp_cnnf *e, int step, const void *g, void *gin
 void ncmp_cnnf_topdown_span_f64(ncmp_cnnf *e, int step, const void *g, void *gin, const ncmp_span *sp);
 void ncmp_cnnf_update_span_f32(ncmp_cnnf *e, const void *r, const ncmp_span *sp);
 void ncmp_cnnf_update_span_f64(ncmp_cnnf *e, const void *r, const ncmp_span *sp);
+
+/* Pieces of one sample's convolution, for splitting it over threads. */
+void ncmp_conv_gemm_block_f32(ncmp_cnnf *e, int layer, const void *cols, void *out, int j0, int j1);
+void ncmp_conv_gemm_block_f64(ncmp_cnnf *e, int layer, const void *cols, void *out, int j0, int j1);
+void ncmp_convt_gemm_block_f32(ncmp_cnnf *e, int layer, const void *g, void *cols, int j0, int j1);
+void ncmp_convt_gemm_block_f64(ncmp_cnnf *e, int layer, const void *g, void *cols, int j0, int j1);
+void ncmp_conv_im2col_f32(ncmp_cnnf *e, int layer, const void *in, void *cols);
+void ncmp_conv_im2col_f64(ncmp_cnnf *e, int layer, const void *in, void *cols);
+void ncmp_conv_col2im_f32(ncmp_cnnf *e, int layer, const void *cols, void *out);
+void ncmp_conv_col2im_f64(ncmp_cnnf *e, int layer, const void *cols, void *out);
 
 /* Engine steps as ncmp_cnnf_run executes them (sample-parallel), for the
  * benchmark's per-layer timings: forward of layers [from, to); the whole

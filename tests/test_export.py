@@ -543,15 +543,18 @@ for prec in ("float", "double"):
             diff = max(float(np.abs(got[k].astype(np.float64) - base[k]).max()) for k in base)
             check(same, f"{prec}: --threads {key[0]} --batch {key[1]} equals --threads 1 --batch 1 bit for bit",
                   f"max |difference| {diff:.3g}")
-# Float arithmetic on an input known to route differently: the check warns with numbers and stores them.
+# Float arithmetic on an input known to route differently (quarter-width VGG-16 CNN-F, T = 3, V4 images:
+# measured 14 of 96 images off by more than 1e-3, docs/cnnf-semantics.md §8): the check warns with the
+# numbers and stores them.
 fo = os.path.join(tmp, "float_check.h5")
-rc, text = run(*kr, "--precision", "float", "--out", fo)
+rc, text = run("export", "--arch", "vgg16-cnnf", "--width", 0.25, "--input-size", 64, "--stimuli", sub, "-T", 3,
+               "--layers", "block2,block3,block4,logits", "--precision", "float", "--out", fo)
 if check(rc == 0, "--precision float export", text):
-    check("diverges from double" in text and "block3" in text and "t=2" in text,
+    check("diverges from double" in text and "block4" in text and "t=3" in text,
           "float arithmetic that diverges from double is a warning with the numbers", text[-1500:])
     with h5py.File(fo, "r") as f:
         d = f["diagnostics/precision_divergence"]
-        check(d.shape == (3, 4) and d[0].max() < 1e-4 and d[()].max() > 1e-3 and np.isfinite(d[()]).all(),
+        check(d.shape == (4, 4) and d[0].max() < 1e-4 and d[()].max() > 1e-3 and np.isfinite(d[()]).all(),
               "/diagnostics/precision_divergence [T+1, layers]: t=0 agrees, later iterations diverge", str(d[()]))
         check(f.attrs["precision"] == "float32", "precision attribute is the arithmetic")
 # Float iterates after routing flips; double ones stored as float32 agree with a float64 store to one rounding.

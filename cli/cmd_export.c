@@ -64,8 +64,9 @@ int cmd_export(int argc, char **argv)
         {"iterations", 'T', CLI_INT, &iterations, "T", "CNN-F feedback cycles (iterations 0..T are exported)"},
         {"layers", 'l', CLI_STRING, &layers_text, "L1,L2|all", "layers to export (all = every observation point)"},
         {"out", 'o', CLI_STRING, &out, "FILE.h5", "output activations file"},
-        {"batch", 'b', CLI_INT, &batch, "B", "stimuli per batch (memory grows with it, not with the set)"},
-        {"threads", 'j', CLI_INT, &threads, "N", "threads for BLAS and the engine (0: all cores)"},
+        {"batch", 'b', CLI_INT, &batch, "B",
+         "stimuli per batch (memory grows with it, not with the set; results do not depend on it)"},
+        {"threads", 'j', CLI_INT, &threads, "N", "threads (0: all cores); results do not depend on it"},
         {"precision", 0, CLI_STRING, &precision, "float|double",
          "arithmetic (default: double when -T >= 1, so feedback routing does not hinge on float32 rounding; else "
          "float)"},
@@ -78,7 +79,7 @@ int cmd_export(int argc, char **argv)
         {"check-stability", 0, CLI_FLAG, &stability, NULL,
          "rerun the first batch in float32 one ulp off; report and store the divergence"},
         {"no-precision-check", 0, CLI_FLAG, &no_precision_check, NULL,
-         "with --precision float and -T >= 1: skip checking the first batch against double arithmetic"},
+         "with --precision float and -T >= 1: skip checking the first 32 stimuli against double arithmetic"},
         {"force", 'f', CLI_FLAG, &force, NULL, "replace an existing output"},
         {"resume", 'r', CLI_FLAG, &resume, NULL, "continue an interrupted export of the same command"},
     };

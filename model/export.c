@@ -535,12 +535,11 @@ static ncmp_status write_root_attributes(export_state *s, const char *signature,
 
 typedef enum first_batch_check { CHECK_ULP, CHECK_PRECISION } first_batch_check;
 
-static ncmp_status load_batch(export_state *s, size_t start, ncmp_tensor *input, size_t *n_out, ncmp_error *err)
+/* Stimuli [0, n) preprocessed into one float32 tensor. */
+static ncmp_status load_first(export_state *s, size_t n, ncmp_tensor *input, ncmp_error *err)
 {
     const ncmp_export_options *o = s->o;
     const ncmp_arch *a = s->net->arch;
-    const size_t N = ncmp_stimuli_count(s->stimuli);
-    const size_t n = N - start < o->batch ? N - start : o->batch;
     const size_t per = ncmp_shape_size(a->input);
     size_t shape[4] = {n, (size_t)a->input.c, (size_t)a->input.h, (size_t)a->input.w};
     ncmp_status st = ncmp_tensor_alloc(input, NCMP_FLOAT32, 4, shape, err);
@@ -549,14 +548,13 @@ static ncmp_status load_batch(export_state *s, size_t start, ncmp_tensor *input,
     ncmp_preprocess_options po = ncmp_arch_preprocess(a, o->center_crop);
     for (size_t b = 0; b < n && !st; b++) {
         ncmp_image img;
-        if (!(st = ncmp_stimuli_load(s->stimuli, start + b, &img, err))) {
+        if (!(st = ncmp_stimuli_load(s->stimuli, b, &img, err))) {
             st = ncmp_preprocess_image(&img, &po, (float *)input->data + b * per, err);
             ncmp_image_release(&img);
         }
     }
     if (st)
         ncmp_tensor_release(input);
-    *n_out = n;
     return st;
 }
 
@@ -565,35 +563,23 @@ static ncmp_status check_first_batch(export_state *s, first_batch_check kind, nc
     const ncmp_export_options *o = s->o;
     const size_t N = ncmp_stimuli_count(s->stimuli);
     const size_t want = kind == CHECK_ULP ? o->batch : PRECISION_CHECK_STIMULI;
+    const size_t n = N < want ? N : want;
     ncmp_stability *rep = NULL;
-    size_t n = 0;
-    ncmp_status st = NCMP_OK;
-    /* Batch by batch until `want` stimuli are checked; the divergence is the largest over batches. */
-    while (n < N && n < want && !st) {
-        ncmp_tensor input;
-        size_t got = 0;
-        ncmp_stability *one = NULL;
-        if ((st = load_batch(s, n, &input, &got, err)))
-            break;
-        st = (kind == CHECK_ULP ? ncmp_stability_check : ncmp_precision_check)(s->net, &input, o->iterations, o->layers,
-                                                                               o->n_layers, &one, err);
-        ncmp_tensor_release(&input);
-        if (st)
-            break;
-        if (!rep) {
-            rep = one;
-        } else {
-            for (size_t c = 0; c < (size_t)(o->iterations + 1) * (size_t)o->n_layers; c++)
-                if (!(one->divergence[c] <= rep->divergence[c]))
-                    rep->divergence[c] = one->divergence[c];
-            ncmp_stability_free(one);
-        }
-        n += got;
-    }
-    if (st || !rep) {
-        ncmp_stability_free(rep);
+    ncmp_tensor input;
+    ncmp_status st = load_first(s, n, &input, err);
+    if (st)
         return st;
+    if (kind == CHECK_ULP) {
+        st = ncmp_stability_check(s->net, &input, o->iterations, o->layers, o->n_layers, &rep, err);
+    } else {
+        ncmp_log_info("float arithmetic: running the first %zu stimuli in double as well, to compare "
+                      "(--no-precision-check skips this)",
+                      n);
+        st = ncmp_precision_check(s->net, &input, o->batch, o->iterations, o->layers, o->n_layers, &rep, err);
     }
+    ncmp_tensor_release(&input);
+    if (st)
+        return st;
     const char *name = kind == CHECK_ULP ? "diagnostics/stability_divergence" : "diagnostics/precision_divergence";
     hsize_t dims[2] = {(hsize_t)o->iterations + 1, (hsize_t)o->n_layers};
     st = ncmp_h5_write_array(s->file, name, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 2, dims, rep->divergence, err);

@@ -31,7 +31,7 @@ static ncmp_status observe(void *p, const ncmp_cnnf *e, int t, ncmp_error *err)
         if (!c->compare) {
             for (size_t j = 0; j < n; j++)
                 slot[j] = f64 ? x64[j] : (double)x32[j];
-            r->near_ties[t * r->n_layers + k] = ncmp_cnnf_near_ties(e, r->layers[k]);
+            r->near_ties[t * r->n_layers + k] += ncmp_cnnf_near_ties(e, r->layers[k]);
         } else {
             double max_diff = 0, max_ref = 0;
             for (size_t j = 0; j < n; j++) {
@@ -41,12 +41,15 @@ static ncmp_status observe(void *p, const ncmp_cnnf *e, int t, ncmp_error *err)
                 if (fabs((double)slot[j]) > max_ref)
                     max_ref = fabs((double)slot[j]);
             }
-            r->divergence[t * r->n_layers + k] = max_ref > 0 ? max_diff / max_ref : max_diff;
+            double d = max_ref > 0 ? max_diff / max_ref : max_diff;
+            double *cell = &r->divergence[t * r->n_layers + k];
+            if (!(d <= *cell)) /* the largest over chunks; NaN sticks */
+                *cell = d;
         }
     }
     if (!c->compare)
         for (int i = 0; i < r->n_arch_layers; i++)
-            r->route_ties[(size_t)t * r->n_arch_layers + i] = ncmp_cnnf_near_ties(e, i);
+            r->route_ties[(size_t)t * r->n_arch_layers + i] += ncmp_cnnf_near_ties(e, i);
     return NCMP_OK;
 }
 
@@ -63,19 +66,24 @@ void ncmp_stability_free(ncmp_stability *r)
 
 /* Run `input` through a `first` engine, record, then through a `second`
  * engine (on the input moved one float32 ulp up when `perturb`) and compare. */
-static ncmp_status compare_runs(const ncmp_net *net, const ncmp_tensor *input, int iterations, const int *layers,
-                                int n_layers, ncmp_dtype first, ncmp_dtype second, bool perturb,
+/* Run `input` chunk by chunk (at most `batch` samples) through a `first`
+ * engine, record, then through a `second` engine (on the input moved one
+ * float32 ulp up when `perturb`) and compare; both engines are made once. */
+static ncmp_status compare_runs(const ncmp_net *net, const ncmp_tensor *input, size_t batch, int iterations,
+                                const int *layers, int n_layers, ncmp_dtype first, ncmp_dtype second, bool perturb,
                                 ncmp_stability **report, ncmp_error *err)
 {
     *report = NULL;
-    if (input->ndim != 4 || n_layers < 1)
+    if (input->ndim != 4 || n_layers < 1 || input->shape[0] < 1)
         return ncmp_fail(err, NCMP_ERR_USAGE, "stability check needs a [n, C, H, W] input and at least one layer");
     const ncmp_arch *a = net->arch;
-    const size_t batch = input->shape[0];
+    const size_t n = input->shape[0];
+    if (batch < 1 || batch > n)
+        batch = n;
     ncmp_stability *r = calloc(1, sizeof *r);
     record_ctx c = {r, NULL, NULL, 0, false};
     ncmp_tensor moved = {0};
-    ncmp_cnnf *e = NULL;
+    ncmp_cnnf *e1 = NULL, *e2 = NULL;
     ncmp_status st = NCMP_OK;
     if (!r)
         return ncmp_fail(err, NCMP_ERR_NOMEM, "out of memory");
@@ -106,9 +114,6 @@ static ncmp_status compare_runs(const ncmp_net *net, const ncmp_tensor *input, i
         st = ncmp_fail(err, NCMP_ERR_NOMEM, "out of memory for the stability check");
         goto done;
     }
-    ncmp_cnnf_options o = {first, batch, layers, n_layers, false};
-    if ((st = ncmp_cnnf_create(net, &o, &e, err)) || (st = ncmp_cnnf_run(e, input, iterations, observe, &c, err)))
-        goto done;
     const ncmp_tensor *second_input = input;
     if (perturb) {
         /* The same input, every value moved one float32 ulp towards +infinity. */
@@ -120,17 +125,23 @@ static ncmp_status compare_runs(const ncmp_net *net, const ncmp_tensor *input, i
             m[j] = nextafterf(m[j], INFINITY);
         second_input = &moved;
     }
-    if (second != first) {
-        ncmp_cnnf_free(e);
-        e = NULL;
-        o.precision = second;
-        if ((st = ncmp_cnnf_create(net, &o, &e, err)))
-            goto done;
+    ncmp_cnnf_options o1 = {first, batch, layers, n_layers, false}, o2 = {second, batch, layers, n_layers, false};
+    if ((st = ncmp_cnnf_create(net, &o1, &e1, err)) || (second != first && (st = ncmp_cnnf_create(net, &o2, &e2, err))))
+        goto done;
+    for (size_t start = 0; start < n && !st; start += batch) {
+        size_t m = n - start < batch ? n - start : batch;
+        ncmp_tensor one, two;
+        ncmp_tensor_view_slice(input, 0, start, start + m, &one, NULL);
+        ncmp_tensor_view_slice(second_input, 0, start, start + m, &two, NULL);
+        c.compare = false;
+        if ((st = ncmp_cnnf_run(e1, &one, iterations, observe, &c, err)))
+            break;
+        c.compare = true;
+        st = ncmp_cnnf_run(e2 ? e2 : e1, &two, iterations, observe, &c, err);
     }
-    c.compare = true;
-    st = ncmp_cnnf_run(e, second_input, iterations, observe, &c, err);
 done:
-    ncmp_cnnf_free(e);
+    ncmp_cnnf_free(e1);
+    ncmp_cnnf_free(e2);
     ncmp_tensor_release(&moved);
     free(c.saved);
     free(c.offset);
@@ -144,11 +155,13 @@ done:
 ncmp_status ncmp_stability_check(const ncmp_net *net, const ncmp_tensor *input, int iterations, const int *layers,
                                  int n_layers, ncmp_stability **report, ncmp_error *err)
 {
-    return compare_runs(net, input, iterations, layers, n_layers, NCMP_FLOAT32, NCMP_FLOAT32, true, report, err);
+    return compare_runs(net, input, input->ndim == 4 ? input->shape[0] : 0, iterations, layers, n_layers, NCMP_FLOAT32,
+                        NCMP_FLOAT32, true, report, err);
 }
 
-ncmp_status ncmp_precision_check(const ncmp_net *net, const ncmp_tensor *input, int iterations, const int *layers,
-                                 int n_layers, ncmp_stability **report, ncmp_error *err)
+ncmp_status ncmp_precision_check(const ncmp_net *net, const ncmp_tensor *input, size_t batch, int iterations,
+                                 const int *layers, int n_layers, ncmp_stability **report, ncmp_error *err)
 {
-    return compare_runs(net, input, iterations, layers, n_layers, NCMP_FLOAT64, NCMP_FLOAT32, false, report, err);
+    return compare_runs(net, input, batch, iterations, layers, n_layers, NCMP_FLOAT64, NCMP_FLOAT32, false, report,
+                        err);
 }

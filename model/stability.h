@@ -27,11 +27,12 @@ typedef struct ncmp_stability {
  * `iterations` cycles, comparing `layers` (n_layers indices). */
 ncmp_status ncmp_stability_check(const ncmp_net *net, const ncmp_tensor *input, int iterations, const int *layers,
                                  int n_layers, ncmp_stability **report, ncmp_error *err);
-/* Run `input` through a float64 engine (the reference) and a float32 engine
- * for `iterations` cycles, comparing `layers`: how far float arithmetic
- * strays from double (near_ties are the float64 run's). */
-ncmp_status ncmp_precision_check(const ncmp_net *net, const ncmp_tensor *input, int iterations, const int *layers,
-                                 int n_layers, ncmp_stability **report, ncmp_error *err);
+/* Run `input` through a float64 engine (the reference) and a float32 engine,
+ * `batch` samples at a time (0: all at once), for `iterations` cycles,
+ * comparing `layers`: how far float arithmetic strays from double (the
+ * largest divergence over the batches; near_ties summed, of the float64 run). */
+ncmp_status ncmp_precision_check(const ncmp_net *net, const ncmp_tensor *input, size_t batch, int iterations,
+                                 const int *layers, int n_layers, ncmp_stability **report, ncmp_error *err);
 void ncmp_stability_free(ncmp_stability *report);
 
 #endif

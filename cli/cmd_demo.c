@@ -289,7 +289,8 @@ int cmd_demo(int argc, char **argv)
     snprintf(out_path, sizeof out_path, "%s/activations.h5", out_dir);
     cli_printf("\n3. CNN-F: VGG-16 as a CNN-F (Huang et al. 2020) at width 1/4, 64x64 input, seeded random weights\n"
                "   (seed %ld; trained weights arrive with the training capability), update layer block1.\n"
-               "   Exporting the %zu images for iterations 0..%ld (block3, block4, block5, logits) to %s.\n\n",
+               "   Exporting the %zu images for iterations 0..%ld (block3, block4, block5, logits) to %s,\n"
+               "   computed in double and stored as float32: the same bits on any thread count or batch size.\n\n",
                seed, ncmp_stimuli_count(stimuli), iterations, out_path);
     fflush(stdout);
     ncmp_export_options o;
@@ -299,7 +300,7 @@ int cmd_demo(int argc, char **argv)
     o.layers = layers;
     o.n_layers = 4;
     o.batch = (size_t)batch;
-    /* double arithmetic, float32 storage: the export default for T >= 1 (docs/cnnf-semantics.md, Reproducibility) */
+    /* double arithmetic, float32 storage: the export default for T >= 1 (docs/cnnf-semantics.md §8) */
     o.precision = iterations >= 1 ? NCMP_FLOAT64 : NCMP_FLOAT32;
     o.store = NCMP_FLOAT32;
     o.reduce = NCMP_REDUCE_NONE;

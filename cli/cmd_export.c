@@ -1,6 +1,7 @@
 /* neurocmp export: stimuli -> per-iteration block activations in HDF5 (docs/formats.md, Activations). */
 #include "cli/commands.h"
 #include "cli/interrupt.h"
+#include "cli/training_args.h"
 #include "core/log.h"
 #include "core/provenance.h"
 #include "datasets/stimuli.h"
@@ -112,10 +113,8 @@ int cmd_export(int argc, char **argv)
     }
     ncmp_export_options o;
     memset(&o, 0, sizeof o);
-    if (precision && ncmp_dtype_parse(precision, &o.precision)) {
-        ncmp_fail(&err, NCMP_ERR_USAGE, "--precision must be float or double, got '%s'", precision);
+    if (precision && cli_parse_precision(precision, &o.precision, &err))
         return cli_report(&err);
-    }
     if (!precision)
         o.precision = iterations >= 1 ? NCMP_FLOAT64 : NCMP_FLOAT32;
     if (ncmp_dtype_parse(store, &o.store)) {

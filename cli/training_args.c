@@ -47,11 +47,7 @@ ncmp_status cli_load_params(const ncmp_arch *arch, const char *weights, unsigned
 
 ncmp_status cli_parse_precision(const char *text, ncmp_dtype *dtype, ncmp_error *err)
 {
-    if (!strcmp(text, "float") || !strcmp(text, "float32"))
-        *dtype = NCMP_FLOAT32;
-    else if (!strcmp(text, "double") || !strcmp(text, "float64"))
-        *dtype = NCMP_FLOAT64;
-    else
+    if (ncmp_dtype_parse(text, dtype))
         return ncmp_fail(err, NCMP_ERR_USAGE, "--precision must be float or double, got '%s'", text);
     return NCMP_OK;
 }

@@ -203,14 +203,19 @@ typedef struct job {
     size_t ties[NCMP_ENGINE_MAX_THREADS];
 } job;
 
+static size_t linear_blocks(int features)
+{
+    return ((size_t)features + NCMP_ENGINE_LINEAR_BLOCK - 1) / NCMP_ENGINE_LINEAR_BLOCK;
+}
+
 static void run_job_task(void *ctx, int task, int n_tasks)
 {
     job *j = ctx;
     ncmp_cnnf *e = j->e;
     ncmp_span sp = {0, e->n, 0, 0, e->cols[task]};
     if (j->features > 0) {
-        size_t blocks = ((size_t)j->features + NCMP_ENGINE_LINEAR_BLOCK - 1) / NCMP_ENGINE_LINEAR_BLOCK, b0, b1;
-        ncmp_parallel_split(blocks, task, n_tasks, &b0, &b1);
+        size_t b0, b1;
+        ncmp_parallel_split(linear_blocks(j->features), task, n_tasks, &b0, &b1);
         sp.c0 = (int)(b0 * NCMP_ENGINE_LINEAR_BLOCK);
         sp.c1 = (int)(b1 * NCMP_ENGINE_LINEAR_BLOCK) < j->features ? (int)(b1 * NCMP_ENGINE_LINEAR_BLOCK) : j->features;
         if (sp.c0 >= sp.c1)
@@ -306,41 +311,32 @@ static int job_conv(const ncmp_cnnf *e, const job *j, bool *topdown)
 
 static size_t run_job(ncmp_cnnf *e, job *j)
 {
-    bool topdown;
-    int conv = job_conv(e, j, &topdown);
-    if (conv >= 0 && e->n < (size_t)e->threads) {
-        const ncmp_layer_desc *L = &e->arch->layers[conv];
-        int blocks = ncmp_conv_blocks(L->out.h * L->out.w);
-        if (blocks > 1) {
-            int blas = ncmp_blas_threads();
-            if (blas != 1)
-                ncmp_blas_set_threads(1);
-            const void *src = topdown ? j->src : (conv == 0 ? e->input : e->out[conv - 1]);
-            void *dst = topdown ? j->dst : e->out[conv];
-            run_conv_split(e, conv, topdown, src, dst, blocks);
-            if (blas != 1)
-                ncmp_blas_set_threads(blas);
-            return 0;
-        }
-    }
-    size_t units =
-        j->features > 0 ? ((size_t)j->features + NCMP_ENGINE_LINEAR_BLOCK - 1) / NCMP_ENGINE_LINEAR_BLOCK : e->n;
-    int tasks = (size_t)e->threads < units ? e->threads : (int)units;
-    if (tasks < 1)
-        tasks = 1;
-    memset(j->ties, 0, sizeof j->ties);
     int blas = ncmp_blas_threads();
     if (blas != 1)
         ncmp_blas_set_threads(1);
-    if (tasks > 1)
-        ncmp_parallel_run(tasks, run_job_task, j);
-    else
-        run_job_task(j, 0, 1);
+    size_t ties = 0;
+    bool topdown;
+    int conv = job_conv(e, j, &topdown);
+    int blocks = conv >= 0 ? ncmp_conv_blocks(e->arch->layers[conv].out.h * e->arch->layers[conv].out.w) : 1;
+    if (conv >= 0 && e->n < (size_t)e->threads && blocks > 1) {
+        const void *src = topdown ? j->src : (conv == 0 ? e->input : e->out[conv - 1]);
+        void *dst = topdown ? j->dst : e->out[conv];
+        run_conv_split(e, conv, topdown, src, dst, blocks);
+    } else {
+        size_t units = j->features > 0 ? linear_blocks(j->features) : e->n;
+        int tasks = (size_t)e->threads < units ? e->threads : (int)units;
+        if (tasks < 1)
+            tasks = 1;
+        memset(j->ties, 0, sizeof j->ties);
+        if (tasks > 1)
+            ncmp_parallel_run(tasks, run_job_task, j);
+        else
+            run_job_task(j, 0, 1);
+        for (int t = 0; t < tasks; t++)
+            ties += j->ties[t];
+    }
     if (blas != 1)
         ncmp_blas_set_threads(blas);
-    size_t ties = 0;
-    for (int t = 0; t < tasks; t++)
-        ties += j->ties[t];
     return ties;
 }
 

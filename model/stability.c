@@ -64,8 +64,6 @@ void ncmp_stability_free(ncmp_stability *r)
     free(r);
 }
 
-/* Run `input` through a `first` engine, record, then through a `second`
- * engine (on the input moved one float32 ulp up when `perturb`) and compare. */
 /* Run `input` chunk by chunk (at most `batch` samples) through a `first`
  * engine, record, then through a `second` engine (on the input moved one
  * float32 ulp up when `perturb`) and compare; both engines are made once. */

@@ -24,6 +24,8 @@ int cmd_temporal(int argc, char **argv);
 int cmd_compare(int argc, char **argv);
 int cmd_neural(int argc, char **argv);
 int cmd_simulate_neural(int argc, char **argv);
+int cmd_verify(int argc, char **argv);
+int cmd_study(int argc, char **argv);
 
 /* The prologue of a command without positional arguments: parse (required
  * options and --force checked by the parser), print help or the error, clear

@@ -26,6 +26,12 @@ static const cli_entry commands[] = {
      cmd_temporal},
     {"compare", "paired test of two models or iterations on the same recordings: bootstrap interval and p-value",
      cmd_compare},
+    {"verify", "check that outputs are up to date with their inputs (a study's manifest or their provenance)",
+     cmd_verify},
+    {"study",
+     "run a whole study from one file (train, export, score, temporal, compare, report), skipping what is "
+     "up to date",
+     cmd_study},
     {"demo", "run the end-to-end demonstration on the bundled data", cmd_demo},
 };
 enum { N_COMMANDS = sizeof commands / sizeof commands[0] };
@@ -89,6 +95,17 @@ int main(int argc, char **argv)
      * leak checkers (the sanitizer build) see a clean process. */
     atexit(ncmp_plot_release_font_caches);
     ncmp_provenance_set_command_line(argc, argv);
+    /* A step of `neurocmp study`: every output records the study's config (core/provenance.h). */
+    const char *study = getenv("NEUROCMP_STUDY_CONFIG");
+    if (study && *study) {
+        ncmp_error err;
+        ncmp_error_clear(&err);
+        if (ncmp_provenance_set_study(study, &err)) {
+            ncmp_log_error("NEUROCMP_STUDY_CONFIG: %s", err.message);
+            ncmp_provenance_clear();
+            return 1;
+        }
+    }
     int i = 1;
     /* Global options before the command. */
     for (; i < argc && argv[i][0] == '-'; i++) {

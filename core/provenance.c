@@ -6,6 +6,7 @@
 #include "core/version.h"
 
 #include <cblas.h>
+#include <errno.h>
 #include <gsl/gsl_version.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +14,8 @@
 #include <time.h>
 
 static char *command_line = NULL;
+static char *study_text = NULL, *study_path = NULL;
+static char study_sha256[NCMP_SHA256_HEX_LEN];
 
 static int needs_quotes(const char *s)
 {
@@ -66,6 +69,54 @@ void ncmp_provenance_clear(void)
 {
     free(command_line);
     command_line = NULL;
+    free(study_text);
+    free(study_path);
+    study_text = study_path = NULL;
+}
+
+ncmp_status ncmp_provenance_set_study(const char *config_path, ncmp_error *err)
+{
+    FILE *f = fopen(config_path, "rb");
+    if (!f)
+        return ncmp_fail(err, NCMP_ERR_IO, "cannot open the study config '%s': %s", config_path, strerror(errno));
+    /* A study config is a page of text; refuse anything that is clearly not one. */
+    enum { MAX_CONFIG = 1 << 20 };
+    char *text = malloc(MAX_CONFIG + 1);
+    size_t n = text ? fread(text, 1, MAX_CONFIG + 1, f) : 0;
+    int bad = text && ferror(f);
+    fclose(f);
+    if (!text)
+        return ncmp_fail(err, NCMP_ERR_NOMEM, "out of memory");
+    if (bad || n > MAX_CONFIG) {
+        free(text);
+        return ncmp_fail(err, bad ? NCMP_ERR_IO : NCMP_ERR_FORMAT, "the study config '%s' %s", config_path,
+                         bad ? "could not be read" : "is larger than 1 MiB");
+    }
+    text[n] = '\0';
+    char *path = strdup(config_path);
+    if (!path) {
+        free(text);
+        return ncmp_fail(err, NCMP_ERR_NOMEM, "out of memory");
+    }
+    ncmp_sha256_buffer(text, n, study_sha256);
+    free(study_text);
+    free(study_path);
+    study_text = text;
+    study_path = path;
+    return NCMP_OK;
+}
+
+const char *ncmp_provenance_study_text(void)
+{
+    return study_text;
+}
+const char *ncmp_provenance_study_path(void)
+{
+    return study_path;
+}
+const char *ncmp_provenance_study_sha256(void)
+{
+    return study_text ? study_sha256 : NULL;
 }
 
 void ncmp_utc_timestamp(char *buf, size_t size)
@@ -167,7 +218,10 @@ ncmp_status ncmp_provenance_write_h5(hid_t obj, ncmp_error *err)
         (st = ncmp_h5_attr_set_string(obj, "command_line", ncmp_provenance_command_line(), err)) ||
         (st = ncmp_h5_attr_set_string(obj, "hdf5_version", h5v, err)) ||
         (st = ncmp_h5_attr_set_string(obj, "gsl_version", ncmp_gsl_version(), err)) ||
-        (st = ncmp_h5_attr_set_string(obj, "blas", blas, err)))
+        (st = ncmp_h5_attr_set_string(obj, "blas", blas, err)) ||
+        (study_text && ((st = ncmp_h5_attr_set_string(obj, "study_config", study_text, err)) ||
+                        (st = ncmp_h5_attr_set_string(obj, "study_config_path", study_path, err)) ||
+                        (st = ncmp_h5_attr_set_string(obj, "study_config_sha256", study_sha256, err)))))
         return ncmp_error_context(err, "writing provenance");
     return NCMP_OK;
 }

@@ -16,8 +16,19 @@
 void ncmp_provenance_set_command_line(int argc, char *const *argv);
 /* The remembered line, or "" if none. */
 const char *ncmp_provenance_command_line(void);
-/* Release the stored command line (optional, for leak checkers). */
+/* Release the stored command line and study config (optional, for leak checkers). */
 void ncmp_provenance_clear(void);
+
+/* The study config a run belongs to (`neurocmp study` runs each step with
+ * NEUROCMP_STUDY_CONFIG set to it): read once, then every writer adds
+ * study_config (the file's text), study_config_path and study_config_sha256
+ * to the provenance it writes, so an output names the study that made it and
+ * `neurocmp verify` treats the config as one of its inputs. */
+ncmp_status ncmp_provenance_set_study(const char *config_path, ncmp_error *err);
+/* The study config's text, path and SHA-256, or NULL when the run is not part of a study. */
+const char *ncmp_provenance_study_text(void);
+const char *ncmp_provenance_study_path(void);
+const char *ncmp_provenance_study_sha256(void);
 
 /* Current UTC time as ISO 8601 "2026-11-23T13:30:00Z". */
 void ncmp_utc_timestamp(char *buf, size_t size);

@@ -383,6 +383,14 @@ ncmp_status ncmp_ceiling_write_json(const ncmp_ceiling *c, const ncmp_ceiling_re
     json_string(f, rep->input_path ? rep->input_path : "");
     fputs(",\n    \"input_sha256\": ", f);
     json_string(f, hex);
+    if (ncmp_provenance_study_text()) {
+        fputs(",\n    \"study_config\": ", f);
+        json_string(f, ncmp_provenance_study_text());
+        fputs(",\n    \"study_config_path\": ", f);
+        json_string(f, ncmp_provenance_study_path());
+        fputs(",\n    \"study_config_sha256\": ", f);
+        json_string(f, ncmp_provenance_study_sha256());
+    }
     fputs("\n  }\n}\n", f);
     return ncmp_atomic_commit(&out, err);
 }

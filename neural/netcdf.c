@@ -548,7 +548,11 @@ ncmp_status ncmp_assembly_write_netcdf(const ncmp_assembly *a, const char *path,
     if ((st = put_text_att(ncid, "neurocmp_version", NCMP_VERSION, partial, err)) ||
         (st = put_text_att(ncid, "neurocmp_revision", NCMP_GIT_REVISION, partial, err)) ||
         (st = put_text_att(ncid, "created_utc", stamp, partial, err)) ||
-        (st = put_text_att(ncid, "command_line", ncmp_provenance_command_line(), partial, err)))
+        (st = put_text_att(ncid, "command_line", ncmp_provenance_command_line(), partial, err)) ||
+        (ncmp_provenance_study_text() &&
+         ((st = put_text_att(ncid, "study_config", ncmp_provenance_study_text(), partial, err)) ||
+          (st = put_text_att(ncid, "study_config_path", ncmp_provenance_study_path(), partial, err)) ||
+          (st = put_text_att(ncid, "study_config_sha256", ncmp_provenance_study_sha256(), partial, err)))))
         goto fail;
     for (size_t i = 0; i < n_inputs; i++) {
         if ((st = ncmp_sha256_file(inputs[i].path, hex, err)))

@@ -71,6 +71,14 @@ void ncmp_json_write_provenance(FILE *f, const char *const *roles, const char *c
         fprintf(f, ",\n    \"%s_sha256\": ", roles[i]);
         ncmp_json_string(f, hashes[i]);
     }
+    if (ncmp_provenance_study_text()) {
+        fputs(",\n    \"study_config\": ", f);
+        ncmp_json_string(f, ncmp_provenance_study_text());
+        fputs(",\n    \"study_config_path\": ", f);
+        ncmp_json_string(f, ncmp_provenance_study_path());
+        fputs(",\n    \"study_config_sha256\": ", f);
+        ncmp_json_string(f, ncmp_provenance_study_sha256());
+    }
     fputs("\n  }", f);
 }
 

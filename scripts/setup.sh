@@ -24,6 +24,7 @@ packages=(
   libpng-dev libjpeg-dev libzip-dev zlib1g-dev   # stimuli: PNG, JPEG, ZIP, gzipped IDX
   libnetcdf-dev            # BrainIO neural assemblies (netCDF-4)
   libcjson-dev             # reading JSON results and splits files
+  libinih-dev              # study files (INI) for 'neurocmp study'
   libcairo2-dev            # figures: PNG rendering (pulls in libfontconfig-dev)
   libcunit1-dev            # unit tests (built with the library)
 )

@@ -1,0 +1,165 @@
+/* neurocmp study: run a whole study from one study file, skipping what is
+ * up to date (docs/reproducibility.md). */
+#include "cli/commands.h"
+#include "cli/interrupt.h"
+#include "core/log.h"
+#include "study/config.h"
+#include "study/plan.h"
+#include "study/report.h"
+#include "study/results.h"
+#include "study/run.h"
+
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static void human_bytes(char *buf, size_t size, double b)
+{
+    if (b <= 0)
+        snprintf(buf, size, "-");
+    else if (b < 1e6)
+        snprintf(buf, size, "%.0f kB", b / 1e3);
+    else if (b < 1e9)
+        snprintf(buf, size, "%.0f MB", b / 1e6);
+    else
+        snprintf(buf, size, "%.1f GB", b / 1e9);
+}
+
+static void human_seconds(char *buf, size_t size, double s)
+{
+    if (s <= 0)
+        snprintf(buf, size, "-");
+    else if (s < 90)
+        snprintf(buf, size, "%.0f s", s < 1 ? 1 : s);
+    else if (s < 5400)
+        snprintf(buf, size, "%.0f min", s / 60);
+    else
+        snprintf(buf, size, "%.1f h", s / 3600);
+}
+
+static void print_plan(const study_config *c, const study_plan *p)
+{
+    char *manifest = study_manifest_path(c);
+    cli_printf("study %s: %zu steps, outputs in %s\n\n", c->name, p->n_steps, c->out);
+    cli_printf("  %-44s %-11s %9s %9s %9s\n", "step", "state", "time", "disk", "memory");
+    double total_s = 0, total_d = 0, peak_m = 0;
+    for (size_t i = 0; i < p->n_steps; i++) {
+        const study_step *s = &p->steps[i];
+        bool fresh = manifest && study_step_up_to_date(c, s, manifest);
+        char t[32], d[32], m[32];
+        human_seconds(t, sizeof t, s->seconds);
+        human_bytes(d, sizeof d, s->disk_bytes);
+        human_bytes(m, sizeof m, s->memory_bytes);
+        cli_printf("  %-44s %-11s %9s %9s %9s\n      %s\n", s->name, fresh ? "up to date" : "to run", t, d, m, s->what);
+        if (!fresh) {
+            total_s += s->seconds;
+            total_d += s->disk_bytes;
+        }
+        if (s->memory_bytes > peak_m)
+            peak_m = s->memory_bytes;
+    }
+    char t[32], d[32], m[32];
+    human_seconds(t, sizeof t, total_s);
+    human_bytes(d, sizeof d, total_d);
+    human_bytes(m, sizeof m, peak_m);
+    cli_printf("\n  to run: about %s, %s of new files, %s of memory at most (rough estimates for 2 cores;\n"
+               "  the steps print their own progress)\n",
+               t, d, m);
+    free(manifest);
+}
+
+int cmd_study(int argc, char **argv)
+{
+    const char *config = NULL, *check = NULL;
+    bool dry_run = false, rerun = false, results_only = false;
+    const cli_option options[] = {
+        {"config", 'c', CLI_STRING, &config, "FILE.ini", "the study file (docs/reproducibility.md)", NULL, true},
+        {"dry-run", 'n', CLI_FLAG, &dry_run, NULL,
+         "print the plan (each step, whether it is up to date, estimated time, disk and memory) and stop"},
+        {"rerun", 0, CLI_FLAG, &rerun, NULL, "run every step again, even those that are up to date"},
+        {"check", 0, CLI_STRING, &check, "expected.json",
+         "compare the results with these expected values and tolerances; exit 1 if any is not reproduced"},
+        {"results-only", 0, CLI_FLAG, &results_only, NULL,
+         "only rewrite results.csv and the report from the steps' outputs"},
+    };
+    const cli_command cmd = {
+        .name = "study",
+        .summary = "run a study from one file: train, export, ceiling, score, temporal, compare, report",
+        .description = "Runs every step a study file asks for, in order: train (when a model has a training recipe),\n"
+                       "eval, import or simulate recordings, export activations, ceilings, score every layer x\n"
+                       "iteration, the iteration x time-bin analysis, paired comparisons; then writes OUT/results.csv\n"
+                       "(every number, one row each) and OUT/report/. A step runs only when its command or the\n"
+                       "content of one of its inputs changed, or an output is missing or modified (SHA-256, recorded\n"
+                       "in OUT/manifest.json): run it twice and the second run does nothing. An interrupted run\n"
+                       "continues where it stopped (exports and training resume). Every output records the study\n"
+                       "file in its provenance; 'neurocmp verify OUT' checks them later.\n"
+                       "exit status: 0 done (and --check reproduced), 1 a step failed or a value was not reproduced,\n"
+                       "2 bad usage or study file, 3 interrupted (run again to resume).",
+        .options = options,
+        .n_options = sizeof options / sizeof options[0],
+        .max_positional = 0,
+    };
+    ncmp_error err;
+    int rc = cli_start(&cmd, argc, argv, &err);
+    if (rc >= 0)
+        return rc;
+    study_config *c = NULL;
+    study_plan *p = NULL;
+    if (study_config_read(config, &c, &err))
+        return cli_report(&err);
+    if (study_plan_make(c, &p, &err) || study_plan_add_results(c, p, &err)) {
+        study_plan_free(p);
+        study_config_free(c);
+        return cli_report(&err);
+    }
+    if (dry_run) {
+        print_plan(c, p);
+        study_plan_free(p);
+        study_config_free(c);
+        return 0;
+    }
+    ncmp_status st = NCMP_OK;
+    if (results_only)
+        st = study_write_results(c, p, &err);
+    else {
+        char exe[PATH_MAX];
+        ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+        if (n <= 0) {
+            st = ncmp_fail(&err, NCMP_ERR_IO, "cannot find the neurocmp executable (/proc/self/exe)");
+        } else {
+            exe[n] = '\0';
+            study_run_options o = {exe, ncmp_log_get_level() <= NCMP_LOG_QUIET, rerun};
+            study_run_summary sum;
+            volatile sig_atomic_t stop = 0;
+            cli_interrupt saved;
+            /* Ctrl-C reaches the running step too; it stops cleanly and the study reports it. */
+            cli_interrupt_begin(&saved, &stop);
+            st = study_run(c, p, &o, &sum, &err);
+            cli_interrupt_end(&saved);
+            if (!st)
+                cli_printf("study %s: %zu steps run, %zu up to date, %.1f s; results in %s/results.csv, report in "
+                           "%s/report/index.html\n",
+                           c->name, sum.n_run, sum.n_skipped, sum.seconds, c->out, c->out);
+            free(sum.ran);
+        }
+    }
+    int code = st ? cli_report(&err) : 0;
+    if (!st && check) {
+        char csv[4200];
+        snprintf(csv, sizeof csv, "%s/results.csv", c->out);
+        study_table *t = NULL;
+        bool passed = false;
+        if (study_results_read_csv(csv, &t, &err) || study_results_check(t, check, stdout, &passed, &err))
+            code = cli_report(&err);
+        else if (!passed) {
+            ncmp_log_error("study %s: some expected values were not reproduced (see the table above)", c->name);
+            code = 1;
+        }
+        study_table_free(t);
+    }
+    study_plan_free(p);
+    study_config_free(c);
+    return code;
+}

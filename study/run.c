@@ -1,0 +1,464 @@
+/* Running a study's steps with content-hash keys, resuming and skipping as a
+ * build system does (docs/reproducibility.md, "Skipping and resuming"). */
+#include "study/run.h"
+#include "core/log.h"
+#include "core/paths.h"
+#include "core/provenance.h"
+#include "core/version.h"
+#include "results/manifest.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <nettle/sha2.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+/* ---- hashing with a per-process cache ------------------------------------ */
+
+typedef struct hash_entry {
+    char *path;
+    dev_t dev;
+    ino_t ino;
+    off_t size;
+    struct timespec mtime;
+    char hex[NCMP_SHA256_HEX_LEN];
+} hash_entry;
+
+static hash_entry *cache = NULL;
+static size_t cache_n = 0, cache_cap = 0;
+
+ncmp_status study_hash_file(const char *path, char hex[NCMP_SHA256_HEX_LEN], long long *bytes, ncmp_error *err)
+{
+    struct stat st;
+    if (stat(path, &st) != 0)
+        return ncmp_fail(err, NCMP_ERR_NOT_FOUND, "'%s' does not exist", path);
+    if (bytes)
+        *bytes = (long long)st.st_size;
+    for (size_t i = 0; i < cache_n; i++) {
+        hash_entry *e = &cache[i];
+        if (!strcmp(e->path, path) && e->dev == st.st_dev && e->ino == st.st_ino && e->size == st.st_size &&
+            e->mtime.tv_sec == st.st_mtim.tv_sec && e->mtime.tv_nsec == st.st_mtim.tv_nsec) {
+            memcpy(hex, e->hex, NCMP_SHA256_HEX_LEN);
+            return NCMP_OK;
+        }
+    }
+    ncmp_status s = ncmp_sha256_file(path, hex, err);
+    if (s)
+        return s;
+    if (cache_n == cache_cap) {
+        size_t cap = cache_cap ? 2 * cache_cap : 64;
+        hash_entry *c = realloc(cache, cap * sizeof *c);
+        if (!c)
+            return NCMP_OK; /* the cache is an optimisation */
+        cache = c;
+        cache_cap = cap;
+    }
+    hash_entry *e = &cache[cache_n];
+    if ((e->path = strdup(path))) {
+        e->dev = st.st_dev;
+        e->ino = st.st_ino;
+        e->size = st.st_size;
+        e->mtime = st.st_mtim;
+        memcpy(e->hex, hex, NCMP_SHA256_HEX_LEN);
+        cache_n++;
+    }
+    return NCMP_OK;
+}
+
+void study_step_key(const study_step *s, char (*input_sha256)[NCMP_SHA256_HEX_LEN], char key[NCMP_SHA256_HEX_LEN])
+{
+    struct sha256_ctx ctx;
+    sha256_init(&ctx);
+    const char *head = "neurocmp study step 1\n" NCMP_VERSION "\n";
+    sha256_update(&ctx, strlen(head), (const uint8_t *)head);
+    sha256_update(&ctx, strlen(s->kind) + 1, (const uint8_t *)s->kind);
+    for (size_t a = 0; a < s->argc; a++)
+        sha256_update(&ctx, strlen(s->argv[a]) + 1, (const uint8_t *)s->argv[a]);
+    for (size_t i = 0; i < s->n_inputs; i++) {
+        sha256_update(&ctx, strlen(s->inputs[i].role) + 1, (const uint8_t *)s->inputs[i].role);
+        sha256_update(&ctx, NCMP_SHA256_HEX_LEN, (const uint8_t *)input_sha256[i]);
+    }
+    uint8_t digest[SHA256_DIGEST_SIZE];
+    sha256_digest(&ctx, sizeof digest, digest);
+    for (int i = 0; i < SHA256_DIGEST_SIZE; i++)
+        snprintf(key + 2 * i, 3, "%02x", digest[i]);
+}
+
+char *study_manifest_path(const study_config *c)
+{
+    size_t n = strlen(c->out) + 32;
+    char *p = malloc(n);
+    if (p)
+        snprintf(p, n, "%s/manifest.json", c->out);
+    return p;
+}
+
+/* ---- outputs ---------------------------------------------------------------- */
+
+typedef struct file_list {
+    ncmp_manifest_file *files;
+    size_t n, cap;
+} file_list;
+
+static ncmp_status list_add(file_list *l, const char *out_dir, const char *role, const char *abs, ncmp_error *err)
+{
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? 2 * l->cap : 16;
+        ncmp_manifest_file *f = realloc(l->files, cap * sizeof *f);
+        if (!f)
+            return ncmp_fail(err, NCMP_ERR_NOMEM, "out of memory");
+        l->files = f;
+        l->cap = cap;
+    }
+    ncmp_manifest_file *f = &l->files[l->n];
+    memset(f, 0, sizeof *f);
+    f->role = strdup(role);
+    f->path = ncmp_manifest_relative_path(out_dir, abs);
+    if (!f->role || !f->path) {
+        free(f->role);
+        free(f->path);
+        return ncmp_fail(err, NCMP_ERR_NOMEM, "out of memory");
+    }
+    l->n++;
+    ncmp_status st = study_hash_file(abs, f->sha256, &f->bytes, err);
+    return st;
+}
+
+static void list_free(file_list *l)
+{
+    for (size_t i = 0; i < l->n; i++) {
+        free(l->files[i].role);
+        free(l->files[i].path);
+    }
+    free(l->files);
+    memset(l, 0, sizeof *l);
+}
+
+static int compare_names(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Every regular file under dir, sorted, recorded with role "role/NAME". */
+static ncmp_status list_directory(file_list *l, const char *out_dir, const char *role, const char *dir, ncmp_error *err)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return ncmp_fail(err, NCMP_ERR_IO, "the step did not write the folder '%s'", dir);
+    char **names = NULL;
+    size_t n = 0, cap = 0;
+    struct dirent *e;
+    ncmp_status st = NCMP_OK;
+    while ((e = readdir(d)) && !st) {
+        if (e->d_name[0] == '.')
+            continue;
+        if (n == cap) {
+            cap = cap ? 2 * cap : 32;
+            char **nn = realloc(names, cap * sizeof *nn);
+            if (!nn) {
+                st = ncmp_fail(err, NCMP_ERR_NOMEM, "out of memory");
+                break;
+            }
+            names = nn;
+        }
+        names[n++] = strdup(e->d_name);
+    }
+    closedir(d);
+    if (names)
+        qsort(names, n, sizeof *names, compare_names);
+    for (size_t i = 0; i < n && !st; i++) {
+        char path[4096], sub[512];
+        snprintf(path, sizeof path, "%s/%s", dir, names[i]);
+        snprintf(sub, sizeof sub, "%s/%s", role, names[i]);
+        struct stat sb;
+        if (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode))
+            st = list_directory(l, out_dir, sub, path, err);
+        else if (stat(path, &sb) == 0 && S_ISREG(sb.st_mode) && !strstr(names[i], ".partial"))
+            st = list_add(l, out_dir, sub, path, err);
+    }
+    for (size_t i = 0; i < n; i++)
+        free(names[i]);
+    free(names);
+    return st;
+}
+
+static ncmp_status hash_outputs(const study_config *c, const study_step *s, file_list *l, ncmp_error *err)
+{
+    ncmp_status st = NCMP_OK;
+    for (size_t i = 0; i < s->n_outputs && !st; i++) {
+        const study_file *o = &s->outputs[i];
+        st = o->directory ? list_directory(l, c->out, o->role, o->path, err)
+                          : list_add(l, c->out, o->role, o->path, err);
+    }
+    return st;
+}
+
+/* True if every output the manifest recorded for the step still hashes as recorded. */
+static bool outputs_intact(const study_config *c, const ncmp_manifest_step *m)
+{
+    if (!m->n_outputs)
+        return false;
+    for (size_t i = 0; i < m->n_outputs; i++) {
+        char *path = ncmp_manifest_resolve_path(c->out, m->outputs[i].path);
+        char hex[NCMP_SHA256_HEX_LEN];
+        bool ok = path && !study_hash_file(path, hex, NULL, NULL) && !strcmp(hex, m->outputs[i].sha256);
+        free(path);
+        if (!ok)
+            return false;
+    }
+    return true;
+}
+
+/* Remove what an earlier run of the step wrote (only inside the output folder). */
+static void remove_old_outputs(const study_config *c, const ncmp_manifest_step *m, const study_step *s)
+{
+    size_t n_out = strlen(c->out);
+    for (size_t i = 0; m && i < m->n_outputs; i++) {
+        char *path = ncmp_manifest_resolve_path(c->out, m->outputs[i].path);
+        if (path && !strncmp(path, c->out, n_out) && !strstr(path, "/../"))
+            unlink(path);
+        free(path);
+    }
+    for (size_t i = 0; i < s->n_outputs; i++)
+        if (!s->outputs[i].directory) {
+            unlink(s->outputs[i].path);
+            char partial[4200];
+            snprintf(partial, sizeof partial, "%s.partial", s->outputs[i].path);
+            unlink(partial);
+        }
+}
+
+/* ---- running one command ---------------------------------------------------- */
+
+static ncmp_status spawn(const study_config *c, const study_run_options *o, char **argv, int *exit_code,
+                         ncmp_error *err)
+{
+    fflush(stdout);
+    fflush(stderr);
+    pid_t pid = fork();
+    if (pid < 0)
+        return ncmp_fail(err, NCMP_ERR_IO, "cannot start a step: %s", strerror(errno));
+    if (pid == 0) {
+        if (chdir(c->out) != 0) {
+            fprintf(stderr, "neurocmp: error: cannot enter '%s': %s\n", c->out, strerror(errno));
+            _exit(1);
+        }
+        setenv("NEUROCMP_STUDY_CONFIG", c->path, 1);
+        execv(o->exe, argv);
+        fprintf(stderr, "neurocmp: error: cannot run '%s': %s\n", o->exe, strerror(errno));
+        _exit(1);
+    }
+    int status;
+    while (waitpid(pid, &status, 0) < 0)
+        if (errno != EINTR)
+            return ncmp_fail(err, NCMP_ERR_IO, "waiting for a step: %s", strerror(errno));
+    *exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    return NCMP_OK;
+}
+
+static char *join_argv(char *const *argv, size_t argc)
+{
+    size_t n = 1;
+    for (size_t a = 0; a < argc; a++)
+        n += strlen(argv[a]) + 1;
+    char *s = malloc(n);
+    if (!s)
+        return NULL;
+    s[0] = '\0';
+    for (size_t a = 0; a < argc; a++) {
+        if (a)
+            strcat(s, " ");
+        strcat(s, argv[a]);
+    }
+    return s;
+}
+
+static double now_seconds(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+static ncmp_status record(ncmp_manifest *m, const char *manifest_path, const study_step *s, const char *key,
+                          const char *state, double seconds, const file_list *inputs, const file_list *outputs,
+                          char *const *argv, size_t argc, ncmp_error *err)
+{
+    ncmp_manifest_step ms = {0};
+    ms.name = (char *)s->name;
+    ms.kind = (char *)s->kind;
+    ms.key = (char *)key;
+    ms.state = (char *)state;
+    ms.cheap = s->cheap;
+    ms.seconds = seconds;
+    ms.argv = (char **)argv; /* copied by ncmp_manifest_put */
+    ms.argc = argc;
+    ms.inputs = inputs->files;
+    ms.n_inputs = inputs->n;
+    ms.outputs = outputs ? outputs->files : NULL;
+    ms.n_outputs = outputs ? outputs->n : 0;
+    ncmp_status st = ncmp_manifest_put(m, &ms, err);
+    if (!st)
+        st = ncmp_manifest_write(m, manifest_path, err);
+    return st;
+}
+
+static ncmp_status run_step(const study_config *c, const study_plan *p, const study_step *s, const study_run_options *o,
+                            ncmp_manifest *m, const char *manifest_path, bool *ran, ncmp_error *err)
+{
+    *ran = false;
+    file_list inputs = {0}, outputs = {0};
+    char(*hashes)[NCMP_SHA256_HEX_LEN] = calloc(s->n_inputs + 1, NCMP_SHA256_HEX_LEN);
+    char **argv = calloc(s->argc + 4, sizeof *argv);
+    char *line = NULL;
+    ncmp_status st = NCMP_OK;
+    if (!hashes || !argv) {
+        st = ncmp_fail(err, NCMP_ERR_NOMEM, "out of memory");
+        goto done;
+    }
+    for (size_t i = 0; i < s->n_inputs && !st; i++) {
+        st = list_add(&inputs, c->out, s->inputs[i].role, s->inputs[i].path, err);
+        if (st)
+            ncmp_error_context(err, "step %s: input '%s': ", s->name, s->inputs[i].role);
+        else
+            memcpy(hashes[i], inputs.files[i].sha256, NCMP_SHA256_HEX_LEN);
+    }
+    if (st)
+        goto done;
+    char key[NCMP_SHA256_HEX_LEN];
+    study_step_key(s, hashes, key);
+    ncmp_manifest_step *prev = ncmp_manifest_find(m, s->name);
+    if (!o->rerun && prev && !strcmp(prev->state, "done") && !strcmp(prev->key, key) && outputs_intact(c, prev)) {
+        ncmp_log_info("study: %-40s up to date", s->name);
+        goto done;
+    }
+    bool resume = s->resumable && prev && !strcmp(prev->state, "running") && !strcmp(prev->key, key) &&
+                  ncmp_file_exists(s->outputs[0].path);
+    if (!resume)
+        remove_old_outputs(c, prev, s);
+    for (size_t i = 0; i < s->n_outputs; i++)
+        if (s->outputs[i].directory && (st = ncmp_make_directories(s->outputs[i].path, err)))
+            goto done;
+    /* argv as run: the executable, -q, the command, then --resume/--force for resumable steps */
+    size_t n = 0;
+    argv[n++] = (char *)o->exe;
+    if (o->quiet)
+        argv[n++] = "-q";
+    for (size_t a = 1; a < s->argc; a++)
+        argv[n++] = s->argv[a];
+    if (s->resumable)
+        argv[n++] = resume ? "--resume" : "--force";
+    argv[n] = NULL;
+    if ((st = record(m, manifest_path, s, key, "running", 0, &inputs, NULL, s->argv, s->argc, err)))
+        goto done;
+    line = join_argv(s->argv, s->argc);
+    ncmp_log_info("study: %-40s %s\n       %s", s->name, resume ? "resuming" : "running", line ? line : "");
+    double t0 = now_seconds();
+    int code = 0;
+    if (s->local) {
+        if ((st = s->local(c, p, err)))
+            goto done;
+    } else if ((st = spawn(c, o, argv, &code, err)))
+        goto done;
+    double seconds = now_seconds() - t0;
+    if (code == 3 || code == 130) {
+        st = ncmp_fail(err, NCMP_ERR_INTERRUPTED,
+                       "step %s was interrupted; run the study again to resume it (finished steps are kept)", s->name);
+        goto done;
+    }
+    if (code != 0) {
+        st = ncmp_fail(err, NCMP_ERR_VALUE, "step %s failed (exit %d); its command, run in '%s':\n  %s", s->name, code,
+                       c->out, line ? line : "");
+        goto done;
+    }
+    if ((st = hash_outputs(c, s, &outputs, err))) {
+        ncmp_error_context(err, "step %s: ", s->name);
+        goto done;
+    }
+    st = record(m, manifest_path, s, key, "done", seconds, &inputs, &outputs, s->argv, s->argc, err);
+    *ran = true;
+    ncmp_log_info("study: %-40s done in %.1f s", s->name, seconds);
+done:
+    free(line);
+    free(hashes);
+    free(argv);
+    list_free(&inputs);
+    list_free(&outputs);
+    return st;
+}
+
+bool study_step_up_to_date(const study_config *c, const study_step *s, const char *manifest_path)
+{
+    ncmp_manifest *m = NULL;
+    if (ncmp_manifest_read(manifest_path, &m, NULL))
+        return false;
+    char(*hashes)[NCMP_SHA256_HEX_LEN] = calloc(s->n_inputs + 1, NCMP_SHA256_HEX_LEN);
+    bool ok = hashes != NULL;
+    for (size_t i = 0; i < s->n_inputs && ok; i++)
+        ok = !study_hash_file(s->inputs[i].path, hashes[i], NULL, NULL);
+    char key[NCMP_SHA256_HEX_LEN];
+    if (ok) {
+        study_step_key(s, hashes, key);
+        ncmp_manifest_step *prev = ncmp_manifest_find(m, s->name);
+        ok = prev && !strcmp(prev->state, "done") && !strcmp(prev->key, key) && outputs_intact(c, prev);
+    }
+    free(hashes);
+    ncmp_manifest_free(m);
+    return ok;
+}
+
+ncmp_status study_run(const study_config *c, const study_plan *p, const study_run_options *o, study_run_summary *sum,
+                      ncmp_error *err)
+{
+    memset(sum, 0, sizeof *sum);
+    sum->ran = calloc(p->n_steps + 1, sizeof *sum->ran);
+    if (!sum->ran)
+        return ncmp_fail(err, NCMP_ERR_NOMEM, "out of memory");
+    ncmp_status st = ncmp_make_directories(c->out, err);
+    if (st)
+        return st;
+    static const char *const subdirs[] = {"models",  "eval",   "recordings", "activations",
+                                          "ceiling", "scores", "temporal",   "compare"};
+    for (size_t i = 0; i < sizeof subdirs / sizeof subdirs[0] && !st; i++) {
+        char d[4200];
+        snprintf(d, sizeof d, "%s/%s", c->out, subdirs[i]);
+        st = ncmp_make_directories(d, err);
+    }
+    if (st)
+        return st;
+    char *manifest_path = study_manifest_path(c);
+    if (!manifest_path)
+        return ncmp_fail(err, NCMP_ERR_NOMEM, "out of memory");
+    ncmp_manifest *m = NULL;
+    if (ncmp_file_exists(manifest_path)) {
+        if ((st = ncmp_manifest_read(manifest_path, &m, err))) {
+            ncmp_error_context(err, "the study's manifest (remove it to start the study afresh): ");
+            free(manifest_path);
+            return st;
+        }
+        memcpy(m->config_sha256, c->sha256, NCMP_SHA256_HEX_LEN);
+    } else {
+        char *cfg = ncmp_manifest_relative_path(c->out, c->path);
+        st = ncmp_manifest_create(c->name, cfg ? cfg : c->path, c->sha256, &m, err);
+        free(cfg);
+        if (st) {
+            free(manifest_path);
+            return st;
+        }
+    }
+    double t0 = now_seconds();
+    for (size_t i = 0; i < p->n_steps && !st; i++) {
+        st = run_step(c, p, &p->steps[i], o, m, manifest_path, &sum->ran[i], err);
+        if (!st)
+            sum->ran[i] ? sum->n_run++ : sum->n_skipped++;
+    }
+    sum->seconds = now_seconds() - t0;
+    ncmp_manifest_free(m);
+    free(manifest_path);
+    return st;
+}

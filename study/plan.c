@@ -84,10 +84,10 @@ static study_step *new_step(study_plan *p, const char *kind, const char *a, cons
     study_step *s = &p->steps[p->n_steps++];
     memset(s, 0, sizeof *s);
     s->kind = kind;
-    if (b)
-        snprintf(s->name, sizeof s->name, "%s.%s.%s", kind, a, b);
-    else
-        snprintf(s->name, sizeof s->name, "%s.%s", kind, a);
+    /* names longer than the field are cut; study_plan_make refuses two equal names */
+    if (b ? snprintf(s->name, sizeof s->name, "%s.%s.%s", kind, a, b) >= (int)sizeof s->name
+          : snprintf(s->name, sizeof s->name, "%s.%s", kind, a) >= (int)sizeof s->name)
+        s->name[sizeof s->name - 1] = '\0';
     s->argv[s->argc++] = strdup("neurocmp");
     return s;
 }
@@ -627,7 +627,7 @@ static ncmp_status plan_compare(const study_config *c, study_plan *p, size_t k, 
     arg(s, "--seed");
     arg(s, "%ld", c->compare_seed);
     arg(s, "--force");
-    char out[300];
+    char out[700];
     snprintf(out, sizeof out, "compare/%s.json", label);
     arg(s, "--out");
     arg(s, "%s", output(c, s, "comparison", out, false));

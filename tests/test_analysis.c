@@ -18,6 +18,9 @@
 #include "neural/io.h"
 #include "neural/simulate.h"
 #include "results/splits_json.h"
+#include "results/manifest.h"
+#include "results/verify.h"
+#include "core/paths.h"
 
 #include <gsl/gsl_errno.h>
 #include <gsl/gsl_linalg.h>
@@ -26,6 +29,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -921,6 +925,118 @@ static void test_gsl_never_aborts(void)
         printf("\n    the child died of signal %d ", WTERMSIG(gsl_child_status));
 }
 
+/* ---- results/manifest.h and the number comparison of results/verify.h ---------------------------------------- */
+
+static void test_manifest_round_trip(void)
+{
+    const char *dir = test_tmp_path("manifest-dir");
+    char path[4096];
+    CU_ASSERT_EQUAL_FATAL(mkdir(dir, 0700), 0);
+    snprintf(path, sizeof path, "%s/manifest.json", dir);
+    static const char hex[] = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+    ncmp_manifest *m = NULL;
+    ncmp_error err;
+    CU_ASSERT_EQUAL_FATAL(ncmp_manifest_create("round \"trip\"", "study.ini", hex, &m, &err), NCMP_OK);
+    char *argv[] = {"neurocmp", "score", "--out", "scores/a b.json"};
+    ncmp_manifest_file in = {"activations", "../acts.h5", "", 1234};
+    ncmp_manifest_file out = {"scores", "scores/a b.json", "", 99};
+    memcpy(in.sha256, hex, sizeof hex);
+    memcpy(out.sha256, hex, sizeof hex);
+    ncmp_manifest_step step = {"score.v4", "score", (char *)hex, "done", true, 1.5, argv, 4, &in, 1, &out, 1};
+    CU_ASSERT_EQUAL(ncmp_manifest_put(m, &step, &err), NCMP_OK);
+    step.name = "export.cnnf";
+    step.cheap = false;
+    CU_ASSERT_EQUAL(ncmp_manifest_put(m, &step, &err), NCMP_OK);
+    step.name = "score.v4"; /* replaced in place */
+    step.cheap = true;
+    step.seconds = 2.5;
+    CU_ASSERT_EQUAL(ncmp_manifest_put(m, &step, &err), NCMP_OK);
+    CU_ASSERT_EQUAL(m->n_steps, 2);
+    CU_ASSERT_EQUAL_FATAL(ncmp_manifest_write(m, path, &err), NCMP_OK);
+    ncmp_manifest *back = NULL;
+    CU_ASSERT_EQUAL_FATAL(ncmp_manifest_read(dir, &back, &err), NCMP_OK); /* DIR means DIR/manifest.json */
+    CU_ASSERT_STRING_EQUAL(back->study, "round \"trip\"");
+    CU_ASSERT_STRING_EQUAL(back->config_sha256, hex);
+    CU_ASSERT_PTR_NOT_NULL(back->updated_utc);
+    CU_ASSERT_EQUAL_FATAL(back->n_steps, 2);
+    const ncmp_manifest_step *s = ncmp_manifest_find(back, "score.v4");
+    CU_ASSERT_PTR_EQUAL(s, &back->steps[0]);
+    CU_ASSERT(s->cheap && s->seconds == 2.5 && s->argc == 4 && !strcmp(s->argv[3], "scores/a b.json"));
+    CU_ASSERT(s->n_inputs == 1 && !strcmp(s->inputs[0].path, "../acts.h5") && s->inputs[0].bytes == 1234);
+    CU_ASSERT(!back->steps[1].cheap && !strcmp(back->steps[1].name, "export.cnnf"));
+    CU_ASSERT_PTR_NULL(ncmp_manifest_find(back, "nothing"));
+    ncmp_manifest_free(back);
+    ncmp_manifest_free(m);
+    /* a damaged digest is named by its field */
+    FILE *f = fopen(path, "w");
+    fputs("{\"neurocmp_manifest\": 1, \"study\": \"s\", \"steps\": [{\"name\": \"a\", \"kind\": \"score\", "
+          "\"key\": \"ABC\", \"state\": \"done\", \"argv\": [\"neurocmp\"], \"inputs\": [], \"outputs\": []}]}",
+          f);
+    fclose(f);
+    CU_ASSERT_EQUAL(ncmp_manifest_read(path, &back, &err), NCMP_ERR_FORMAT);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "'steps[0] ('a').key' is 'ABC'"));
+    test_remove(path);
+    rmdir(dir);
+}
+
+static void test_manifest_relative_path(void)
+{
+    const char *base = test_tmp_path("manifest-rel");
+    char study[2048], data[2048], file[4096], missing[4096];
+    snprintf(study, sizeof study, "%s/out/study", base);
+    snprintf(data, sizeof data, "%s/data", base);
+    CU_ASSERT_EQUAL_FATAL(ncmp_make_directories(study, NULL), NCMP_OK);
+    CU_ASSERT_EQUAL_FATAL(ncmp_make_directories(data, NULL), NCMP_OK);
+    snprintf(file, sizeof file, "%s/x.nc", data);
+    fclose(fopen(file, "w"));
+    snprintf(missing, sizeof missing, "%s/scores.json", study); /* does not exist: its folder is resolved */
+    char *r1 = ncmp_manifest_relative_path(study, file);
+    char *r2 = ncmp_manifest_relative_path(study, missing);
+    char *r3 = ncmp_manifest_relative_path(study, study);
+    char *r4 = ncmp_manifest_relative_path(study, "/");
+    CU_ASSERT_STRING_EQUAL(r1, "../../data/x.nc");
+    CU_ASSERT_STRING_EQUAL(r2, "scores.json");
+    CU_ASSERT_STRING_EQUAL(r3, ".");
+    CU_ASSERT_STRING_EQUAL(r4, "/");
+    char *back = ncmp_manifest_resolve_path(study, r1);
+    struct stat sb_back, sb_file;
+    CU_ASSERT(back && !stat(back, &sb_back) && !stat(file, &sb_file) && sb_back.st_ino == sb_file.st_ino);
+    char *abs = ncmp_manifest_resolve_path(study, "/etc/hosts");
+    CU_ASSERT_STRING_EQUAL(abs, "/etc/hosts");
+    free(r1);
+    free(r2);
+    free(r3);
+    free(r4);
+    free(back);
+    free(abs);
+    test_remove(file);
+}
+
+static void test_verify_compare_numbers(void)
+{
+    const char *a = test_tmp_path("recorded.json"), *b = test_tmp_path("recomputed.json");
+    FILE *f = fopen(a, "w");
+    fputs("{\"raw\": [0.5, 1000], \"x\": {\"y\": 2}, \"seconds\": 3, \"provenance\": {\"n\": 1}, \"s\": \"p\"}", f);
+    fclose(f);
+    f = fopen(b, "w");
+    fputs("{\"raw\": [0.5000000000001, 1000.0000001], \"x\": {\"y\": 2}, \"seconds\": 9, \"provenance\": {}, "
+          "\"s\": \"q\"}",
+          f);
+    fclose(f);
+    bool agree = false;
+    char msg[512];
+    ncmp_error err;
+    CU_ASSERT_EQUAL(ncmp_verify_compare_numbers(a, b, 1e-9, &agree, msg, sizeof msg, &err), NCMP_OK);
+    CU_ASSERT(agree);
+    CU_ASSERT_PTR_NOT_NULL(strstr(msg, "3 numbers agree"));
+    /* 1e-7 on 1000 is beyond 1e-11 relative */
+    CU_ASSERT_EQUAL(ncmp_verify_compare_numbers(a, b, 1e-11, &agree, msg, sizeof msg, &err), NCMP_OK);
+    CU_ASSERT(!agree);
+    CU_ASSERT_PTR_NOT_NULL(strstr(msg, "'raw[1]' is 1000 recorded"));
+    test_remove(a);
+    test_remove(b);
+}
+
 int main(void)
 {
     gsl_child_run();
@@ -945,10 +1061,14 @@ int main(void)
         {"missing stimuli, no repetitions, JSON", test_missing_stimuli_and_no_repetitions},
         {"recovers the simulated source iteration", test_recovers_simulated_source},
     };
-    static const test_suite suites[] = {{"splits", TEST_CASES(split_cases)},
-                                        {"pls", TEST_CASES(pls_cases)},
-                                        {"metrics", TEST_CASES(metric_cases)},
-                                        {"protocol", TEST_CASES(protocol_cases)},
-                                        {"linear", TEST_CASES(linear_cases)}};
+    static const test_case manifest_cases[] = {
+        {"write and read back", test_manifest_round_trip},
+        {"relative paths", test_manifest_relative_path},
+        {"recomputed numbers compared", test_verify_compare_numbers},
+    };
+    static const test_suite suites[] = {
+        {"splits", TEST_CASES(split_cases)},   {"pls", TEST_CASES(pls_cases)},
+        {"metrics", TEST_CASES(metric_cases)}, {"protocol", TEST_CASES(protocol_cases)},
+        {"linear", TEST_CASES(linear_cases)},  {"manifest", TEST_CASES(manifest_cases)}};
     return test_run("analysis", suites, sizeof suites / sizeof suites[0]);
 }

@@ -534,8 +534,15 @@ static ncmp_status recompute_step(study *s, size_t i, const ncmp_verify_options 
             if (!is_input) {
                 const char *b = strrchr(real, '/');
                 replacement = format("%s/other%zu_%s", tmp, a, b ? b + 1 : real);
-                if (replacement && S_ISDIR(sb.st_mode))
+                if (replacement && S_ISDIR(sb.st_mode)) {
                     mkdir(replacement, 0700);
+                    /* a report folder: the outputs listed inside it are compared from the redirected one */
+                    size_t n = strlen(real);
+                    for (size_t k = 0; k < step->n_outputs; k++)
+                        if (!redirected[k] && e->output_real[k] && !strncmp(e->output_real[k], real, n) &&
+                            e->output_real[k][n] == '/')
+                            redirected[k] = format("%s%s", replacement, e->output_real[k] + n);
+                }
                 ncmp_log_debug("verify: step '%s': argument '%s' names an existing file that is not a listed input; "
                                "redirected to '%s'",
                                step->name, t, replacement ? replacement : "?");

@@ -308,6 +308,33 @@ ncmp_status ncmp_net_load_weights(ncmp_net *net, const char *path, ncmp_error *e
     return NCMP_OK;
 }
 
+ncmp_status ncmp_net_open_weights(const char *weights, ncmp_net **out, ncmp_error *err)
+{
+    *out = NULL;
+    char resolved[4096], arch_name[256];
+    const char *path = ncmp_weights_resolve(weights, resolved, sizeof resolved);
+    if (!ncmp_file_exists(path))
+        return ncmp_fail(err, NCMP_ERR_NOT_FOUND, "weights '%s' not found (neither a file nor a set in model/weights/)",
+                         weights);
+    if (!ncmp_arch_name_from_weights(path, arch_name, sizeof arch_name))
+        return ncmp_fail(err, NCMP_ERR_VALUE,
+                         "'%s' does not record its architecture (attribute 'arch'); give the architecture explicitly",
+                         path);
+    ncmp_arch_options ao = {0};
+    ncmp_arch_options_from_weights(&ao, path);
+    ncmp_arch *a;
+    ncmp_net *net;
+    ncmp_status st;
+    if ((st = ncmp_arch_load(arch_name, &ao, &a, err)) || (st = ncmp_net_create(a, &net, err)))
+        return st;
+    if ((st = ncmp_net_load_weights(net, path, err))) {
+        ncmp_net_free(net);
+        return st;
+    }
+    *out = net;
+    return NCMP_OK;
+}
+
 void ncmp_weights_init_seeded(const ncmp_arch *a, uint64_t seed, float **weight, float **bias)
 {
     const ncmp_net shape_view = {.arch = (ncmp_arch *)a};

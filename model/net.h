@@ -49,6 +49,14 @@ ncmp_status ncmp_weights_read(const ncmp_arch *arch, const char *path, ncmp_dtyp
  * file exists; returns name unchanged otherwise (buf holds a resolved path). */
 const char *ncmp_weights_resolve(const char *name, char *buf, size_t size);
 
+/* The network a weights file written by `neurocmp train` describes: the file
+ * (a path, or a set's name as ncmp_weights_resolve takes it) names its
+ * architecture and options (ncmp_arch_name_from_weights,
+ * ncmp_arch_options_from_weights), and its tensors are loaded into it; what
+ * `neurocmp export --weights FILE` runs.  *net is the caller's
+ * (ncmp_net_free); NULL on failure. */
+ncmp_status ncmp_net_open_weights(const char *weights, ncmp_net **net, ncmp_error *err);
+
 /* Deterministic initialisation from a seed: conv weights N(0, 2/(k*k*out))
  * (He normal, fan_out), linear weights U(-1/sqrt(in), 1/sqrt(in)) (PyTorch's
  * nn.Linear default), biases zero.  Each tensor draws from its own stream

@@ -175,6 +175,29 @@ static void write_region(const ncmp_doc *d, const ncmp_temporal *t, const ncmp_t
     free(store);
 }
 
+void ncmp_report_write_temporal_section(const ncmp_doc *d, const ncmp_temporal *const *t,
+                                        const ncmp_temporal_report *rep, size_t n_regions, int level)
+{
+    char line[2048];
+    if (n_regions == 1)
+        write_region(d, t[0], &rep[0], "", level);
+    else
+        for (size_t r = 0; r < n_regions; r++) {
+            char suffix[160];
+            snprintf(suffix, sizeof suffix, "_%s", rep[r].region ? rep[r].region : "all");
+            snprintf(line, sizeof line, "Region %s", rep[r].region ? rep[r].region : "all neuroids");
+            ncmp_doc_heading(d, level, line);
+            write_region(d, t[r], &rep[r], suffix, level + 1);
+        }
+    ncmp_doc_heading(d, level, n_regions > 1 ? "Across regions" : "Across iterations");
+    ncmp_doc_figure(d, "score_vs_iteration",
+                    n_regions > 1
+                        ? "Predictivity per iteration, one line per region (the standard time window, or the best "
+                          "time bin without one; error bars: standard error)"
+                        : "Predictivity per iteration: the standard time window and the best time bin (error bars: "
+                          "standard error)");
+}
+
 static void write_doc(const ncmp_doc *d, const ncmp_temporal *const *t, const ncmp_temporal_report *rep,
                       size_t n_regions, const char *act_hex, const char *neu_hex)
 {
@@ -186,23 +209,7 @@ static void write_doc(const ncmp_doc *d, const ncmp_temporal *const *t, const nc
                                 rep[r].region ? rep[r].region : "all neuroids");
     snprintf(title + len, sizeof title - len, ")");
     ncmp_doc_begin(d, title);
-    if (n_regions == 1)
-        write_region(d, t[0], &rep[0], "", 2);
-    else
-        for (size_t r = 0; r < n_regions; r++) {
-            char suffix[160];
-            snprintf(suffix, sizeof suffix, "_%s", rep[r].region ? rep[r].region : "all");
-            snprintf(line, sizeof line, "Region %s", rep[r].region ? rep[r].region : "all neuroids");
-            ncmp_doc_heading(d, 2, line);
-            write_region(d, t[r], &rep[r], suffix, 3);
-        }
-    ncmp_doc_heading(d, 2, n_regions > 1 ? "Across regions" : "Across iterations");
-    ncmp_doc_figure(d, "score_vs_iteration",
-                    n_regions > 1
-                        ? "Predictivity per iteration, one line per region (the standard time window, or the best "
-                          "time bin without one; error bars: standard error)"
-                        : "Predictivity per iteration: the standard time window and the best time bin (error bars: "
-                          "standard error)");
+    ncmp_report_write_temporal_section(d, t, rep, n_regions, 2);
     ncmp_doc_heading(d, 2, "Reproduce");
     ncmp_doc_para_begin(d);
     ncmp_doc_text(d, "Command line, inputs and versions (also embedded in every figure and in the temporal JSON / HDF5 "

@@ -172,6 +172,13 @@ static double shown(const ncmp_score_table *t, const ncmp_score_cell *c)
     return region_has_ceiling(t, c->region) ? c->ceiled : c->score->raw;
 }
 
+/* NAME_heatmap_<region>, or heatmap_<region> without a name. */
+static void figure_name(const ncmp_score_table *t, size_t r, const ncmp_score_table_report *rep, char *out, size_t size)
+{
+    snprintf(out, size, "%s%sheatmap_%s", rep->name ? rep->name : "", rep->name ? "_" : "",
+             region_label(&t->regions[r]));
+}
+
 static ncmp_status write_heatmap(const ncmp_score_table *t, size_t r, const ncmp_score_table_report *rep,
                                  const char *dir, const char *prov, ncmp_error *err)
 {
@@ -199,13 +206,15 @@ static ncmp_status write_heatmap(const ncmp_score_table *t, size_t r, const ncmp
         labels[i] = label_text + 32 * i;
         snprintf(labels[i], 32, "%lld", t->iterations[i]);
     }
-    char label[160], title[512], png[4096], svg[4096];
+    char label[160], title[512], name[512], png[4096], svg[4096];
     bool ceiled = region_has_ceiling(t, r);
     snprintf(label, sizeof label, ceiled ? "ceiled predictivity, %s" : "raw predictivity (no ceiling)",
              ncmp_normalization_formula(t->normalization));
-    snprintf(title, sizeof title, "%s: %s per layer and model iteration", region_label(&t->regions[r]), rep->metric);
-    if (snprintf(png, sizeof png, "%s/heatmap_%s.png", dir, region_label(&t->regions[r])) >= (int)sizeof png ||
-        snprintf(svg, sizeof svg, "%s/heatmap_%s.svg", dir, region_label(&t->regions[r])) >= (int)sizeof svg) {
+    snprintf(title, sizeof title, "%s%s%s: %s per layer and model iteration", rep->name ? rep->name : "",
+             rep->name ? " " : "", region_label(&t->regions[r]), rep->metric);
+    figure_name(t, r, rep, name, sizeof name);
+    if (snprintf(png, sizeof png, "%s/%s.png", dir, name) >= (int)sizeof png ||
+        snprintf(svg, sizeof svg, "%s/%s.svg", dir, name) >= (int)sizeof svg) {
         st = ncmp_fail(err, NCMP_ERR_USAGE, "report directory path is too long");
         goto done;
     }
@@ -238,11 +247,10 @@ done:
     return st;
 }
 
-static void write_doc(const ncmp_doc *d, const ncmp_score_table *t, const ncmp_score_table_report *rep,
-                      const ncmp_result_inputs *in)
+void ncmp_score_table_write_section(const ncmp_doc *d, const ncmp_score_table *t, const ncmp_score_table_report *rep,
+                                    int level)
 {
     char line[4096];
-    ncmp_doc_begin(d, "neurocmp: predictivity of every layer at every model iteration");
     ncmp_doc_para_begin(d);
     const ncmp_score_inputs *in0 = t->regions[0].inputs;
     snprintf(line, sizeof line,
@@ -258,7 +266,7 @@ static void write_doc(const ncmp_doc *d, const ncmp_score_table *t, const ncmp_s
     for (size_t r = 0; r < t->n_regions; r++) {
         const ncmp_score_table_region *R = &t->regions[r];
         snprintf(line, sizeof line, "Region %s", R->name ? R->name : "(all neuroids)");
-        ncmp_doc_heading(d, 2, line);
+        ncmp_doc_heading(d, level, line);
         ncmp_doc_para_begin(d);
         size_t best_l = 0, best_i = 0;
         double best = NAN;
@@ -286,14 +294,14 @@ static void write_doc(const ncmp_doc *d, const ncmp_score_table *t, const ncmp_s
                      R->inputs->n_neuroids, t->layers[best_l], t->iterations[best_i], bc->score->raw, bc->score->error);
         ncmp_doc_text(d, line);
         ncmp_doc_para_end(d);
-        char name[256];
-        snprintf(name, sizeof name, "heatmap_%s", region_label(R));
+        char name[512];
+        figure_name(t, r, rep, name, sizeof name);
         snprintf(line, sizeof line,
                  "%s predictivity per layer (rows) and model iteration (columns), %s; outlined: best",
                  region_has_ceiling(t, r) ? "Ceiled" : "Raw", ncmp_normalization_formula(t->normalization));
         ncmp_doc_figure(d, name, line);
     }
-    ncmp_doc_heading(d, 2, "Table");
+    ncmp_doc_heading(d, level, "Table");
     ncmp_doc_table_begin(d);
     const char *head[] = {"layer", "iteration", "region", "raw", "error", "ceiling", "ceiled", "stimuli", "neuroids"};
     ncmp_doc_table_row(d, head, 9, true);
@@ -313,6 +321,14 @@ static void write_doc(const ncmp_doc *d, const ncmp_score_table *t, const ncmp_s
         ncmp_doc_table_row(d, row, 9, false);
     }
     ncmp_doc_table_end(d);
+}
+
+static void write_doc(const ncmp_doc *d, const ncmp_score_table *t, const ncmp_score_table_report *rep,
+                      const ncmp_result_inputs *in)
+{
+    char line[4096];
+    ncmp_doc_begin(d, "neurocmp: predictivity of every layer at every model iteration");
+    ncmp_score_table_write_section(d, t, rep, 2);
     ncmp_doc_heading(d, 2, "Reproduce");
     ncmp_doc_code_block(d, ncmp_provenance_command_line());
     snprintf(line, sizeof line,
@@ -323,17 +339,32 @@ static void write_doc(const ncmp_doc *d, const ncmp_score_table *t, const ncmp_s
     ncmp_doc_end(d);
 }
 
-ncmp_status ncmp_score_table_write_report(const ncmp_score_table *t, const ncmp_score_table_report *rep,
-                                          const char *dir, ncmp_error *err)
+/* Every region's heatmap, with the inputs' hashes (returned in *inputs) embedded. */
+static ncmp_status write_heatmaps(const ncmp_score_table *t, const ncmp_score_table_report *rep, const char *dir,
+                                  ncmp_result_inputs *inputs, ncmp_error *err)
 {
-    ncmp_result_inputs inputs;
     char *prov = NULL;
-    ncmp_status st = ncmp_result_inputs_hash(&inputs, rep->activations_path, rep->neural_path, rep->splits_path, err);
-    if (st || (st = ncmp_result_inputs_text(&inputs, &prov, err)))
+    ncmp_status st = ncmp_result_inputs_hash(inputs, rep->activations_path, rep->neural_path, rep->splits_path, err);
+    if (st || (st = ncmp_result_inputs_text(inputs, &prov, err)))
         return st;
     for (size_t r = 0; !st && r < t->n_regions; r++)
         st = write_heatmap(t, r, rep, dir, prov, err);
     free(prov);
+    return st;
+}
+
+ncmp_status ncmp_score_table_write_heatmaps(const ncmp_score_table *t, const ncmp_score_table_report *rep,
+                                            const char *dir, ncmp_error *err)
+{
+    ncmp_result_inputs inputs;
+    return write_heatmaps(t, rep, dir, &inputs, err);
+}
+
+ncmp_status ncmp_score_table_write_report(const ncmp_score_table *t, const ncmp_score_table_report *rep,
+                                          const char *dir, ncmp_error *err)
+{
+    ncmp_result_inputs inputs;
+    ncmp_status st = write_heatmaps(t, rep, dir, &inputs, err);
     for (int html = 0; !st && html < 2; html++) {
         char path[4096];
         if (snprintf(path, sizeof path, "%s/%s", dir, html ? "index.html" : "report.md") >= (int)sizeof path)

@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "core/status.h"
+#include "results/doc.h"
 #include "results/score_table.h"
 
 typedef struct ncmp_score_table_report {
@@ -21,6 +22,8 @@ typedef struct ncmp_score_table_report {
     const char *splits_path; /* --splits-from file or NULL */
     const char *metric;      /* "pls", ... as given */
     double vmin, vmax;       /* heatmap colour range; NaN: the data's range */
+    const char *name;        /* or NULL; else it starts the figures' titles and file names (NAME_heatmap_<region>),
+                                so several tables can share a report directory */
 } ncmp_score_table_report;
 
 ncmp_status ncmp_score_table_write_json(const ncmp_score_table *t, const ncmp_score_table_report *rep, const char *path,
@@ -30,5 +33,13 @@ ncmp_status ncmp_score_table_write_csv(const ncmp_score_table *t, char sep, cons
 /* dir must exist. */
 ncmp_status ncmp_score_table_write_report(const ncmp_score_table *t, const ncmp_score_table_report *rep,
                                           const char *dir, ncmp_error *err);
+
+/* The report's parts, for a larger document (the demo's): the heatmap figure of every region into dir
+ * (which must exist), and the section that shows them (description, per region the best cell and the
+ * figure, the whole table) with its headings at `level`. */
+ncmp_status ncmp_score_table_write_heatmaps(const ncmp_score_table *t, const ncmp_score_table_report *rep,
+                                            const char *dir, ncmp_error *err);
+void ncmp_score_table_write_section(const ncmp_doc *d, const ncmp_score_table *t, const ncmp_score_table_report *rep,
+                                    int level);
 
 #endif

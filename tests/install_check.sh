@@ -9,6 +9,13 @@ trap 'rm -rf "$tmp"' EXIT
 cmake --install "$build" --prefix "$tmp/prefix" >/dev/null
 test -x "$tmp/prefix/bin/neurocmp"
 "$tmp/prefix/bin/neurocmp" version >/dev/null
+# what an installed `neurocmp demo` reads: the bundled recordings and the two trained VGG-16s
+share="$tmp/prefix/share/neurocmp"
+for f in datasets/cowley2023-v4-210325/responses_raw_210325.npy datasets/cowley2023-v4-210325/images_210325.zip \
+         model/weights/vgg16-cnnf-fmnist32.h5 model/weights/vgg16-cnn-fmnist32.h5; do
+  test -s "$share/$f" || { echo "install check: $share/$f was not installed" >&2; exit 1; }
+done
+NEUROCMP_DATADIR="$share" "$tmp/prefix/bin/neurocmp" arch vgg16-cnnf --weights vgg16-cnnf-fmnist32 >/dev/null
 cmake -S "$src" -B "$tmp/consumer" -DCMAKE_PREFIX_PATH="$tmp/prefix" >/dev/null
 cmake --build "$tmp/consumer" >/dev/null
 LD_LIBRARY_PATH="$tmp/prefix/lib:$tmp/prefix/lib64:$(find "$tmp/prefix" -name 'libneurocmp.so*' -printf '%h\n' | head -1)" \

@@ -3,17 +3,16 @@
 #include "cli/commands.h"
 #include "cli/interrupt.h"
 #include "core/log.h"
+#include "core/paths.h"
 #include "study/config.h"
 #include "study/plan.h"
 #include "study/report.h"
 #include "study/results.h"
 #include "study/run.h"
 
-#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 static void human_bytes(char *buf, size_t size, double b)
 {
@@ -109,7 +108,9 @@ int cmd_study(int argc, char **argv)
     study_plan *p = NULL;
     if (study_config_read(config, &c, &err))
         return cli_report(&err);
-    if (study_plan_make(c, &p, &err) || study_plan_add_results(c, p, &err)) {
+    /* The output folder first: the steps' paths are relative to it, and so their keys. */
+    if ((!dry_run && ncmp_make_directories(c->out, &err)) || study_plan_make(c, &p, &err) ||
+        study_plan_add_results(c, p, &err)) {
         study_plan_free(p);
         study_config_free(c);
         return cli_report(&err);
@@ -124,26 +125,21 @@ int cmd_study(int argc, char **argv)
     if (results_only)
         st = study_write_results(c, p, &err);
     else {
-        char exe[PATH_MAX];
-        ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-        if (n <= 0) {
-            st = ncmp_fail(&err, NCMP_ERR_IO, "cannot find the neurocmp executable (/proc/self/exe)");
-        } else {
-            exe[n] = '\0';
-            study_run_options o = {exe, ncmp_log_get_level() <= NCMP_LOG_QUIET, rerun};
-            study_run_summary sum;
-            volatile sig_atomic_t stop = 0;
-            cli_interrupt saved;
-            /* Ctrl-C reaches the running step too; it stops cleanly and the study reports it. */
-            cli_interrupt_begin(&saved, &stop);
-            st = study_run(c, p, &o, &sum, &err);
-            cli_interrupt_end(&saved);
-            if (!st)
-                cli_printf("study %s: %zu steps run, %zu up to date, %.1f s; results in %s/results.csv, report in "
-                           "%s/report/index.html\n",
-                           c->name, sum.n_run, sum.n_skipped, sum.seconds, c->out, c->out);
-            free(sum.ran);
-        }
+        /* /proc/self/exe in the child is this very binary, even if a rebuild replaced the file meanwhile */
+        const char *exe = "/proc/self/exe";
+        study_run_options o = {exe, ncmp_log_get_level() <= NCMP_LOG_QUIET, rerun};
+        study_run_summary sum;
+        volatile sig_atomic_t stop = 0;
+        cli_interrupt saved;
+        /* Ctrl-C reaches the running step too; it stops cleanly and the study reports it. */
+        cli_interrupt_begin(&saved, &stop);
+        st = study_run(c, p, &o, &sum, &err);
+        cli_interrupt_end(&saved);
+        if (!st)
+            cli_printf("study %s: %zu steps run, %zu up to date, %.1f s; results in %s/results.csv, report in "
+                       "%s/report/index.html\n",
+                       c->name, sum.n_run, sum.n_skipped, sum.seconds, c->out, c->out);
+        free(sum.ran);
     }
     int code = st ? cli_report(&err) : 0;
     if (!st && check) {

@@ -15,8 +15,8 @@
 
 typedef struct parse_state {
     study_config *c;
-    ncmp_error *err;
     ncmp_status st;
+    char message[600];
 } parse_state;
 
 static void trim_copy(char **dst, const char *value)
@@ -37,14 +37,14 @@ static char *resolve(const study_config *c, const char *value)
     return p;
 }
 
+/* Record the first error; study_config_read adds the file and line. */
 static __attribute__((format(printf, 3, 4))) int fail(parse_state *s, ncmp_status st, const char *fmt, ...)
 {
-    char msg[600];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
+    vsnprintf(s->message, sizeof s->message, fmt, ap);
     va_end(ap);
-    s->st = ncmp_fail(s->err, st, "%s: %s", s->c->path, msg);
+    s->st = st;
     return 0;
 }
 
@@ -403,14 +403,22 @@ static int handler(void *user, const char *section, const char *name, const char
         }
         return recordings_key(s, r, name, value);
     }
-    static const char *const sections[] = {"study", "stimuli", "model NAME", "recordings NAME",
-                                           "score", "ceiling", "temporal",   "compare"};
-    const char *hint = ncmp_suggest(section, sections, N_OF(sections));
+    /* suggest on the section's first word: [modle a] -> [model NAME] */
+    static const char *const words[] = {"study", "stimuli", "model",    "recordings",
+                                        "score", "ceiling", "temporal", "compare"};
+    static const char *const shown[] = {"study", "stimuli", "model NAME", "recordings NAME",
+                                        "score", "ceiling", "temporal",   "compare"};
+    char first[64];
+    snprintf(first, sizeof first, "%.*s", (int)strcspn(section, " "), section);
+    const char *hint = ncmp_suggest(first, words, N_OF(words));
+    for (size_t i = 0; hint && i < N_OF(words); i++)
+        if (hint == words[i])
+            hint = shown[i];
     if (hint)
         return fail(s, NCMP_ERR_USAGE, "unknown section [%s] (did you mean [%s]?)", section, hint);
     return fail(s, NCMP_ERR_USAGE,
-                "unknown section [%s]; sections are [study], [stimuli], [model NAME], "
-                "[recordings NAME], [score], [ceiling], [temporal], [compare]",
+                "unknown section [%s]; sections are [study], [stimuli], [model NAME], [recordings NAME], [score], "
+                "[ceiling], [temporal], [compare]",
                 section);
 }
 
@@ -533,19 +541,15 @@ ncmp_status study_config_read(const char *path, study_config **out, ncmp_error *
     c->ceiling_splits = 10;
     c->bootstrap = 1000;
     c->permutations = 1000;
-    parse_state s = {c, err, NCMP_OK};
+    parse_state s = {c, NCMP_OK, ""};
     int line = ini_parse_string(c->text, handler, &s);
-    ncmp_status st = s.st;
-    if (line != 0) {
-        if (line > 0 && st)
-            ncmp_error_context(err, "line %d: ", line);
-        else if (line > 0)
-            st = ncmp_fail(err, NCMP_ERR_FORMAT, "%s: line %d is not 'key = value' or '[section]'", path, line);
-        else
-            st = ncmp_fail(err, NCMP_ERR_NOMEM, "out of memory reading '%s'", path);
-        if (!st)
-            st = NCMP_ERR_FORMAT;
-    }
+    ncmp_status st = NCMP_OK;
+    if (line > 0 && s.st)
+        st = ncmp_fail(err, s.st, "%s: line %d: %s", path, line, s.message);
+    else if (line > 0)
+        st = ncmp_fail(err, NCMP_ERR_USAGE, "%s: line %d is not 'key = value' or '[section]'", path, line);
+    else if (line < 0)
+        st = ncmp_fail(err, NCMP_ERR_NOMEM, "out of memory reading '%s'", path);
     if (!st)
         st = check(c, err);
     if (st) {

@@ -196,6 +196,7 @@ static double all_activations(const ncmp_arch *a)
 static void plan_train(const study_config *c, study_plan *p, const study_model *m, const ncmp_arch *a)
 {
     study_step *s = new_step(p, "train", m->name, NULL);
+    snprintf(s->model, sizeof s->model, "%s", m->name);
     arg(s, "train");
     args_split(s, m->train);
     char out[300];
@@ -233,6 +234,7 @@ static void plan_eval(const study_config *c, study_plan *p, const study_model *m
             if (*q == ':')
                 *q = '-';
         study_step *s = new_step(p, "eval", m->name, label);
+        snprintf(s->model, sizeof s->model, "%s", m->name);
         arg(s, "eval");
         arg(s, "--weights");
         arg(s, "%s", weights_rel);
@@ -283,6 +285,7 @@ static void plan_export(const study_config *c, study_plan *p, const study_model 
                         const char *weights_abs, const ncmp_arch *a, size_t n_stimuli)
 {
     study_step *s = new_step(p, "export", m->name, NULL);
+    snprintf(s->model, sizeof s->model, "%s", m->name);
     arg(s, "export");
     if (weights_rel) {
         arg(s, "--weights");
@@ -457,6 +460,7 @@ static void activations_input(const study_config *c, study_step *s, const char *
 static void plan_ceiling(const study_config *c, study_plan *p, const study_recordings *r, size_t n_stimuli)
 {
     study_step *s = new_step(p, "ceiling", r->name, NULL);
+    snprintf(s->recordings, sizeof s->recordings, "%s", r->name);
     arg(s, "ceiling");
     recordings_arg(c, s, r);
     if (c->time_window) {
@@ -479,6 +483,8 @@ static void plan_score(const study_config *c, study_plan *p, const study_model *
                        const ncmp_arch *a, size_t n_stimuli)
 {
     study_step *s = new_step(p, "score", m->name, r->name);
+    snprintf(s->model, sizeof s->model, "%s", m->name);
+    snprintf(s->recordings, sizeof s->recordings, "%s", r->name);
     arg(s, "score");
     activations_input(c, s, "--activations", "activations", m->name);
     recordings_arg(c, s, r);
@@ -526,6 +532,8 @@ static void plan_temporal(const study_config *c, study_plan *p, size_t n_stimuli
     const study_model *m = study_config_model(c, c->temporal_model);
     const study_recordings *r = study_config_recordings(c, c->temporal_recordings);
     study_step *s = new_step(p, "temporal", m->name, r->name);
+    snprintf(s->model, sizeof s->model, "%s", m->name);
+    snprintf(s->recordings, sizeof s->recordings, "%s", r->name);
     arg(s, "temporal");
     activations_input(c, s, "--activations", "activations", m->name);
     recordings_arg(c, s, r);
@@ -601,6 +609,9 @@ static ncmp_status plan_compare(const study_config *c, study_plan *p, size_t k, 
     char label[600];
     snprintf(label, sizeof label, "%s-%s-%ld_vs_%s-%s-%ld", ma, la, ia, mb, lb, ib);
     study_step *s = new_step(p, "compare", label, NULL);
+    if (snprintf(s->model, sizeof s->model, "%s vs %s", left, right) >= (int)sizeof s->model)
+        s->model[sizeof s->model - 1] = '\0';
+    snprintf(s->recordings, sizeof s->recordings, "%s", r->name);
     arg(s, "compare");
     activations_input(c, s, "--activations", "a", ma);
     if (strcmp(ma, mb))

@@ -28,6 +28,8 @@ struct study_plan;
 typedef struct study_step {
     char name[600]; /* "export.cnnf", unique */
     const char *kind;
+    char model[128];            /* the model it concerns ("" if none; "A vs B" for a comparison) */
+    char recordings[128];       /* the recordings it reads ("" if none) */
     char *argv[STUDY_MAX_ARGS]; /* argv[0] = "neurocmp"; paths relative to the output folder */
     size_t argc;
     study_file inputs[STUDY_MAX_FILES];

@@ -159,10 +159,7 @@ static void score_section(const ncmp_doc *d, const study_config *c, const study_
         const study_step *s = &p->steps[i];
         if (strcmp(s->kind, "score"))
             continue;
-        const char *a = strchr(s->name, '.'), *b = strrchr(s->name, '.');
-        char model[160], recordings[64];
-        snprintf(model, sizeof model, "%.*s", (int)(b - a - 1), a + 1);
-        snprintf(recordings, sizeof recordings, "%s", b + 1);
+        const char *model = s->model, *recordings = s->recordings;
         if (!heading) {
             ncmp_doc_heading(d, 2, "Predictivity of every layer at every iteration");
             ncmp_doc_para_begin(d);

@@ -49,10 +49,7 @@ static const char *str(const ncmp_json_value *v, const char *key)
 
 static ncmp_status collect_eval(study_table *t, const study_step *s, const ncmp_json_value *j, ncmp_error *err)
 {
-    /* eval.MODEL.SPEC: model between the dots */
-    char model[160];
-    const char *a = strchr(s->name, '.'), *b = strrchr(s->name, '.');
-    snprintf(model, sizeof model, "%.*s", (int)(b - a - 1), a + 1);
+    const char *model = s->model;
     const ncmp_json_value *attack = ncmp_json_get(j, "attack");
     const ncmp_json_value *acc = ncmp_json_get(j, attack ? "adversarial_accuracy" : "accuracy");
     char quantity[48] = "accuracy";
@@ -72,7 +69,7 @@ static ncmp_status collect_eval(study_table *t, const study_step *s, const ncmp_
 static ncmp_status collect_ceiling(study_table *t, const study_step *s, const ncmp_json_value *j, ncmp_error *err)
 {
     study_row r = row("ceiling", NULL);
-    snprintf(r.recordings, sizeof r.recordings, "%s", strchr(s->name, '.') + 1);
+    snprintf(r.recordings, sizeof r.recordings, "%s", s->recordings);
     snprintf(r.region, sizeof r.region, "%s", str(j, "region"));
     snprintf(r.quantity, sizeof r.quantity, "ceiling");
     r.value = num(j, "ceiling");
@@ -102,10 +99,7 @@ static ncmp_status score_record(study_table *t, const char *model, const char *r
 
 static ncmp_status collect_score(study_table *t, const study_step *s, const ncmp_json_value *j, ncmp_error *err)
 {
-    char model[160], recordings[64];
-    const char *a = strchr(s->name, '.'), *b = strrchr(s->name, '.');
-    snprintf(model, sizeof model, "%.*s", (int)(b - a - 1), a + 1);
-    snprintf(recordings, sizeof recordings, "%s", b + 1);
+    const char *model = s->model, *recordings = s->recordings;
     const ncmp_json_value *results = ncmp_json_get(j, "results");
     ncmp_status st = NCMP_OK;
     if (results && results->type == NCMP_JSON_ARRAY) {
@@ -138,10 +132,7 @@ static ncmp_status collect_score(study_table *t, const study_step *s, const ncmp
 
 static ncmp_status collect_temporal(study_table *t, const study_step *s, const ncmp_json_value *j, ncmp_error *err)
 {
-    char model[160], recordings[64];
-    const char *a = strchr(s->name, '.'), *b = strrchr(s->name, '.');
-    snprintf(model, sizeof model, "%.*s", (int)(b - a - 1), a + 1);
-    snprintf(recordings, sizeof recordings, "%s", b + 1);
+    const char *model = s->model, *recordings = s->recordings;
     const ncmp_json_value *it = ncmp_json_get(j, "iteration"), *b0 = ncmp_json_get(j, "time_bin_start_ms"),
                           *b1 = ncmp_json_get(j, "time_bin_end_ms"), *ce = ncmp_json_get(j, "ceiled"),
                           *best = ncmp_json_get(j, "best_iteration_per_bin");
@@ -178,23 +169,7 @@ static ncmp_status collect_temporal(study_table *t, const study_step *s, const n
 
 static ncmp_status collect_compare(study_table *t, const study_step *s, const ncmp_json_value *j, ncmp_error *err)
 {
-    /* the step's label "cnnf-block4-5_vs_cnnf-block4-0" read back as "cnnf:block4@5 vs cnnf:block4@0" */
-    char label[160];
-    snprintf(label, sizeof label, "%s", strchr(s->name, '.') + 1);
-    char *vs = strstr(label, "_vs_");
-    char pretty[200] = "";
-    if (vs) {
-        *vs = '\0';
-        char *sides[2] = {label, vs + 4};
-        for (int k = 0; k < 2; k++) {
-            char *first = strchr(sides[k], '-'), *last = strrchr(sides[k], '-');
-            if (first && last && first != last) {
-                *first = ':';
-                *last = '@';
-            }
-        }
-        snprintf(pretty, sizeof pretty, "%s vs %s", sides[0], sides[1]);
-    }
+    const char *pretty = s->model; /* "cnnf:block4@5 vs cnnf:block4@0" */
     static const char *const keys[] = {"score_a",  "score_b",           "difference",    "ceiled_a",
                                        "ceiled_b", "ceiled_difference", "p_permutation", "p_sign"};
     ncmp_status st = NCMP_OK;

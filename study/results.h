@@ -17,7 +17,7 @@ typedef struct study_row {
     char model[160];     /* a model, or "A vs B" for a comparison */
     char layer[64];      /* "" when none */
     long long iteration; /* -1 when none */
-    char recordings[64];
+    char recordings[128];
     char region[64];
     char bin[32];      /* temporal: "70-90" (ms) */
     char quantity[48]; /* accuracy, accuracy_fgsm_0.1, ceiling, raw, ceiled, difference, p_permutation, ... */

@@ -337,8 +337,11 @@ static ncmp_status run_step(const study_config *c, const study_plan *p, const st
         ncmp_log_info("study: %-40s up to date", s->name);
         goto done;
     }
+    /* an interrupted export or training left OUT.partial (or, for training, OUT after an epoch) */
+    char partial[4300];
+    snprintf(partial, sizeof partial, "%s.partial", s->outputs[0].path);
     bool resume = s->resumable && prev && !strcmp(prev->state, "running") && !strcmp(prev->key, key) &&
-                  ncmp_file_exists(s->outputs[0].path);
+                  (ncmp_file_exists(s->outputs[0].path) || ncmp_file_exists(partial));
     if (!resume)
         remove_old_outputs(c, prev, s);
     for (size_t i = 0; i < s->n_outputs; i++)
@@ -346,7 +349,7 @@ static ncmp_status run_step(const study_config *c, const study_plan *p, const st
             goto done;
     /* argv as run: the executable, -q, the command, then --resume/--force for resumable steps */
     size_t n = 0;
-    argv[n++] = (char *)o->exe;
+    argv[n++] = "neurocmp";
     if (o->quiet)
         argv[n++] = "-q";
     for (size_t a = 1; a < s->argc; a++)

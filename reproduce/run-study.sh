@@ -1,11 +1,13 @@
 #!/bin/sh
 # Run one reproduction study and check its numbers (used by reproduce/*/run.sh).
 #
-#   sh reproduce/run-study.sh DIR [--reduced | --paper] [--dry-run]
+#   sh reproduce/run-study.sh DIR [--reduced | --shipped | --paper] [--dry-run]
 #
 # DIR holds study.ini + expected.json (the full study), study-reduced.ini +
 # expected-reduced.json (what CI runs, minutes) and, where there is one,
-# study-paper.ini (a paper's full schedule).  The study's outputs go where
+# study-paper.ini (a paper's full schedule) and study-shipped.ini (the full
+# study's evaluations of the shipped weights it would train, checked against
+# expected.json).  The study's outputs go where
 # the study file's `out` says (inside DIR); a second run redoes only what
 # changed.  Exit status: that of `neurocmp study --check` (0 = every expected
 # value reproduced).
@@ -19,14 +21,17 @@ for arg in "$@"; do
   case $arg in
     --reduced) mode=reduced ;;
     --paper) mode=paper ;;
+    --shipped) mode=shipped ;;
     --dry-run) dry=--dry-run ;;
-    -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
-    *) echo "run-study.sh: unknown option '$arg' (--reduced, --paper, --dry-run)" >&2; exit 2 ;;
+    -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
+    *) echo "run-study.sh: unknown option '$arg' (--reduced, --shipped, --paper, --dry-run)" >&2; exit 2 ;;
   esac
 done
 [ -x "$neurocmp" ] || { echo "run-study.sh: build neurocmp first (cmake -S . -B build && cmake --build build)" >&2; exit 1; }
 case $mode in
   full) config=$dir/study.ini expected=$dir/expected.json ;;
+  # the shipped weights are what the full study trains: the same expected values
+  shipped) config=$dir/study-shipped.ini expected=$dir/expected.json ;;
   *) config=$dir/study-$mode.ini expected=$dir/expected-$mode.json ;;
 esac
 if [ "$mode" = reduced ] && [ ! -f "$config" ]; then

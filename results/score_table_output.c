@@ -1,5 +1,6 @@
 /* Score tables as JSON, CSV/TSV and an offline report (results/score_table_output.h). */
 #include "results/score_table_output.h"
+#include "results/csv.h"
 
 #include "core/provenance.h"
 #include "core/sha256.h"
@@ -99,22 +100,6 @@ ncmp_status ncmp_score_table_write_json(const ncmp_score_table *t, const ncmp_sc
     return ncmp_atomic_commit(&jf, err);
 }
 
-/* A CSV field: quoted when it holds the separator, a quote or a line break (RFC 4180). */
-static void csv_field(FILE *f, const char *s, char sep)
-{
-    if (!strchr(s, sep) && !strpbrk(s, "\"\r\n")) {
-        fputs(s, f);
-        return;
-    }
-    fputc('"', f);
-    for (; *s; s++) {
-        if (*s == '"')
-            fputc('"', f);
-        fputc(*s, f);
-    }
-    fputc('"', f);
-}
-
 static void csv_number(FILE *f, double x)
 {
     if (isnan(x))
@@ -142,9 +127,9 @@ ncmp_status ncmp_score_table_write_csv(const ncmp_score_table *t, char sep, cons
     for (size_t k = 0; k < n; k++) {
         const ncmp_score_cell *c = &t->cells[k];
         const ncmp_score_table_region *R = &t->regions[c->region];
-        csv_field(f, t->layers[c->layer], sep);
+        ncmp_csv_field(f, t->layers[c->layer], sep);
         fprintf(f, "%c%lld%c", sep, t->iterations[c->iteration], sep);
-        csv_field(f, R->name ? R->name : "", sep);
+        ncmp_csv_field(f, R->name ? R->name : "", sep);
         fputc(sep, f);
         csv_number(f, c->score->raw);
         fputc(sep, f);

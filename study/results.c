@@ -3,6 +3,7 @@
  * (docs/reproducibility.md, "Results table" and "Expected values"). */
 #include "study/results.h"
 #include "core/atomic.h"
+#include "results/csv.h"
 #include "results/json.h"
 
 #include <errno.h>
@@ -175,6 +176,7 @@ static ncmp_status collect_compare(study_table *t, const study_step *s, const nc
     ncmp_status st = NCMP_OK;
     for (size_t k = 0; k < sizeof keys / sizeof keys[0] && !st; k++) {
         study_row r = row("compare", pretty);
+        snprintf(r.recordings, sizeof r.recordings, "%s", s->recordings);
         snprintf(r.region, sizeof r.region, "%s", str(j, "region"));
         snprintf(r.quantity, sizeof r.quantity, "%s", keys[k]);
         r.value = num(j, keys[k]);
@@ -243,20 +245,6 @@ void study_table_free(study_table *t)
     free(t);
 }
 
-static void csv_field(FILE *f, const char *s)
-{
-    if (strpbrk(s, ",\"\n")) {
-        fputc('"', f);
-        for (; *s; s++) {
-            if (*s == '"')
-                fputc('"', f);
-            fputc(*s, f);
-        }
-        fputc('"', f);
-    } else
-        fputs(s, f);
-}
-
 static const char *const COLUMNS = "kind,model,layer,iteration,recordings,region,bin,quantity,value,error";
 
 ncmp_status study_results_write_csv(const study_table *t, const char *path, ncmp_error *err)
@@ -271,7 +259,7 @@ ncmp_status study_results_write_csv(const study_table *t, const char *path, ncmp
         const study_row *r = &t->rows[i];
         const char *cells[] = {r->kind, r->model, r->layer};
         for (int k = 0; k < 3; k++) {
-            csv_field(f, cells[k]);
+            ncmp_csv_field(f, cells[k], ',');
             fputc(',', f);
         }
         if (r->iteration >= 0)
@@ -279,7 +267,7 @@ ncmp_status study_results_write_csv(const study_table *t, const char *path, ncmp
         fputc(',', f);
         const char *more[] = {r->recordings, r->region, r->bin, r->quantity};
         for (int k = 0; k < 4; k++) {
-            csv_field(f, more[k]);
+            ncmp_csv_field(f, more[k], ',');
             fputc(',', f);
         }
         if (!isnan(r->value))
@@ -382,26 +370,43 @@ ncmp_status study_results_read_csv(const char *path, study_table **out, ncmp_err
 
 /* ---- expected values ---------------------------------------------------------- */
 
-static bool matches(const study_row *r, const ncmp_json_value *e, char *label, size_t size)
+static const char *const SELECTORS[] = {"kind",       "model",  "layer", "iteration",
+                                        "recordings", "region", "bin",   "quantity"};
+enum { N_SELECTORS = sizeof SELECTORS / sizeof SELECTORS[0] };
+
+/* The value an expected entry gives for selector k, as text, or NULL. */
+static const char *selector(const ncmp_json_value *e, size_t k, char *buf, size_t size)
 {
-    static const char *const keys[] = {"kind",       "model",  "layer", "iteration",
-                                       "recordings", "region", "bin",   "quantity"};
+    const ncmp_json_value *v = ncmp_json_get(e, SELECTORS[k]);
+    if (!v)
+        return NULL;
+    if (v->type == NCMP_JSON_NUMBER)
+        snprintf(buf, size, "%lld", (long long)v->number);
+    else
+        snprintf(buf, size, "%s", v->type == NCMP_JSON_STRING ? v->string : "");
+    return buf;
+}
+
+/* "score cnnf block3 0 V4 ceiled": the entry's selectors in column order. */
+static void entry_label(const ncmp_json_value *e, char *label, size_t size)
+{
     size_t used = 0;
     label[0] = '\0';
-    for (size_t k = 0; k < sizeof keys / sizeof keys[0]; k++) {
-        const ncmp_json_value *v = ncmp_json_get(e, keys[k]);
-        if (!v)
-            continue;
-        char want[200];
-        if (v->type == NCMP_JSON_NUMBER)
-            snprintf(want, sizeof want, "%lld", (long long)v->number);
-        else
-            snprintf(want, sizeof want, "%s", v->type == NCMP_JSON_STRING ? v->string : "");
-        if (used < size)
+    for (size_t k = 0; k < N_SELECTORS && used < size; k++) {
+        char buf[200];
+        const char *want = selector(e, k, buf, sizeof buf);
+        if (want)
             used += (size_t)snprintf(label + used, size - used, "%s%s", used ? " " : "", want);
-        if (!r)
+    }
+}
+
+static bool matches(const study_row *r, const ncmp_json_value *e)
+{
+    for (size_t k = 0; k < N_SELECTORS; k++) {
+        char buf[200], have[200];
+        const char *want = selector(e, k, buf, sizeof buf);
+        if (!want)
             continue;
-        char have[200];
         if (k == 3)
             snprintf(have, sizeof have, "%lld", r->iteration);
         else {
@@ -432,7 +437,7 @@ ncmp_status study_results_check(const study_table *t, const char *expected_path,
     for (size_t i = 0; i < list->n; i++) {
         const ncmp_json_value *e = &list->items[i];
         char label[400];
-        matches(NULL, e, label, sizeof label);
+        entry_label(e, label, sizeof label);
         double value = num(e, "value"), tol = num(e, "tolerance"), lo = num(e, "min"), hi = num(e, "max");
         if (e->type != NCMP_JSON_OBJECT || (isnan(value) && isnan(lo) && isnan(hi)) || (!isnan(value) && isnan(tol))) {
             ncmp_json_free(j);
@@ -443,7 +448,7 @@ ncmp_status study_results_check(const study_table *t, const char *expected_path,
         const study_row *found = NULL;
         size_t n_found = 0;
         for (size_t r = 0; r < t->n; r++)
-            if (matches(&t->rows[r], e, label, sizeof label)) {
+            if (matches(&t->rows[r], e)) {
                 found = &t->rows[r];
                 n_found++;
             }

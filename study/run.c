@@ -344,9 +344,17 @@ static ncmp_status run_step(const study_config *c, const study_plan *p, const st
                   (ncmp_file_exists(s->outputs[0].path) || ncmp_file_exists(partial));
     if (!resume)
         remove_old_outputs(c, prev, s);
-    for (size_t i = 0; i < s->n_outputs; i++)
-        if (s->outputs[i].directory && (st = ncmp_make_directories(s->outputs[i].path, err)))
-            goto done;
+    for (size_t i = 0; i < s->n_outputs && !st; i++) {
+        /* an output folder, or the folder of an output file */
+        char dir[4200];
+        snprintf(dir, sizeof dir, "%s", s->outputs[i].path);
+        char *slash = s->outputs[i].directory ? NULL : strrchr(dir, '/');
+        if (slash)
+            *slash = '\0';
+        st = ncmp_make_directories(dir, err);
+    }
+    if (st)
+        goto done;
     /* argv as run: the executable, -q, the command, then --resume/--force for resumable steps */
     size_t n = 0;
     argv[n++] = "neurocmp";
@@ -423,15 +431,6 @@ ncmp_status study_run(const study_config *c, const study_plan *p, const study_ru
     if (!sum->ran)
         return ncmp_fail(err, NCMP_ERR_NOMEM, "out of memory");
     ncmp_status st = ncmp_make_directories(c->out, err);
-    if (st)
-        return st;
-    static const char *const subdirs[] = {"models",  "eval",   "recordings", "activations",
-                                          "ceiling", "scores", "temporal",   "compare"};
-    for (size_t i = 0; i < sizeof subdirs / sizeof subdirs[0] && !st; i++) {
-        char d[4200];
-        snprintf(d, sizeof d, "%s/%s", c->out, subdirs[i]);
-        st = ncmp_make_directories(d, err);
-    }
     if (st)
         return st;
     char *manifest_path = study_manifest_path(c);

@@ -10,7 +10,10 @@ bin=${1:?usage: test_study_cli.sh path/to/neurocmp}
 root=$(cd "$(dirname "$0")/.." && pwd)
 . "$(dirname "$0")/cli_lib.sh"
 cli_tmp study-cli
-data=$root/datasets/cowley2023-v4-210325
+bundled=$root/datasets/cowley2023-v4-210325
+# the study reads copies, so the verify checks below can change and delete its inputs
+data=$tmp/data
+mkdir -p "$data" && cp "$bundled/images_210325.zip" "$bundled/responses_raw_210325.npy" "$data/"
 
 write_study() { # write_study FILE METRIC
   cat >"$1" <<EOF
@@ -133,13 +136,33 @@ echo '{"expect": [{"kind": "score", "value": 1}]}' >"$tmp/bad.json"
 expect 1 "check needs a tolerance" -- "$bin" study --config "$tmp/study.ini" --check "$tmp/bad.json"
 contains "needs \"value\" and \"tolerance\""
 
+# neurocmp verify on the study's outputs: up to date, stale (naming the input), modified, missing input
+expect 0 "verify: up to date" -- "$bin" verify "$tmp/results"
+contains "up to date"
+cp "$data/responses_raw_210325.npy" "$tmp/responses.keep"
+printf '\001' | dd of="$data/responses_raw_210325.npy" bs=1 seek=200 conv=notrunc 2>/dev/null
+expect 4 "verify: an input changed" -- "$bin" verify "$tmp/results"
+contains "responses"; contains "stale"
+cp "$tmp/responses.keep" "$data/responses_raw_210325.npy"
+expect 0 "verify: input restored" -- "$bin" verify "$tmp/results"
+cp "$tmp/results/scores/net-V4.json" "$tmp/score.keep"
+sed -i '0,/"raw": 0/s//"raw": 1/' "$tmp/results/scores/net-V4.json"
+expect 6 "verify: an output changed" -- "$bin" verify "$tmp/results"
+contains "modified"; contains "net-V4.json"
+cp "$tmp/score.keep" "$tmp/results/scores/net-V4.json"
+mv "$data/responses_raw_210325.npy" "$tmp/responses.keep"
+expect 5 "verify: an input deleted" -- "$bin" verify "$tmp/results"
+contains "missing input"
+mv "$tmp/responses.keep" "$data/responses_raw_210325.npy"
+expect 0 "verify: all restored" -- "$bin" verify "$tmp/results"
+
 # interrupted during the export, then resumed: the same results as a run that was not interrupted
 cat >"$tmp/slow.ini" <<EOF
 [study]
 name = slow
 out = slow
 [stimuli]
-path = $data/images_210325.zip
+path = $bundled/images_210325.zip
 [model vgg]
 weights = $root/model/weights/vgg16-cnnf-fmnist32.h5
 iterations = 3
@@ -156,7 +179,7 @@ if [ "$code" -eq 3 ] && grep -q "interrupted; run the study again to resume" "$t
   ok
   expect 0 "resumed" -- "$bin" study --config "$tmp/slow.ini"
   contains "resuming"
-  "$bin" -q export --weights "$root/model/weights/vgg16-cnnf-fmnist32.h5" --stimuli "$data/images_210325.zip" \
+  "$bin" -q export --weights "$root/model/weights/vgg16-cnnf-fmnist32.h5" --stimuli "$bundled/images_210325.zip" \
     --iterations 3 --out "$tmp/whole.h5" && ok || bad "uninterrupted export failed"
   h5diff "$tmp/whole.h5" "$tmp/slow/activations/vgg.h5" /activations/block5 >/dev/null && ok ||
     bad "resumed export differs from an uninterrupted one"

@@ -195,8 +195,15 @@ static int model_key(parse_state *s, study_model *m, const char *name, const cha
             return 0;
         for (size_t i = first; i < m->n_evaluate; i++) {
             const char *e = m->evaluate[i];
-            if (strcmp(e, "clean") && strncmp(e, "fgsm:", 5) && strncmp(e, "pgd:", 4))
-                return fail(s, NCMP_ERR_USAGE, "'evaluate' takes clean, fgsm:EPS or pgd:EPS, not '%s'", e);
+            int fgsm = !strncmp(e, "fgsm:", 5), pgd = !strncmp(e, "pgd:", 4);
+            const char *num = e + (fgsm ? 5 : 4);
+            char *end = NULL;
+            double eps = fgsm || pgd ? strtod(num, &end) : 0;
+            if (end && *end == ':' && pgd)
+                (void)strtod(end + 1, &end);
+            if (strcmp(e, "clean") && (!(fgsm || pgd) || end == num || *end || !(eps > 0)))
+                return fail(s, NCMP_ERR_USAGE, "'evaluate' takes clean, fgsm:EPS, pgd:EPS or pgd:EPS:STEP, not '%s'",
+                            e);
         }
     } else if (KEY("eval_data"))
         trim_copy(&m->eval_data, value);
@@ -535,6 +542,20 @@ ncmp_status study_config_read(const char *path, study_config **out, ncmp_error *
     if (memchr(c->text, '\0', n)) {
         study_config_free(c);
         return ncmp_fail(err, NCMP_ERR_FORMAT, "the study file '%s' is not text (it holds a NUL byte)", path);
+    }
+    /* libinih reads at most INI_MAX_LINE - 1 characters of a line and parses the rest as a line of its
+     * own, which would silently cut a long value in two */
+    size_t lineno = 1, len = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (c->text[i] == '\n') {
+            lineno++;
+            len = 0;
+        } else if (++len >= INI_MAX_LINE - 1) {
+            study_config_free(c);
+            return ncmp_fail(err, NCMP_ERR_USAGE,
+                             "%s: line %zu is longer than %d characters; continue a long value on indented lines", path,
+                             lineno, INI_MAX_LINE - 2);
+        }
     }
     ncmp_sha256_buffer(c->text, n, c->sha256);
     c->components = 25;

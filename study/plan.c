@@ -269,11 +269,20 @@ static void plan_eval(const study_config *c, study_plan *p, const study_model *m
             arg(s, "%ld", m->eval_images);
         }
         if (strcmp(spec, "clean")) {
-            const char *colon = strchr(spec, ':');
+            /* fgsm:EPS, pgd:EPS or pgd:EPS:STEP; PGD's step defaults to EPS/2.8, the reference's ratio
+             * (0.071 for 0.2; docs/training.md) */
+            const char *colon = strchr(spec, ':'), *second = strchr(colon + 1, ':');
             arg(s, "--attack");
             arg(s, "%.*s", (int)(colon - spec), spec);
             arg(s, "--eps");
-            arg(s, "%s", colon + 1);
+            arg(s, "%.*s", second ? (int)(second - colon - 1) : (int)strlen(colon + 1), colon + 1);
+            if (!strncmp(spec, "pgd:", 4)) {
+                arg(s, "--eps-iter");
+                if (second)
+                    arg(s, "%s", second + 1);
+                else
+                    arg(s, "%.17g", atof(colon + 1) / 2.8);
+            }
             if (m->eval_attack_through) {
                 arg(s, "--attack-through");
                 arg(s, "%s", m->eval_attack_through);
@@ -717,7 +726,7 @@ ncmp_status study_plan_make(const study_config *c, study_plan **out, ncmp_error 
         ncmp_status st = ncmp_stimuli_open(c->stimuli, &set, err);
         if (st) {
             study_plan_free(p);
-            return ncmp_error_context(err, "%s: [stimuli] path: ", c->path);
+            return ncmp_error_context(err, "%s: [stimuli] path", c->path);
         }
         n_stimuli = ncmp_stimuli_count(set);
         ncmp_stimuli_close(set);

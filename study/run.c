@@ -324,7 +324,7 @@ static ncmp_status run_step(const study_config *c, const study_plan *p, const st
     for (size_t i = 0; i < s->n_inputs && !st; i++) {
         st = list_add(&inputs, c->out, s->inputs[i].role, s->inputs[i].path, err);
         if (st)
-            ncmp_error_context(err, "step %s: input '%s': ", s->name, s->inputs[i].role);
+            ncmp_error_context(err, "step %s: input '%s'", s->name, s->inputs[i].role);
         else
             memcpy(hashes[i], inputs.files[i].sha256, NCMP_SHA256_HEX_LEN);
     }
@@ -388,7 +388,7 @@ static ncmp_status run_step(const study_config *c, const study_plan *p, const st
         goto done;
     }
     if ((st = hash_outputs(c, s, &outputs, err))) {
-        ncmp_error_context(err, "step %s: ", s->name);
+        ncmp_error_context(err, "step %s", s->name);
         goto done;
     }
     st = record(m, manifest_path, s, key, "done", seconds, &inputs, &outputs, s->argv, s->argc, err);
@@ -439,7 +439,7 @@ ncmp_status study_run(const study_config *c, const study_plan *p, const study_ru
     ncmp_manifest *m = NULL;
     if (ncmp_file_exists(manifest_path)) {
         if ((st = ncmp_manifest_read(manifest_path, &m, err))) {
-            ncmp_error_context(err, "the study's manifest (remove it to start the study afresh): ");
+            ncmp_error_context(err, "the study's manifest (remove it to start the study afresh)");
             free(manifest_path);
             return st;
         }

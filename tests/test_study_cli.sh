@@ -204,6 +204,12 @@ contains "'iterations' must be an integer in 0..100"
 printf '[study]\nname = x\n[recordings r]\nregion = V4\n' >"$tmp/b5.ini"
 expect 2 "recordings without a source" -- "$bin" study --config "$tmp/b5.ini" --dry-run
 contains "needs exactly one of responses"
+{ printf '[study]\nname = x\ndescription = '; printf 'word %.0s' $(seq 1 60); printf '\n'; } >"$tmp/b6.ini"
+expect 2 "a line too long for libinih" -- "$bin" study --config "$tmp/b6.ini" --dry-run
+contains "b6.ini: line 3 is longer than 198 characters; continue a long value on indented lines"
+{ printf '[study]\nname = x\ndescription = '; printf 'word %.0s' $(seq 1 30); printf '\n    '
+  printf 'more %.0s' $(seq 1 30); printf '\n'; } >"$tmp/b7.ini"
+expect 0 "a long value on indented lines" -- "$bin" study --config "$tmp/b7.ini" --dry-run
 expect 1 "missing study file" -- "$bin" study --config "$tmp/none.ini"
 contains "cannot open the study file"
 no_crash_report "bad study files"

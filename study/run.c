@@ -9,10 +9,12 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <nettle/sha2.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -433,14 +435,28 @@ ncmp_status study_run(const study_config *c, const study_plan *p, const study_ru
     ncmp_status st = ncmp_make_directories(c->out, err);
     if (st)
         return st;
+    /* One study process per output folder: a second one would interleave its steps and manifest writes. */
+    char lock_path[4200];
+    snprintf(lock_path, sizeof lock_path, "%s/.study.lock", c->out);
+    int lock = open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (lock < 0)
+        return ncmp_fail(err, NCMP_ERR_IO, "cannot create '%s': %s", lock_path, strerror(errno));
+    if (flock(lock, LOCK_EX | LOCK_NB) != 0) {
+        close(lock);
+        return ncmp_fail(err, NCMP_ERR_EXISTS, "another 'neurocmp study' is running on '%s' (it holds %s)", c->out,
+                         lock_path);
+    }
     char *manifest_path = study_manifest_path(c);
-    if (!manifest_path)
+    if (!manifest_path) {
+        close(lock);
         return ncmp_fail(err, NCMP_ERR_NOMEM, "out of memory");
+    }
     ncmp_manifest *m = NULL;
     if (ncmp_file_exists(manifest_path)) {
         if ((st = ncmp_manifest_read(manifest_path, &m, err))) {
             ncmp_error_context(err, "the study's manifest (remove it to start the study afresh)");
             free(manifest_path);
+            close(lock);
             return st;
         }
         memcpy(m->config_sha256, c->sha256, NCMP_SHA256_HEX_LEN);
@@ -450,6 +466,7 @@ ncmp_status study_run(const study_config *c, const study_plan *p, const study_ru
         free(cfg);
         if (st) {
             free(manifest_path);
+            close(lock);
             return st;
         }
     }
@@ -462,5 +479,6 @@ ncmp_status study_run(const study_config *c, const study_plan *p, const study_ru
     sum->seconds = now_seconds() - t0;
     ncmp_manifest_free(m);
     free(manifest_path);
+    close(lock); /* releases the lock */
     return st;
 }

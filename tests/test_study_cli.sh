@@ -120,6 +120,18 @@ printf 'x' >>"$tmp/results/ceiling/V4.json"
 expect 0 "modified output" -- "$bin" study --config "$tmp/study.ini"
 contains "ceiling.V4"; contains "2 steps run"
 
+# one study process per output folder
+if command -v flock >/dev/null; then
+  flock "$tmp/results/.study.lock" sleep 5 &
+  holder=$!
+  sleep 0.5
+  expect 1 "a second study on the same folder" -- "$bin" study --config "$tmp/study.ini"
+  contains "another 'neurocmp study' is running on"
+  wait "$holder"
+else
+  skip "flock(1) is not installed"
+fi
+
 # --check: expected values reproduced or not
 cat >"$tmp/expected.json" <<EOF
 {"expect": [

@@ -285,10 +285,17 @@ static int score_key(parse_state *s, const char *name, const char *value)
     else if (KEY("iterations"))
         trim_copy(&c->score_iterations, value);
     else if (KEY("metric")) {
-        if (strcmp(value, "pls") && strcmp(value, "ridge") && strcmp(value, "ols") && strcmp(value, "rsa") &&
-            strcmp(value, "cka"))
-            return fail(s, NCMP_ERR_USAGE, "'metric' must be pls, ridge, ols, rsa or cka, not '%s'", value);
-        trim_copy(&c->metric, value);
+        size_t first = c->n_metrics;
+        if (!parse_list(s, name, value, c->metrics, &c->n_metrics))
+            return 0;
+        for (size_t i = first; i < c->n_metrics; i++) {
+            const char *m = c->metrics[i];
+            if (strcmp(m, "pls") && strcmp(m, "ridge") && strcmp(m, "ols") && strcmp(m, "rsa") && strcmp(m, "cka"))
+                return fail(s, NCMP_ERR_USAGE, "'metric' takes pls, ridge, ols, rsa or cka, not '%s'", m);
+            for (size_t k = 0; k < i; k++)
+                if (!strcmp(c->metrics[k], m))
+                    return fail(s, NCMP_ERR_USAGE, "'metric' lists '%s' twice", m);
+        }
     } else if (KEY("normalization")) {
         if (strcmp(value, "ev") && strcmp(value, "ev2024") && strcmp(value, "ratio"))
             return fail(s, NCMP_ERR_USAGE, "'normalization' must be ev, ev2024 or ratio, not '%s'", value);
@@ -571,6 +578,8 @@ ncmp_status study_config_read(const char *path, study_config **out, ncmp_error *
         st = ncmp_fail(err, NCMP_ERR_USAGE, "%s: line %d is not 'key = value' or '[section]'", path, line);
     else if (line < 0)
         st = ncmp_fail(err, NCMP_ERR_NOMEM, "out of memory reading '%s'", path);
+    if (!st && !c->n_metrics && !(c->metrics[c->n_metrics++] = strdup("pls")))
+        st = ncmp_fail(err, NCMP_ERR_NOMEM, "out of memory");
     if (!st)
         st = check(c, err);
     if (st) {
@@ -630,7 +639,8 @@ void study_config_free(study_config *c)
         free(c->score_recordings[i]);
     free(c->score_layers);
     free(c->score_iterations);
-    free(c->metric);
+    for (size_t i = 0; i < c->n_metrics; i++)
+        free(c->metrics[i]);
     free(c->normalization);
     free(c->time_window);
     free(c->temporal_model);

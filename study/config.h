@@ -78,7 +78,9 @@ typedef struct study_config {
     bool score;
     char *score_models[STUDY_MAX_LIST], *score_recordings[STUDY_MAX_LIST];
     size_t n_score_models, n_score_recordings;
-    char *score_layers, *score_iterations, *metric, *normalization, *time_window;
+    char *metrics[STUDY_MAX_LIST]; /* one score step per metric (default pls); comparisons use the first */
+    size_t n_metrics;
+    char *score_layers, *score_iterations, *normalization, *time_window;
     long components;
 
     /* [ceiling] (always computed for scored recordings) */

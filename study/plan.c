@@ -510,12 +510,20 @@ static void plan_ceiling(const study_config *c, study_plan *p, const study_recor
     snprintf(s->what, sizeof s->what, "split-half noise ceiling of %s", r->name);
 }
 
+/* One score step per metric: "score.MODEL.RECORDINGS", or "score.MODEL.RECORDINGS.METRIC" when the study
+ * lists several metrics (its outputs then end in -METRIC too). */
 static void plan_score(const study_config *c, study_plan *p, const study_model *m, const study_recordings *r,
-                       const ncmp_arch *a, size_t n_stimuli)
+                       const char *metric, const ncmp_arch *a, size_t n_stimuli)
 {
-    study_step *s = new_step(p, "score", m->name, r->name);
+    char name[300];
+    if (c->n_metrics > 1)
+        snprintf(name, sizeof name, "%s.%s", r->name, metric);
+    else
+        snprintf(name, sizeof name, "%s", r->name);
+    study_step *s = new_step(p, "score", m->name, name);
     snprintf(s->model, sizeof s->model, "%s", m->name);
     snprintf(s->recordings, sizeof s->recordings, "%s", r->name);
+    snprintf(s->metric, sizeof s->metric, "%s", metric);
     arg(s, "score");
     activations_input(c, s, "--activations", "activations", m->name);
     recordings_arg(c, s, r);
@@ -524,7 +532,7 @@ static void plan_score(const study_config *c, study_plan *p, const study_model *
     arg(s, "--iteration");
     arg(s, "%s", c->score_iterations ? c->score_iterations : "all");
     arg(s, "--metric");
-    arg(s, "%s", c->metric ? c->metric : "pls");
+    arg(s, "%s", metric);
     arg(s, "--normalization");
     arg(s, "%s", c->normalization ? c->normalization : "ev");
     if (c->time_window) {
@@ -535,7 +543,10 @@ static void plan_score(const study_config *c, study_plan *p, const study_model *
     arg(s, "%ld", c->components);
     arg(s, "--force");
     char base[300], buf[320];
-    snprintf(base, sizeof base, "scores/%s-%s", m->name, r->name);
+    if (c->n_metrics > 1)
+        snprintf(base, sizeof base, "scores/%s-%s-%s", m->name, r->name, metric);
+    else
+        snprintf(base, sizeof base, "scores/%s-%s", m->name, r->name);
     snprintf(buf, sizeof buf, "%s.json", base);
     arg(s, "--out");
     arg(s, "%s", output(c, s, "scores", buf, false));
@@ -554,8 +565,7 @@ static void plan_score(const study_config *c, study_plan *p, const study_model *
     }
     s->memory_bytes = 8 * n * n * 2 + 256e6;
     s->disk_bytes = 2e5;
-    snprintf(s->what, sizeof s->what, "score every layer x iteration of %s on %s (%s)", m->name, r->name,
-             c->metric ? c->metric : "pls");
+    snprintf(s->what, sizeof s->what, "score every layer x iteration of %s on %s (%s)", m->name, r->name, metric);
 }
 
 static void plan_temporal(const study_config *c, study_plan *p, size_t n_stimuli)
@@ -654,8 +664,11 @@ static ncmp_status plan_compare(const study_config *c, study_plan *p, size_t k, 
     arg(s, "--iterations");
     arg(s, "%ld,%ld", ia, ib);
     recordings_arg(c, s, r);
+    /* compare regresses: the study's first metric when it is a regression, else PLS */
+    const char *metric = strcmp(c->metrics[0], "rsa") && strcmp(c->metrics[0], "cka") ? c->metrics[0] : "pls";
+    snprintf(s->metric, sizeof s->metric, "%s", metric);
     arg(s, "--metric");
-    arg(s, "%s", c->metric && strcmp(c->metric, "rsa") && strcmp(c->metric, "cka") ? c->metric : "pls");
+    arg(s, "%s", metric);
     arg(s, "--normalization");
     arg(s, "%s", c->normalization ? c->normalization : "ev");
     if (c->time_window) {
@@ -714,8 +727,8 @@ ncmp_status study_plan_make(const study_config *c, study_plan **out, ncmp_error 
 {
     *out = NULL;
     study_plan *p = calloc(1, sizeof *p);
-    size_t cap = 4 * c->n_models + c->n_models * STUDY_MAX_LIST + 3 * c->n_recordings + c->n_models * c->n_recordings +
-                 c->n_compare_pairs + 4;
+    size_t cap = 4 * c->n_models + c->n_models * STUDY_MAX_LIST + 3 * c->n_recordings +
+                 c->n_models * c->n_recordings * c->n_metrics + c->n_compare_pairs + 4;
     if (!p || !(p->steps = calloc(cap, sizeof *p->steps))) {
         free(p);
         return nomem(err);
@@ -761,8 +774,9 @@ ncmp_status study_plan_make(const study_config *c, study_plan **out, ncmp_error 
     if (c->score)
         for (size_t i = 0; i < c->n_models; i++)
             for (size_t j = 0; j < c->n_recordings; j++)
-                if (model_scored(c, &c->models[i]) && recordings_in_score(c, &c->recordings[j]))
-                    plan_score(c, p, &c->models[i], &c->recordings[j], archs[i], n_stimuli);
+                for (size_t k = 0; k < c->n_metrics; k++)
+                    if (model_scored(c, &c->models[i]) && recordings_in_score(c, &c->recordings[j]))
+                        plan_score(c, p, &c->models[i], &c->recordings[j], c->metrics[k], archs[i], n_stimuli);
     if (c->temporal)
         plan_temporal(c, p, n_stimuli);
     ncmp_status st = NCMP_OK;

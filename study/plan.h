@@ -30,6 +30,7 @@ typedef struct study_step {
     const char *kind;
     char model[128];            /* the model it concerns ("" if none; "A vs B" for a comparison) */
     char recordings[128];       /* the recordings it reads ("" if none) */
+    char metric[16];            /* score and compare steps: the metric */
     char *argv[STUDY_MAX_ARGS]; /* argv[0] = "neurocmp"; paths relative to the output folder */
     size_t argc;
     study_file inputs[STUDY_MAX_FILES];

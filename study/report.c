@@ -21,17 +21,25 @@ static void fmt(char *buf, size_t size, double v, int digits)
         snprintf(buf, size, "%.*f", digits, v);
 }
 
-static const study_row *find(const study_table *t, const char *kind, const char *model, const char *layer,
-                             long long iteration, const char *recordings, const char *quantity)
+/* The row with these fields (NULL: any), or NULL. */
+static const study_row *find_metric(const study_table *t, const char *kind, const char *model, const char *layer,
+                                    long long iteration, const char *recordings, const char *metric,
+                                    const char *quantity)
 {
     for (size_t i = 0; i < t->n; i++) {
         const study_row *r = &t->rows[i];
         if (!strcmp(r->kind, kind) && (!model || !strcmp(r->model, model)) && (!layer || !strcmp(r->layer, layer)) &&
             r->iteration == iteration && (!recordings || !strcmp(r->recordings, recordings)) &&
-            !strcmp(r->quantity, quantity))
+            (!metric || !strcmp(r->metric, metric)) && !strcmp(r->quantity, quantity))
             return r;
     }
     return NULL;
+}
+
+static const study_row *find(const study_table *t, const char *kind, const char *model, const char *layer,
+                             long long iteration, const char *recordings, const char *quantity)
+{
+    return find_metric(t, kind, model, layer, iteration, recordings, NULL, quantity);
 }
 
 /* Distinct values of a string field among rows of one kind/model/recordings, in order of appearance. */
@@ -167,12 +175,16 @@ static void score_section(const ncmp_doc *d, const study_config *c, const study_
                              "neuroids, cross-validated Pearson r, median over neuroids, mean over splits, "
                              "normalised by the ceiling (");
             ncmp_doc_text(d, c->normalization ? c->normalization : "ev");
-            ncmp_doc_text(d, "). The error is the standard error over splits.");
+            ncmp_doc_text(d, "). The error is the standard error over splits. (RSA and CKA: the metric's similarity in "
+                             "place of Pearson r, without regression.)");
             ncmp_doc_para_end(d);
             heading = true;
         }
         char title[300];
-        snprintf(title, sizeof title, "%s on %s", model, recordings);
+        if (c->n_metrics > 1)
+            snprintf(title, sizeof title, "%s on %s (%s)", model, recordings, s->metric);
+        else
+            snprintf(title, sizeof title, "%s on %s", model, recordings);
         ncmp_doc_heading(d, 3, title);
         const char *layers[64];
         size_t n_layers = distinct_layers(t, model, recordings, layers, 64);
@@ -196,7 +208,7 @@ static void score_section(const ncmp_doc *d, const study_config *c, const study_
             char vals[16][48];
             cells[0] = layers[l];
             for (long long k = 0; k <= T; k++) {
-                const study_row *x = find(t, "score", model, layers[l], k, recordings, "ceiled");
+                const study_row *x = find_metric(t, "score", model, layers[l], k, recordings, s->metric, "ceiled");
                 if (x && !isnan(x->error))
                     snprintf(vals[k], sizeof vals[k], "%.3f ± %.3f", x->value, x->error);
                 else
@@ -207,8 +219,9 @@ static void score_section(const ncmp_doc *d, const study_config *c, const study_
         }
         ncmp_doc_table_end(d);
         const study_file *rep = study_step_output(s, "report");
+        const char *base = rep ? strrchr(rep->path, '/') : NULL;
         char rel_dir[400];
-        snprintf(rel_dir, sizeof rel_dir, "../scores/%s-%s", model, recordings);
+        snprintf(rel_dir, sizeof rel_dir, "../scores/%s", base ? base + 1 : "");
         if (rep)
             score_figures(d, rep->path, rel_dir, title);
     }

@@ -78,14 +78,15 @@ static ncmp_status collect_ceiling(study_table *t, const study_step *s, const nc
     return isnan(r.value) ? NCMP_OK : add(t, &r, err);
 }
 
-static ncmp_status score_record(study_table *t, const char *model, const char *recordings, const ncmp_json_value *rec,
-                                ncmp_error *err)
+static ncmp_status score_record(study_table *t, const char *model, const char *recordings, const char *metric,
+                                const ncmp_json_value *rec, ncmp_error *err)
 {
     study_row r = row("score", model);
     snprintf(r.layer, sizeof r.layer, "%s", str(rec, "layer"));
     r.iteration = (long long)num(rec, "iteration");
     snprintf(r.recordings, sizeof r.recordings, "%s", recordings);
     snprintf(r.region, sizeof r.region, "%s", str(rec, "region"));
+    snprintf(r.metric, sizeof r.metric, "%s", metric);
     ncmp_status st;
     snprintf(r.quantity, sizeof r.quantity, "raw");
     r.value = num(rec, "raw");
@@ -105,7 +106,7 @@ static ncmp_status collect_score(study_table *t, const study_step *s, const ncmp
     ncmp_status st = NCMP_OK;
     if (results && results->type == NCMP_JSON_ARRAY) {
         for (size_t i = 0; i < results->n && !st; i++)
-            st = score_record(t, model, recordings, &results->items[i], err);
+            st = score_record(t, model, recordings, s->metric, &results->items[i], err);
         return st;
     }
     /* one layer: iteration, raw, error, ceiled are numbers or arrays over iterations */
@@ -117,6 +118,7 @@ static ncmp_status collect_score(study_table *t, const study_step *s, const ncmp
         snprintf(r.layer, sizeof r.layer, "%s", str(j, "layer"));
         snprintf(r.recordings, sizeof r.recordings, "%s", recordings);
         snprintf(r.region, sizeof r.region, "%s", str(j, "region"));
+        snprintf(r.metric, sizeof r.metric, "%s", s->metric);
         r.iteration = (long long)(n > 1 ? it->items[i].number : it ? it->number : 0);
         snprintf(r.quantity, sizeof r.quantity, "raw");
         r.value = raw ? (n > 1 ? raw->items[i].number : raw->number) : NAN;
@@ -178,6 +180,7 @@ static ncmp_status collect_compare(study_table *t, const study_step *s, const nc
         study_row r = row("compare", pretty);
         snprintf(r.recordings, sizeof r.recordings, "%s", s->recordings);
         snprintf(r.region, sizeof r.region, "%s", str(j, "region"));
+        snprintf(r.metric, sizeof r.metric, "%s", s->metric);
         snprintf(r.quantity, sizeof r.quantity, "%s", keys[k]);
         r.value = num(j, keys[k]);
         if (!strcmp(keys[k], "difference")) {
@@ -245,7 +248,7 @@ void study_table_free(study_table *t)
     free(t);
 }
 
-static const char *const COLUMNS = "kind,model,layer,iteration,recordings,region,bin,quantity,value,error";
+static const char *const COLUMNS = "kind,model,layer,iteration,recordings,region,bin,metric,quantity,value,error";
 
 ncmp_status study_results_write_csv(const study_table *t, const char *path, ncmp_error *err)
 {
@@ -265,8 +268,8 @@ ncmp_status study_results_write_csv(const study_table *t, const char *path, ncmp
         if (r->iteration >= 0)
             fprintf(f, "%lld", r->iteration);
         fputc(',', f);
-        const char *more[] = {r->recordings, r->region, r->bin, r->quantity};
-        for (int k = 0; k < 4; k++) {
+        const char *more[] = {r->recordings, r->region, r->bin, r->metric, r->quantity};
+        for (int k = 0; k < 5; k++) {
             ncmp_csv_field(f, more[k], ',');
             fputc(',', f);
         }
@@ -343,9 +346,9 @@ ncmp_status study_results_read_csv(const char *path, study_table **out, ncmp_err
                 st = ncmp_fail(err, NCMP_ERR_FORMAT, "'%s' is not a study results table (header '%s')", path, line);
             continue;
         }
-        char *fields[10];
-        if (split_csv(line, fields, 10) != 10) {
-            st = ncmp_fail(err, NCMP_ERR_FORMAT, "%s:%zu: expected 10 fields", path, lineno);
+        char *fields[11];
+        if (split_csv(line, fields, 11) != 11) {
+            st = ncmp_fail(err, NCMP_ERR_FORMAT, "%s:%zu: expected 11 fields", path, lineno);
             break;
         }
         study_row r = row(fields[0], fields[1]);
@@ -354,9 +357,10 @@ ncmp_status study_results_read_csv(const char *path, study_table **out, ncmp_err
         snprintf(r.recordings, sizeof r.recordings, "%s", fields[4]);
         snprintf(r.region, sizeof r.region, "%s", fields[5]);
         snprintf(r.bin, sizeof r.bin, "%s", fields[6]);
-        snprintf(r.quantity, sizeof r.quantity, "%s", fields[7]);
-        r.value = fields[8][0] ? strtod(fields[8], NULL) : NAN;
-        r.error = fields[9][0] ? strtod(fields[9], NULL) : NAN;
+        snprintf(r.metric, sizeof r.metric, "%s", fields[7]);
+        snprintf(r.quantity, sizeof r.quantity, "%s", fields[8]);
+        r.value = fields[9][0] ? strtod(fields[9], NULL) : NAN;
+        r.error = fields[10][0] ? strtod(fields[10], NULL) : NAN;
         st = add(t, &r, err);
     }
     fclose(f);
@@ -370,8 +374,9 @@ ncmp_status study_results_read_csv(const char *path, study_table **out, ncmp_err
 
 /* ---- expected values ---------------------------------------------------------- */
 
-static const char *const SELECTORS[] = {"kind",       "model",  "layer", "iteration",
-                                        "recordings", "region", "bin",   "quantity"};
+/* the columns of results.csv an expected entry may name, in order (the fields of `matches`) */
+static const char *const SELECTORS[] = {"kind",   "model", "layer",  "iteration", "recordings",
+                                        "region", "bin",   "metric", "quantity"};
 enum { N_SELECTORS = sizeof SELECTORS / sizeof SELECTORS[0] };
 
 /* The value an expected entry gives for selector k, as text, or NULL. */
@@ -410,7 +415,8 @@ static bool matches(const study_row *r, const ncmp_json_value *e)
         if (k == 3)
             snprintf(have, sizeof have, "%lld", r->iteration);
         else {
-            const char *fields[] = {r->kind, r->model, r->layer, "", r->recordings, r->region, r->bin, r->quantity};
+            const char *fields[] = {r->kind,   r->model, r->layer,  "",         r->recordings,
+                                    r->region, r->bin,   r->metric, r->quantity};
             snprintf(have, sizeof have, "%s", fields[k]);
         }
         if (strcmp(want, have))

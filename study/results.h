@@ -2,7 +2,8 @@
  * (eval accuracies, ceilings, scores, temporal cells, comparisons), read
  * back from the steps' JSON outputs and written as OUT/results.csv; and the
  * check of a results table against expected values with tolerances
- * (reproduce/NAME/expected.json; docs/reproducibility.md). */
+ * (reproduce/NAME/expected.json; docs/reproducibility.md).  Columns:
+ * kind,model,layer,iteration,recordings,region,bin,metric,quantity,value,error. */
 #ifndef NCMP_STUDY_RESULTS_H
 #define NCMP_STUDY_RESULTS_H
 
@@ -20,6 +21,7 @@ typedef struct study_row {
     char recordings[128];
     char region[64];
     char bin[32];      /* temporal: "70-90" (ms) */
+    char metric[16];   /* score and compare rows: pls, ridge, ... */
     char quantity[48]; /* accuracy, accuracy_fgsm_0.1, ceiling, raw, ceiled, difference, p_permutation, ... */
     double value;
     double error; /* NaN when none */
@@ -40,7 +42,7 @@ ncmp_status study_results_read_csv(const char *path, study_table **out, ncmp_err
 
 /* Compare with expected.json: {"expect": [{selectors..., "value": V, "tolerance": T} |
  * {selectors..., "min": A, "max": B}]}, selectors among kind, model, layer,
- * iteration, recordings, region, bin, quantity.  Prints a table of expected
+ * iteration, recordings, region, bin, metric, quantity.  Prints a table of expected
  * vs obtained to `out`; *passed is false if any entry is missing or outside. */
 ncmp_status study_results_check(const study_table *t, const char *expected_path, FILE *out, bool *passed,
                                 ncmp_error *err);

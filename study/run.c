@@ -79,6 +79,11 @@ void study_step_key(const study_step *s, char (*input_sha256)[NCMP_SHA256_HEX_LE
     const char *head = "neurocmp study step 1\n" NCMP_VERSION "\n";
     sha256_update(&ctx, strlen(head), (const uint8_t *)head);
     sha256_update(&ctx, strlen(s->kind) + 1, (const uint8_t *)s->kind);
+    if (s->local) {
+        /* the in-process step's output format: a results.csv of an older layout is rewritten */
+        const char *format = "results.csv 2 (metric column)";
+        sha256_update(&ctx, strlen(format) + 1, (const uint8_t *)format);
+    }
     for (size_t a = 0; a < s->argc; a++)
         sha256_update(&ctx, strlen(s->argv[a]) + 1, (const uint8_t *)s->argv[a]);
     for (size_t i = 0; i < s->n_inputs; i++) {

@@ -76,7 +76,7 @@ for f in results.csv report/index.html report/report.md manifest.json activation
   recordings/sim.nc ceiling/V4.json scores/net-V4.json temporal/net-sim/temporal.json; do
   [ -s "$tmp/results/$f" ] && ok || bad "study did not write $f"
 done
-grep -q "^score,net,block2,2,V4,V4,,ceiled," "$tmp/results/results.csv" && ok || bad "results.csv lacks block2 t2"
+grep -q "^score,net,block2,2,V4,V4,,pls,ceiled," "$tmp/results/results.csv" && ok || bad "results.csv lacks block2 t2"
 grep -q "^compare,net:block1@2 vs net:block1@0,.*p_permutation" "$tmp/results/results.csv" && ok ||
   bad "results.csv lacks the comparison"
 grep -q "Predictivity of every layer" "$tmp/results/report/index.html" && ok || bad "report lacks the score section"
@@ -93,7 +93,7 @@ h5dump -a /study_config_sha256 "$tmp/results/recordings/V4.nc" 2>/dev/null | gre
 "$bin" -q score --activations "$tmp/results/activations/net.h5" --neural "$tmp/results/recordings/V4.nc" --region V4 \
   --layer block2 --iteration 2 --out "$tmp/single.json" && ok || bad "single score call failed"
 single=$(grep -o '"ceiled": [-0-9.e]*' "$tmp/single.json" | head -1 | awk '{print $2}')
-table=$(grep "^score,net,block2,2,V4,V4,,ceiled," "$tmp/results/results.csv" | cut -d, -f9)
+table=$(grep "^score,net,block2,2,V4,V4,,pls,ceiled," "$tmp/results/results.csv" | cut -d, -f10)
 awk -v a="$single" -v b="$table" 'BEGIN { exit !(a != "" && a + 0 == b + 0) }' && ok ||
   bad "study cell $table differs from the single call $single"
 
@@ -113,7 +113,7 @@ expect 0 "metric changed" -- "$bin" study --config "$tmp/study.ini"
 ran=$(grep -o "study: [a-z.A-Z0-9_@-]* *running" "$tmp/out" | awk '{print $2}' | tr '\n' ' ')
 [ "$ran" = "score.net.V4 compare.net-block1-2_vs_net-block1-0 results " ] && ok ||
   bad "after changing the metric these steps ran: '$ran'"
-grep -q "^score,net,block2,2,V4,V4,,ceiled," "$tmp/results/results.csv" && ok || bad "ridge results missing"
+grep -q "^score,net,block2,2,V4,V4,,ridge,ceiled," "$tmp/results/results.csv" && ok || bad "ridge results missing"
 
 # a modified output is rebuilt
 printf 'x' >>"$tmp/results/ceiling/V4.json"
@@ -135,7 +135,7 @@ fi
 # --check: expected values reproduced or not
 cat >"$tmp/expected.json" <<EOF
 {"expect": [
-  {"kind": "ceiling", "recordings": "V4", "quantity": "ceiling", "value": $(grep "^ceiling," "$tmp/results/results.csv" | cut -d, -f9), "tolerance": 1e-9},
+  {"kind": "ceiling", "recordings": "V4", "quantity": "ceiling", "value": $(grep "^ceiling," "$tmp/results/results.csv" | cut -d, -f10), "tolerance": 1e-9},
   {"kind": "temporal", "model": "net", "bin": "110-130", "quantity": "best_iteration", "min": 2, "max": 2}
 ]}
 EOF
@@ -167,6 +167,20 @@ expect 5 "verify: an input deleted" -- "$bin" verify "$tmp/results"
 contains "missing input"
 mv "$tmp/responses.keep" "$data/responses_raw_210325.npy"
 expect 0 "verify: all restored" -- "$bin" verify "$tmp/results"
+
+# several metrics: one score step each, comparisons with the first
+write_study "$tmp/study.ini" "ridge, pls"
+expect 0 "two metrics" -- "$bin" study --config "$tmp/study.ini"
+ran=$(grep -o "study: [a-z.A-Z0-9_@-]* *running" "$tmp/out" | awk '{print $2}' | tr '\n' ' ')
+[ "$ran" = "score.net.V4.ridge score.net.V4.pls results " ] && ok || bad "with two metrics these steps ran: '$ran'"
+for m in pls ridge; do
+  grep -q "^score,net,block1,0,V4,V4,,$m,raw," "$tmp/results/results.csv" && ok || bad "results.csv lacks $m"
+  [ -s "$tmp/results/scores/net-V4-$m.json" ] && ok || bad "no scores/net-V4-$m.json"
+done
+grep -q "net on V4 (ridge)" "$tmp/results/report/report.md" && ok || bad "report lacks the ridge table"
+printf '[study]\nname = x\n[score]\nmetric = pls, pls\n' >"$tmp/b8.ini"
+expect 2 "a metric twice" -- "$bin" study --config "$tmp/b8.ini" --dry-run
+contains "'metric' lists 'pls' twice"
 
 # interrupted during the export, then resumed: the same results as a run that was not interrupted
 cat >"$tmp/slow.ini" <<EOF

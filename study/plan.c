@@ -35,6 +35,18 @@ static __attribute__((format(printf, 2, 3))) void arg(study_step *s, const char 
     s->argv[s->argc++] = strdup(buf);
 }
 
+/* An option and its value: opt(s, "--layers", "%s", layers). */
+static __attribute__((format(printf, 3, 4))) void opt(study_step *s, const char *name, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char buf[4096];
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    arg(s, "%s", name);
+    arg(s, "%s", buf);
+}
+
 /* Split train options on whitespace into argv. */
 static void args_split(study_step *s, const char *text)
 {
@@ -217,10 +229,8 @@ static void plan_train(const study_config *c, study_plan *p, const study_model *
     args_split(s, m->train);
     char out[300];
     snprintf(out, sizeof out, "models/%s.h5", m->name);
-    arg(s, "--out");
-    arg(s, "%s", output(c, s, "weights", out, false));
-    arg(s, "--threads");
-    arg(s, "%ld", c->threads);
+    opt(s, "--out", "%s", output(c, s, "weights", out, false));
+    opt(s, "--threads", "%ld", c->threads);
     s->resumable = true;
     char buf[64];
     fashion_mnist_inputs(s, train_option(m->train, "--data", buf, sizeof buf), true);
@@ -256,26 +266,20 @@ static void plan_eval(const study_config *c, study_plan *p, const study_model *m
         study_step *s = new_step(p, "eval", m->name, label);
         snprintf(s->model, sizeof s->model, "%s", m->name);
         arg(s, "eval");
-        arg(s, "--weights");
-        arg(s, "%s", weights_rel);
+        opt(s, "--weights", "%s", weights_rel);
         input(s, "weights", weights_abs);
-        arg(s, "--cycles");
-        arg(s, "%ld", m->iterations);
-        arg(s, "--data");
-        arg(s, "%s", m->eval_data ? m->eval_data : "fashion-mnist");
+        opt(s, "--cycles", "%ld", m->iterations);
+        opt(s, "--data", "%s", m->eval_data ? m->eval_data : "fashion-mnist");
         fashion_mnist_inputs(s, m->eval_data ? m->eval_data : "fashion-mnist", false);
         if (m->eval_images) {
-            arg(s, "--max-images");
-            arg(s, "%ld", m->eval_images);
+            opt(s, "--max-images", "%ld", m->eval_images);
         }
         if (strcmp(spec, "clean")) {
             /* fgsm:EPS, pgd:EPS or pgd:EPS:STEP; PGD's step defaults to EPS/2.8, the reference's ratio
              * (0.071 for 0.2; docs/training.md) */
             const char *colon = strchr(spec, ':'), *second = strchr(colon + 1, ':');
-            arg(s, "--attack");
-            arg(s, "%.*s", (int)(colon - spec), spec);
-            arg(s, "--eps");
-            arg(s, "%.*s", second ? (int)(second - colon - 1) : (int)strlen(colon + 1), colon + 1);
+            opt(s, "--attack", "%.*s", (int)(colon - spec), spec);
+            opt(s, "--eps", "%.*s", second ? (int)(second - colon - 1) : (int)strlen(colon + 1), colon + 1);
             if (!strncmp(spec, "pgd:", 4)) {
                 arg(s, "--eps-iter");
                 if (second)
@@ -284,20 +288,16 @@ static void plan_eval(const study_config *c, study_plan *p, const study_model *m
                     arg(s, "%.17g", atof(colon + 1) / 2.8);
             }
             if (m->eval_attack_through) {
-                arg(s, "--attack-through");
-                arg(s, "%s", m->eval_attack_through);
+                opt(s, "--attack-through", "%s", m->eval_attack_through);
             }
         }
         if (m->precision) {
-            arg(s, "--precision");
-            arg(s, "%s", m->precision);
+            opt(s, "--precision", "%s", m->precision);
         }
-        arg(s, "--threads");
-        arg(s, "%ld", c->threads);
+        opt(s, "--threads", "%ld", c->threads);
         char out[300];
         snprintf(out, sizeof out, "eval/%s-%s.json", m->name, label);
-        arg(s, "--out");
-        arg(s, "%s", output(c, s, "accuracy", out, false));
+        opt(s, "--out", "%s", output(c, s, "accuracy", out, false));
         double images = m->eval_images ? (double)m->eval_images : 10000;
         if (a) {
             double macs = ncmp_arch_forward_macs(a, 0) +
@@ -318,60 +318,45 @@ static void plan_export(const study_config *c, study_plan *p, const study_model 
     snprintf(s->model, sizeof s->model, "%s", m->name);
     arg(s, "export");
     if (weights_rel) {
-        arg(s, "--weights");
-        arg(s, "%s", weights_rel);
+        opt(s, "--weights", "%s", weights_rel);
         input(s, "weights", weights_abs);
     } else {
-        arg(s, "--seed");
-        arg(s, "%ld", m->seed);
+        opt(s, "--seed", "%ld", m->seed);
     }
     if (m->arch) {
-        arg(s, "--arch");
-        arg(s, "%s", m->arch);
+        opt(s, "--arch", "%s", m->arch);
     }
     if (m->width) {
-        arg(s, "--width");
-        arg(s, "%.17g", m->width);
+        opt(s, "--width", "%.17g", m->width);
     }
     if (m->input_size) {
-        arg(s, "--input-size");
-        arg(s, "%ld", m->input_size);
+        opt(s, "--input-size", "%ld", m->input_size);
     }
     if (m->channels) {
-        arg(s, "--channels");
-        arg(s, "%ld", m->channels);
+        opt(s, "--channels", "%ld", m->channels);
     }
     if (m->classes) {
-        arg(s, "--classes");
-        arg(s, "%ld", m->classes);
+        opt(s, "--classes", "%ld", m->classes);
     }
     if (m->update_layer) {
-        arg(s, "--update-layer");
-        arg(s, "%s", m->update_layer);
+        opt(s, "--update-layer", "%s", m->update_layer);
     }
     char *stim = rel(c, c->stimuli);
-    arg(s, "--stimuli");
-    arg(s, "%s", stim ? stim : c->stimuli);
+    opt(s, "--stimuli", "%s", stim ? stim : c->stimuli);
     free(stim);
     input(s, "stimuli", c->stimuli);
-    arg(s, "--iterations");
-    arg(s, "%ld", m->iterations);
-    arg(s, "--layers");
-    arg(s, "%s", m->layers ? m->layers : "all");
+    opt(s, "--iterations", "%ld", m->iterations);
+    opt(s, "--layers", "%s", m->layers ? m->layers : "all");
     if (m->precision) {
-        arg(s, "--precision");
-        arg(s, "%s", m->precision);
+        opt(s, "--precision", "%s", m->precision);
     }
     if (m->center_crop)
         arg(s, "--center-crop");
-    arg(s, "--batch");
-    arg(s, "%ld", m->batch);
-    arg(s, "--threads");
-    arg(s, "%ld", c->threads);
+    opt(s, "--batch", "%ld", m->batch);
+    opt(s, "--threads", "%ld", c->threads);
     char out[300];
     snprintf(out, sizeof out, "activations/%s.h5", m->name);
-    arg(s, "--out");
-    arg(s, "%s", output(c, s, "activations", out, false));
+    opt(s, "--out", "%s", output(c, s, "activations", out, false));
     s->resumable = true;
     if (a) {
         double T = (double)m->iterations;
@@ -395,25 +380,19 @@ static void plan_recordings(const study_config *c, study_plan *p, const study_re
         char *rr = rel(c, r->responses), *ri = rel(c, ids);
         arg(s, "neural");
         arg(s, "import");
-        arg(s, "--npy");
-        arg(s, "%s", rr ? rr : r->responses);
-        arg(s, "--stimuli");
-        arg(s, "%s", ri ? ri : ids);
+        opt(s, "--npy", "%s", rr ? rr : r->responses);
+        opt(s, "--stimuli", "%s", ri ? ri : ids);
         free(rr);
         free(ri);
         input(s, "responses", r->responses);
         input(s, "stimulus_ids", ids);
-        arg(s, "--region");
-        arg(s, "%s", r->region);
+        opt(s, "--region", "%s", r->region);
         if (r->bin_starts) {
-            arg(s, "--bin-starts");
-            arg(s, "%s", r->bin_starts);
-            arg(s, "--bin-size");
-            arg(s, "%.17g", r->bin_size);
+            opt(s, "--bin-starts", "%s", r->bin_starts);
+            opt(s, "--bin-size", "%.17g", r->bin_size);
         }
         arg(s, "--force");
-        arg(s, "--out");
-        arg(s, "%s", output(c, s, "recordings", out, false));
+        opt(s, "--out", "%s", output(c, s, "recordings", out, false));
         s->seconds = 2;
         snprintf(s->what, sizeof s->what, "import %s as a BrainIO assembly", r->name);
     } else if (r->simulate_model) {
@@ -423,29 +402,19 @@ static void plan_recordings(const study_config *c, study_plan *p, const study_re
         const study_step *e = find_step(p, src);
         const study_file *acts = e ? study_step_output(e, "activations") : NULL;
         arg(s, "simulate-neural");
-        arg(s, "--activations");
-        arg(s, "activations/%s.h5", r->simulate_model);
+        opt(s, "--activations", "activations/%s.h5", r->simulate_model);
         if (acts)
             input(s, "activations", acts->path);
-        arg(s, "--bins");
-        arg(s, "%s", r->simulate_bins);
-        arg(s, "--neuroids");
-        arg(s, "%ld", r->neuroids);
-        arg(s, "--repetitions");
-        arg(s, "%ld", r->repetitions);
-        arg(s, "--snr");
-        arg(s, "%.17g", r->snr);
-        arg(s, "--seed");
-        arg(s, "%ld", r->seed);
-        arg(s, "--start-ms");
-        arg(s, "%.17g", r->start_ms);
-        arg(s, "--bin-ms");
-        arg(s, "%.17g", r->bin_ms);
-        arg(s, "--region");
-        arg(s, "%s", r->region ? r->region : r->name);
+        opt(s, "--bins", "%s", r->simulate_bins);
+        opt(s, "--neuroids", "%ld", r->neuroids);
+        opt(s, "--repetitions", "%ld", r->repetitions);
+        opt(s, "--snr", "%.17g", r->snr);
+        opt(s, "--seed", "%ld", r->seed);
+        opt(s, "--start-ms", "%.17g", r->start_ms);
+        opt(s, "--bin-ms", "%.17g", r->bin_ms);
+        opt(s, "--region", "%s", r->region ? r->region : r->name);
         arg(s, "--force");
-        arg(s, "--out");
-        arg(s, "%s", output(c, s, "recordings", out, false));
+        opt(s, "--out", "%s", output(c, s, "recordings", out, false));
         s->cheap = false;
         s->seconds = 3;
         snprintf(s->what, sizeof s->what, "simulate %s from %s (%s)", r->name, r->simulate_model, r->simulate_bins);
@@ -471,8 +440,7 @@ static void recordings_arg(const study_config *c, study_step *s, const study_rec
     }
     /* simulated recordings carry their region (the section's region, else its name) */
     if (r->region || r->simulate_model) {
-        arg(s, "--region");
-        arg(s, "%s", r->region ? r->region : r->name);
+        opt(s, "--region", "%s", r->region ? r->region : r->name);
     }
 }
 
@@ -495,16 +463,13 @@ static void plan_ceiling(const study_config *c, study_plan *p, const study_recor
     arg(s, "ceiling");
     recordings_arg(c, s, r);
     if (c->time_window) {
-        arg(s, "--time-window");
-        arg(s, "%s", c->time_window);
+        opt(s, "--time-window", "%s", c->time_window);
     }
-    arg(s, "--splits");
-    arg(s, "%ld", c->ceiling_splits);
+    opt(s, "--splits", "%ld", c->ceiling_splits);
     arg(s, "--force");
     char out[300];
     snprintf(out, sizeof out, "ceiling/%s.json", r->name);
-    arg(s, "--out");
-    arg(s, "%s", output(c, s, "ceiling", out, false));
+    opt(s, "--out", "%s", output(c, s, "ceiling", out, false));
     s->cheap = true;
     s->seconds = 1 + 1e-4 * (double)n_stimuli;
     snprintf(s->what, sizeof s->what, "split-half noise ceiling of %s", r->name);
@@ -527,20 +492,14 @@ static void plan_score(const study_config *c, study_plan *p, const study_model *
     arg(s, "score");
     activations_input(c, s, "--activations", "activations", m->name);
     recordings_arg(c, s, r);
-    arg(s, "--layer");
-    arg(s, "%s", c->score_layers ? c->score_layers : "all");
-    arg(s, "--iteration");
-    arg(s, "%s", c->score_iterations ? c->score_iterations : "all");
-    arg(s, "--metric");
-    arg(s, "%s", metric);
-    arg(s, "--normalization");
-    arg(s, "%s", c->normalization ? c->normalization : "ev");
+    opt(s, "--layer", "%s", c->score_layers ? c->score_layers : "all");
+    opt(s, "--iteration", "%s", c->score_iterations ? c->score_iterations : "all");
+    opt(s, "--metric", "%s", metric);
+    opt(s, "--normalization", "%s", c->normalization ? c->normalization : "ev");
     if (c->time_window) {
-        arg(s, "--time-window");
-        arg(s, "%s", c->time_window);
+        opt(s, "--time-window", "%s", c->time_window);
     }
-    arg(s, "--components");
-    arg(s, "%ld", c->components);
+    opt(s, "--components", "%ld", c->components);
     arg(s, "--force");
     char base[300], buf[320];
     if (c->n_metrics > 1)
@@ -548,13 +507,10 @@ static void plan_score(const study_config *c, study_plan *p, const study_model *
     else
         snprintf(base, sizeof base, "scores/%s-%s", m->name, r->name);
     snprintf(buf, sizeof buf, "%s.json", base);
-    arg(s, "--out");
-    arg(s, "%s", output(c, s, "scores", buf, false));
+    opt(s, "--out", "%s", output(c, s, "scores", buf, false));
     snprintf(buf, sizeof buf, "%s.csv", base);
-    arg(s, "--table");
-    arg(s, "%s", output(c, s, "table", buf, false));
-    arg(s, "--report");
-    arg(s, "%s", output(c, s, "report", base, true));
+    opt(s, "--table", "%s", output(c, s, "table", buf, false));
+    opt(s, "--report", "%s", output(c, s, "report", base, true));
     s->cheap = true;
     double n = (double)n_stimuli;
     if (a) {
@@ -578,31 +534,24 @@ static void plan_temporal(const study_config *c, study_plan *p, size_t n_stimuli
     arg(s, "temporal");
     activations_input(c, s, "--activations", "activations", m->name);
     recordings_arg(c, s, r);
-    arg(s, "--layer");
-    arg(s, "%s", c->temporal_layer);
+    opt(s, "--layer", "%s", c->temporal_layer);
     if (c->temporal_bins) {
-        arg(s, "--bins");
-        arg(s, "%s", c->temporal_bins);
+        opt(s, "--bins", "%s", c->temporal_bins);
     }
     if (c->temporal_mode) {
-        arg(s, "--mode");
-        arg(s, "%s", c->temporal_mode);
+        opt(s, "--mode", "%s", c->temporal_mode);
     }
     if (c->temporal_map) {
-        arg(s, "--map");
-        arg(s, "%s", c->temporal_map);
+        opt(s, "--map", "%s", c->temporal_map);
     }
     if (c->temporal_iterations) {
-        arg(s, "--iterations");
-        arg(s, "%s", c->temporal_iterations);
+        opt(s, "--iterations", "%s", c->temporal_iterations);
     }
-    arg(s, "--normalization");
-    arg(s, "%s", c->normalization ? c->normalization : "ev");
+    opt(s, "--normalization", "%s", c->normalization ? c->normalization : "ev");
     arg(s, "--force");
     char out[300];
     snprintf(out, sizeof out, "temporal/%s-%s", m->name, r->name);
-    arg(s, "--out");
-    arg(s, "%s", output(c, s, "temporal", out, true));
+    opt(s, "--out", "%s", output(c, s, "temporal", out, true));
     s->cheap = true;
     s->seconds = 2 + 0.002 * (double)n_stimuli * (double)(m->iterations + 1);
     s->memory_bytes = 8.0 * (double)n_stimuli * (double)n_stimuli * 3 + 256e6;
@@ -657,35 +606,25 @@ static ncmp_status plan_compare(const study_config *c, study_plan *p, size_t k, 
     activations_input(c, s, "--activations", "a", ma);
     if (strcmp(ma, mb))
         activations_input(c, s, "--activations-b", "b", mb);
-    arg(s, "--layer");
-    arg(s, "%s", la);
-    arg(s, "--layer-b");
-    arg(s, "%s", lb);
-    arg(s, "--iterations");
-    arg(s, "%ld,%ld", ia, ib);
+    opt(s, "--layer", "%s", la);
+    opt(s, "--layer-b", "%s", lb);
+    opt(s, "--iterations", "%ld,%ld", ia, ib);
     recordings_arg(c, s, r);
     /* compare regresses: the study's first metric when it is a regression, else PLS */
     const char *metric = strcmp(c->metrics[0], "rsa") && strcmp(c->metrics[0], "cka") ? c->metrics[0] : "pls";
     snprintf(s->metric, sizeof s->metric, "%s", metric);
-    arg(s, "--metric");
-    arg(s, "%s", metric);
-    arg(s, "--normalization");
-    arg(s, "%s", c->normalization ? c->normalization : "ev");
+    opt(s, "--metric", "%s", metric);
+    opt(s, "--normalization", "%s", c->normalization ? c->normalization : "ev");
     if (c->time_window) {
-        arg(s, "--time-window");
-        arg(s, "%s", c->time_window);
+        opt(s, "--time-window", "%s", c->time_window);
     }
-    arg(s, "--bootstrap");
-    arg(s, "%ld", c->bootstrap);
-    arg(s, "--permutations");
-    arg(s, "%ld", c->permutations);
-    arg(s, "--seed");
-    arg(s, "%ld", c->compare_seed);
+    opt(s, "--bootstrap", "%ld", c->bootstrap);
+    opt(s, "--permutations", "%ld", c->permutations);
+    opt(s, "--seed", "%ld", c->compare_seed);
     arg(s, "--force");
     char out[700];
     snprintf(out, sizeof out, "compare/%s.json", label);
-    arg(s, "--out");
-    arg(s, "%s", output(c, s, "comparison", out, false));
+    opt(s, "--out", "%s", output(c, s, "comparison", out, false));
     s->cheap = true;
     s->seconds = 5;
     s->disk_bytes = 1e5;

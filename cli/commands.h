@@ -3,12 +3,16 @@
 #ifndef NCMP_CLI_COMMANDS_H
 #define NCMP_CLI_COMMANDS_H
 
+#include <stdbool.h>
 #include "cli/args.h"
 
 typedef struct cli_entry {
     const char *name;
     const char *summary;
     int (*run)(int argc, char **argv);
+    /* Under MPI (docs/scale-out.md): true when the command shares its work over
+     * every rank; otherwise rank 0 runs it alone and the other ranks wait. */
+    bool all_ranks;
 } cli_entry;
 
 int cmd_version(int argc, char **argv);

@@ -1,6 +1,7 @@
 /* neurocmp: git-style command-line entry point. */
 #include "results/plot.h"
 #include "cli/commands.h"
+#include "core/dist.h"
 #include "core/h5.h"
 #include "core/log.h"
 #include "core/provenance.h"
@@ -16,14 +17,15 @@ static const cli_entry commands[] = {
     {"arch", "show a network's layers, shapes and cost; check weights and CNN-F routing stability", cmd_arch},
     {"train", "train a CNN or CNN-F on labelled images, backpropagating through every feedback cycle", cmd_train},
     {"eval", "accuracy at every CNN-F iteration, clean and under FGSM/PGD attack", cmd_eval},
-    {"export", "run stimuli through a network; write every layer at every iteration to HDF5", cmd_export},
+    {"export", "run stimuli through a network; write every layer at every iteration to HDF5", cmd_export, true},
     {"neural", "import recordings (NumPy + stimulus ids) into BrainIO netCDF; summarise an assembly", cmd_neural},
     {"ceiling", "split-half noise ceiling of neural recordings, per region and time bin", cmd_ceiling},
     {"simulate-neural", "simulate recordings from activations, with a known best layer/iteration and ceiling",
      cmd_simulate_neural},
-    {"score", "predictivity of a layer's activations for neural recordings (PLS, Brain-Score protocol)", cmd_score},
+    {"score", "predictivity of a layer's activations for neural recordings (PLS, Brain-Score protocol)", cmd_score,
+     true},
     {"temporal", "predictivity of every model iteration for every neural time bin, with figures and a report",
-     cmd_temporal},
+     cmd_temporal, true},
     {"compare", "paired test of two models or iterations on the same recordings: bootstrap interval and p-value",
      cmd_compare},
     {"verify", "check that outputs are up to date with their inputs (a study's manifest or their provenance)",
@@ -31,7 +33,9 @@ static const cli_entry commands[] = {
     {"study",
      "run a whole study from one file (train, export, score, temporal, compare, report), skipping what is "
      "up to date",
-     cmd_study},
+     cmd_study, true},
+    {"batch", "the same as 'study' (the name cluster scripts use: srun -n 64 neurocmp batch --config study.ini)",
+     cmd_study, true},
     {"demo", "run the end-to-end demonstration on the bundled data", cmd_demo},
 };
 enum { N_COMMANDS = sizeof commands / sizeof commands[0] };
@@ -55,6 +59,9 @@ static void print_main_help(FILE *s)
 
 int cli_report(const ncmp_error *err)
 {
+    /* A failure every rank agreed on is printed once, by rank 0. */
+    if (ncmp_dist_parallel() && ncmp_dist_failure_agreed() && ncmp_dist_rank() != 0)
+        return ncmp_status_exit_code(err->status);
     ncmp_log_error("%s", err->message[0] ? err->message : ncmp_status_name(err->status));
     return ncmp_status_exit_code(err->status);
 }
@@ -85,6 +92,43 @@ int cli_start(const cli_command *cmd, int argc, char **argv, ncmp_error *err)
     return rc;
 }
 
+/* Run a command on every rank, or on rank 0 alone when it does not share its
+ * work (cli_entry.all_ranks).  Under MPI a failure that one rank met alone
+ * (not agreed with ncmp_dist_agree) ends every rank: nobody is left waiting in
+ * a collective operation, and no output is committed. */
+static int run_command(const cli_entry *c, int argc, char **argv)
+{
+    if (!ncmp_dist_parallel()) {
+        return c->run(argc, argv);
+    }
+    int rc;
+    if (c->all_ranks) {
+        rc = c->run(argc, argv);
+    } else {
+        rc = 0;
+        if (ncmp_dist_rank() == 0) {
+            ncmp_log_info("'%s' runs on rank 0; the other %d ranks wait", c->name, ncmp_dist_size() - 1);
+            rc = c->run(argc, argv);
+        }
+        ncmp_dist_wait_for_root(&rc);
+        return rc;
+    }
+    if (rc != 0 && !ncmp_dist_failure_agreed()) {
+        ncmp_log_error("'%s' failed on rank %d of %d: ending every rank (no output is complete)", c->name,
+                       ncmp_dist_rank(), ncmp_dist_size());
+        ncmp_provenance_clear();
+        ncmp_dist_abort(rc);
+    }
+    return rc;
+}
+
+static int finish(int rc)
+{
+    ncmp_provenance_clear();
+    ncmp_dist_finalize();
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
     /* HDF5 1.10 crashes in its atexit cleanup when an earlier H5Fclose failed
@@ -94,6 +138,14 @@ int main(int argc, char **argv)
     /* cairo/fontconfig keep their font caches for the process; release them at exit so
      * leak checkers (the sanitizer build) see a clean process. */
     atexit(ncmp_plot_release_font_caches);
+    {
+        ncmp_error err;
+        ncmp_error_clear(&err);
+        if (ncmp_dist_init(&argc, &argv, &err)) {
+            ncmp_log_error("%s", err.message);
+            return 1;
+        }
+    }
     ncmp_provenance_set_command_line(argc, argv);
     /* A step of `neurocmp study`: every output records the study's config (core/provenance.h). */
     const char *study = getenv("NEUROCMP_STUDY_CONFIG");
@@ -102,8 +154,7 @@ int main(int argc, char **argv)
         ncmp_error_clear(&err);
         if (ncmp_provenance_set_study(study, &err)) {
             ncmp_log_error("NEUROCMP_STUDY_CONFIG: %s", err.message);
-            ncmp_provenance_clear();
-            return 1;
+            return finish(1);
         }
     }
     int i = 1;
@@ -115,23 +166,19 @@ int main(int argc, char **argv)
             ncmp_log_set_level(NCMP_LOG_DEBUG);
         else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
             print_main_help(stdout);
-            ncmp_provenance_clear();
-            return 0;
+            return finish(0);
         } else if (!strcmp(argv[i], "--version")) {
             char *args[] = {"version", NULL};
             int rc = cmd_version(1, args);
-            ncmp_provenance_clear();
-            return rc;
+            return finish(rc);
         } else {
             ncmp_log_error("unknown global option '%s' (see 'neurocmp --help')", argv[i]);
-            ncmp_provenance_clear();
-            return 2;
+            return finish(2);
         }
     }
     if (i >= argc) {
         print_main_help(stderr);
-        ncmp_provenance_clear();
-        return 2;
+        return finish(2);
     }
     const char *name = argv[i];
     if (!strcmp(name, "help")) {
@@ -140,22 +187,17 @@ int main(int argc, char **argv)
             for (int c = 0; c < N_COMMANDS; c++)
                 if (!strcmp(commands[c].name, argv[i + 1])) {
                     int rc = commands[c].run(2, args);
-                    ncmp_provenance_clear();
-                    return rc;
+                    return finish(rc);
                 }
         } else {
             print_main_help(stdout);
-            ncmp_provenance_clear();
-            return 0;
+            return finish(0);
         }
         name = argv[i + 1];
     }
     for (int c = 0; c < N_COMMANDS; c++) {
-        if (!strcmp(commands[c].name, name)) {
-            int rc = commands[c].run(argc - i, argv + i);
-            ncmp_provenance_clear();
-            return rc;
-        }
+        if (!strcmp(commands[c].name, name))
+            return finish(run_command(&commands[c], argc - i, argv + i));
     }
     const char *names[N_COMMANDS];
     for (int c = 0; c < N_COMMANDS; c++)
@@ -165,6 +207,5 @@ int main(int argc, char **argv)
         ncmp_log_error("unknown command '%s'; did you mean '%s'?", name, guess);
     else
         ncmp_log_error("unknown command '%s' (see 'neurocmp --help')", name);
-    ncmp_provenance_clear();
-    return 2;
+    return finish(2);
 }

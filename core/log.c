@@ -6,6 +6,13 @@
 
 static ncmp_log_level current_level = NCMP_LOG_INFO;
 static FILE *log_stream = NULL;
+static int log_rank = 0, log_size = 1;
+
+void ncmp_log_set_rank(int rank, int size)
+{
+    log_rank = rank;
+    log_size = size;
+}
 
 void ncmp_log_set_level(ncmp_log_level level)
 {
@@ -13,6 +20,8 @@ void ncmp_log_set_level(ncmp_log_level level)
 }
 ncmp_log_level ncmp_log_get_level(void)
 {
+    if (log_rank > 0 && current_level > NCMP_LOG_WARN)
+        return NCMP_LOG_WARN;
     return current_level;
 }
 void ncmp_log_set_stream(FILE *stream)
@@ -26,7 +35,7 @@ FILE *ncmp_log_stream(void)
 
 void ncmp_log(ncmp_log_level level, const char *fmt, ...)
 {
-    if (level > current_level && level != NCMP_LOG_ERROR)
+    if (level > ncmp_log_get_level() && level != NCMP_LOG_ERROR)
         return;
     static const char *const prefix[] = {"error: ", "warning: ", "", "debug: "};
     char body[2048];
@@ -36,5 +45,8 @@ void ncmp_log(ncmp_log_level level, const char *fmt, ...)
     va_end(ap);
     size_t n = strlen(body);
     const char *newline = (n > 0 && body[n - 1] == '\n') ? "" : "\n";
-    fprintf(ncmp_log_stream(), "neurocmp: %s%s%s", prefix[level], body, newline);
+    if (log_size > 1)
+        fprintf(ncmp_log_stream(), "neurocmp[rank %d/%d]: %s%s%s", log_rank, log_size, prefix[level], body, newline);
+    else
+        fprintf(ncmp_log_stream(), "neurocmp: %s%s%s", prefix[level], body, newline);
 }

@@ -23,6 +23,10 @@ ncmp_log_level ncmp_log_get_level(void);
 void ncmp_log_set_stream(FILE *stream);
 FILE *ncmp_log_stream(void);
 
+/* Under MPI (core/dist.h): ranks other than 0 print only warnings and errors
+ * (so progress bars and info come from rank 0 alone), prefixed "[rank R/P]". */
+void ncmp_log_set_rank(int rank, int size);
+
 void ncmp_log(ncmp_log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 #define ncmp_log_error(...) ncmp_log(NCMP_LOG_ERROR, __VA_ARGS__)
 #define ncmp_log_warn(...)  ncmp_log(NCMP_LOG_WARN, __VA_ARGS__)

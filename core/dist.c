@@ -13,7 +13,10 @@
 #endif
 
 static int dist_rank = 0, dist_size = 1;
-static bool dist_initialised = false, failure_agreed = false;
+static bool failure_agreed = false;
+#ifdef NCMP_HAVE_MPI
+static bool dist_initialised = false;
+#endif
 
 /* MPI counts are int: larger transfers go in pieces of this many bytes. */
 #define PIECE_BYTES ((size_t)1 << 28)

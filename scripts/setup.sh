@@ -3,15 +3,18 @@
 # present are not reinstalled, and apt is only called when something is missing.
 #   bash scripts/setup.sh          build + run (compiler, CMake, HDF5, GSL, OpenBLAS, ...)
 #   bash scripts/setup.sh --test   also what the test suite uses (CUnit, Python cross-checks)
+#   bash scripts/setup.sh --mpi    also Open MPI and parallel HDF5, for -DNEUROCMP_MPI=ON (docs/scale-out.md)
 # Everything comes from Debian's package archive; nothing else is downloaded.
 set -euo pipefail
 
 want_tests=0
+want_mpi=0
 for arg in "$@"; do
   case "$arg" in
     --test) want_tests=1 ;;
-    -h|--help) sed -n '2,6p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
-    *) echo "setup.sh: unknown option '$arg' (use --test or --help)" >&2; exit 2 ;;
+    --mpi) want_mpi=1 ;;
+    -h|--help) sed -n '2,7p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) echo "setup.sh: unknown option '$arg' (use --test, --mpi or --help)" >&2; exit 2 ;;
   esac
 done
 
@@ -36,6 +39,14 @@ if [ "$want_tests" -eq 1 ]; then
     python3-xarray python3-netcdf4 python3-scipy   # BrainIO round trips (xarray reads/writes netCDF-4)
     python3-sklearn                      # cross-validation splits, PLS and ridge references
     dataset-fashion-mnist                # Fashion-MNIST IDX files (stimulus-set and export tests)
+  )
+fi
+
+if [ "$want_mpi" -eq 1 ]; then
+  packages+=(
+    libopenmpi-dev openmpi-bin   # MPI (mpirun; Slurm's srun launches the same binary)
+    libhdf5-openmpi-dev          # parallel HDF5: one activations file written by every rank
+    libnetcdf-mpi-dev            # netCDF on that same HDF5 (one HDF5 library in the process)
   )
 fi
 

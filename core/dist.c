@@ -1,12 +1,15 @@
 /* The ranks of an MPI job (see dist.h; docs/scale-out.md). */
 #include "core/dist.h"
 #include "core/log.h"
+#include "core/parallel.h"
+#include "core/provenance.h"
 
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #ifdef NCMP_HAVE_MPI
 #include <mpi.h>
@@ -65,6 +68,20 @@ ncmp_status ncmp_dist_init(int *argc, char ***argv, ncmp_error *err)
     MPI_Comm_rank(MPI_COMM_WORLD, &dist_rank);
     MPI_Comm_size(MPI_COMM_WORLD, &dist_size);
     ncmp_log_set_rank(dist_rank, dist_size);
+    /* Ranks sharing a node share its cores: each takes cores / ranks-on-node threads (at least
+     * one) for BLAS and the engine, unless the command's --threads says otherwise. */
+    MPI_Comm node;
+    int local = 1;
+    if (MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, dist_rank, MPI_INFO_NULL, &node) == MPI_SUCCESS) {
+        MPI_Comm_size(node, &local);
+        MPI_Comm_free(&node);
+    }
+    if (local > 1) {
+        long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+        int per = cpus > local ? (int)(cpus / local) : 1;
+        ncmp_set_threads(per);
+        ncmp_log_debug("%d ranks on this node, %ld cores: %d thread(s) per rank", local, cpus, per);
+    }
     return NCMP_OK;
 #else
     (void)argc;
@@ -110,10 +127,7 @@ bool ncmp_dist_parallel(void)
 
 void ncmp_dist_partition(size_t n, int parts, int part, size_t *lo, size_t *hi)
 {
-    size_t p = parts > 0 ? (size_t)parts : 1, k = part > 0 ? (size_t)part : 0;
-    size_t base = n / p, extra = n % p;
-    *lo = k * base + (k < extra ? k : extra);
-    *hi = *lo + base + (k < extra ? 1 : 0);
+    ncmp_parallel_split(n, part > 0 ? part : 0, parts > 0 ? parts : 1, lo, hi);
 }
 
 bool ncmp_dist_failure_agreed(void)

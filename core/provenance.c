@@ -1,5 +1,6 @@
 /* Provenance stamps and linked library versions (see provenance.h). */
 #include "core/provenance.h"
+#include "core/dist.h"
 #include "core/h5.h"
 #include "core/parallel.h"
 #include "core/sha256.h"
@@ -219,6 +220,7 @@ ncmp_status ncmp_provenance_write_h5(hid_t obj, ncmp_error *err)
         (st = ncmp_h5_attr_set_string(obj, "hdf5_version", h5v, err)) ||
         (st = ncmp_h5_attr_set_string(obj, "gsl_version", ncmp_gsl_version(), err)) ||
         (st = ncmp_h5_attr_set_string(obj, "blas", blas, err)) ||
+        (ncmp_dist_parallel() && (st = ncmp_h5_attr_set_int64(obj, "mpi_ranks", ncmp_dist_size(), err))) ||
         (study_text && ((st = ncmp_h5_attr_set_string(obj, "study_config", study_text, err)) ||
                         (st = ncmp_h5_attr_set_string(obj, "study_config_path", study_path, err)) ||
                         (st = ncmp_h5_attr_set_string(obj, "study_config_sha256", study_sha256, err)))))

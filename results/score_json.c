@@ -1,5 +1,6 @@
 /* score-result JSON (docs/formats.md) for predictivity scores, with provenance. */
 #include "results/score_json.h"
+#include "core/dist.h"
 
 #include "results/json.h"
 #include "core/h5.h"
@@ -65,6 +66,8 @@ void ncmp_json_write_provenance(FILE *f, const char *const *roles, const char *c
     ncmp_json_string(f, stamp);
     fputs(",\n    \"command_line\": ", f);
     ncmp_json_string(f, ncmp_provenance_command_line());
+    if (ncmp_dist_parallel()) /* written by an MPI job (docs/scale-out.md) */
+        fprintf(f, ",\n    \"mpi_ranks\": %d", ncmp_dist_size());
     for (size_t i = 0; i < n_inputs; i++) {
         fprintf(f, ",\n    \"%s_path\": ", roles[i]);
         ncmp_json_string(f, paths[i]);

@@ -274,9 +274,47 @@ ncmp_status ncmp_activations_match(const ncmp_activations *a, const char *const 
     return NCMP_OK;
 }
 
-/* Rows of features: stimulus rows[i] at iteration its[i] (or iteration_index for every row when its is NULL). */
+/* OR into `space` the features [lo, hi) (flattened in C order) of axes axis..rank-1, the axes before them at
+ * start[]: at most two partial pieces and one full block per axis, so a contiguous range of features is a handful
+ * of hyperslabs whatever the layer's shape (HDF5 returns a selection's elements in C order). */
+static herr_t select_features(hid_t space, int rank, const hsize_t *dims, hsize_t *start, int axis, hsize_t lo,
+                              hsize_t hi)
+{
+    if (lo >= hi)
+        return 0;
+    hsize_t inner = 1;
+    for (int k = axis + 1; k < rank; k++)
+        inner *= dims[k];
+    hsize_t a = lo / inner, b = hi / inner, lo_rest = lo % inner, hi_rest = hi % inner;
+    if (a == b) {
+        start[axis] = a;
+        return select_features(space, rank, dims, start, axis + 1, lo_rest, hi_rest);
+    }
+    if (lo_rest) {
+        start[axis] = a++;
+        if (select_features(space, rank, dims, start, axis + 1, lo_rest, inner) < 0)
+            return -1;
+    }
+    if (b > a) {
+        hsize_t s[NCMP_H5_MAX_RANK], count[NCMP_H5_MAX_RANK];
+        for (int k = 0; k < rank; k++) {
+            s[k] = k < axis ? start[k] : k == axis ? a : 0;
+            count[k] = k < axis ? 1 : k == axis ? b - a : dims[k];
+        }
+        if (H5Sselect_hyperslab(space, H5S_SELECT_OR, s, NULL, count, NULL) < 0)
+            return -1;
+    }
+    if (hi_rest) {
+        start[axis] = b;
+        return select_features(space, rank, dims, start, axis + 1, 0, hi_rest);
+    }
+    return 0;
+}
+
+/* Rows of features [c0, c1): stimulus rows[i] at iteration its[i] (or iteration_index for every row when its is
+ * NULL); out holds c1 - c0 values per row.  c1 == 0 means every feature. */
 static ncmp_status read_rows(const ncmp_activations *a, const char *layer, const size_t *its, size_t iteration_index,
-                             const size_t *rows, size_t n, double *out, ncmp_error *err)
+                             const size_t *rows, size_t n, size_t c0, size_t c1, double *out, ncmp_error *err)
 {
     int rank;
     hsize_t dims[NCMP_H5_MAX_RANK];
@@ -290,38 +328,66 @@ static ncmp_status read_rows(const ncmp_activations *a, const char *layer, const
     size_t f = 1;
     for (int i = 2; i < rank; i++)
         f *= (size_t)dims[i];
+    if (!c1)
+        c1 = f;
+    if (c0 > c1 || c1 > f)
+        return ncmp_fail(err, NCMP_ERR_USAGE, "features %zu..%zu out of range (%zu features)", c0, c1, f);
+    const size_t w = c1 - c0;
+    const bool all = w == f;
     char path[1024];
     snprintf(path, sizeof path, "activations/%s", layer);
     hid_t d = H5Dopen2(a->file, path, H5P_DEFAULT);
     if (d < 0)
         return ncmp_h5_fail(err, NCMP_ERR_FORMAT, "%s: cannot open /%s", a->path, path);
     /* One stimulus at a time: the datasets are chunked by stimulus, and
-     * memory stays at the features being assembled. */
+     * memory stays at the features being assembled.  A range of features
+     * (one rank's share, results/score_ranks.h) is selected once at stimulus
+     * (0, 0) and moved to each stimulus with an offset. */
     hsize_t start[NCMP_H5_MAX_RANK] = {0}, count[NCMP_H5_MAX_RANK];
     count[0] = count[1] = 1;
     for (int i = 2; i < rank; i++)
         count[i] = dims[i];
-    for (size_t i = 0; i < n && !st; i++) {
+    hid_t fs = H5I_INVALID_HID, ms = H5I_INVALID_HID;
+    if (!all) {
+        hsize_t mdim = w ? w : 1, at[NCMP_H5_MAX_RANK] = {0};
+        fs = H5Dget_space(d);
+        ms = H5Screate_simple(1, &mdim, NULL);
+        if (fs < 0 || ms < 0 || H5Sselect_none(fs) < 0 || select_features(fs, rank, dims, at, 2, c0, c1) < 0)
+            st =
+                ncmp_h5_fail(err, NCMP_ERR_FORMAT, "%s: cannot select features %zu..%zu of /%s", a->path, c0, c1, path);
+    }
+    for (size_t i = 0; i < n && !st && w; i++) {
         start[0] = its ? its[i] : iteration_index;
         if (rows[i] >= a->n_stimuli) {
             st = ncmp_fail(err, NCMP_ERR_USAGE, "stimulus row %zu out of range (%zu stimuli)", rows[i], a->n_stimuli);
             break;
         }
         start[1] = rows[i];
-        if ((st = ncmp_h5_read_block(d, H5T_NATIVE_DOUBLE, start, count, out + i * f, err))) {
+        if (all)
+            st = ncmp_h5_read_block(d, H5T_NATIVE_DOUBLE, start, count, out + i * w, err);
+        else {
+            hssize_t offset[NCMP_H5_MAX_RANK] = {(hssize_t)start[0], (hssize_t)start[1]};
+            if (H5Soffset_simple(fs, offset) < 0 || H5Dread(d, H5T_NATIVE_DOUBLE, ms, fs, H5P_DEFAULT, out + i * w) < 0)
+                st = ncmp_h5_fail(err, NCMP_ERR_FORMAT, "cannot read features %zu..%zu", c0, c1);
+        }
+        if (st) {
             ncmp_error_context(err, "%s: /%s", a->path, path);
             break;
         }
-        for (size_t j = 0; j < f; j++)
-            if (!isfinite(out[i * f + j])) {
+        for (size_t j = 0; j < w; j++)
+            if (!isfinite(out[i * w + j])) {
                 st = ncmp_fail(err, NCMP_ERR_VALUE,
                                "%s: layer '%s' iteration %lld has a %s feature (index %zu, C order) for stimulus "
                                "'%s'; features must be finite",
-                               a->path, layer, a->iterations[start[0]], isnan(out[i * f + j]) ? "NaN" : "infinite", j,
-                               a->stimulus_ids[rows[i]]);
+                               a->path, layer, a->iterations[start[0]], isnan(out[i * w + j]) ? "NaN" : "infinite",
+                               c0 + j, a->stimulus_ids[rows[i]]);
                 break;
             }
     }
+    if (fs >= 0)
+        H5Sclose(fs);
+    if (ms >= 0)
+        H5Sclose(ms);
     H5Dclose(d);
     return st;
 }
@@ -330,18 +396,33 @@ ncmp_status ncmp_activations_read_features(const ncmp_activations *a, const char
                                            const size_t *rows, size_t n, double *out, ncmp_error *err)
 {
     NCMP_H5_QUIET_SCOPE;
-    return read_rows(a, layer, NULL, iteration_index, rows, n, out, err);
+    return read_rows(a, layer, NULL, iteration_index, rows, n, 0, 0, out, err);
 }
 
+/* The Gram matrix of features [c0, c1) (c1 == 0: all of them). */
 static ncmp_status gram(const ncmp_activations *a, const char *layer, const size_t *its, size_t iteration_index,
-                        const size_t *rows, size_t n, size_t block_bytes, double *G, ncmp_error *err)
+                        const size_t *rows, size_t n, size_t c0, size_t c1, size_t block_bytes, double *G,
+                        ncmp_error *err)
 {
-    size_t p;
-    ncmp_status st = ncmp_activations_layer_features(a, layer, &p, err);
+    size_t f;
+    ncmp_status st = ncmp_activations_layer_features(a, layer, &f, err);
     if (st)
         return st;
-    if (!n || !p)
-        return ncmp_fail(err, NCMP_ERR_SHAPE, "Gram matrix of %zu stimuli x %zu features", n, p);
+    if (!n || !f)
+        return ncmp_fail(err, NCMP_ERR_SHAPE, "Gram matrix of %zu stimuli x %zu features", n, f);
+    if (!c1)
+        c1 = f;
+    if (c0 > c1 || c1 > f)
+        return ncmp_fail(err, NCMP_ERR_USAGE, "Gram matrix of features %zu..%zu out of range (%zu features)", c0, c1,
+                         f);
+    const size_t p = c1 - c0;
+    if (!p) { /* a share with no features (more ranks than features) adds nothing */
+        size_t bytes;
+        if ((st = ncmp_size_2d(a->path, "the Gram matrix", n, n, sizeof(double), &bytes, err)))
+            return st;
+        memset(G, 0, bytes);
+        return NCMP_OK;
+    }
     size_t B = block_bytes / (2 * p * sizeof(double));
     B = B < 1 ? 1 : B > n ? n : B;
     int n_int, p_int; /* B <= n, so the block sizes fit too */
@@ -355,11 +436,11 @@ static ncmp_status gram(const ncmp_activations *a, const char *layer, const size
         st = ncmp_fail(err, NCMP_ERR_NOMEM, "Gram matrix: out of memory for blocks of %zu x %zu", B, p);
         goto done;
     }
-    if ((st = read_rows(a, layer, its, iteration_index, rows, 1, shift, err)))
+    if ((st = read_rows(a, layer, its, iteration_index, rows, 1, c0, c1, shift, err)))
         goto done;
     for (size_t i0 = 0; i0 < n; i0 += B) {
         size_t ni = n - i0 < B ? n - i0 : B;
-        if ((st = read_rows(a, layer, its ? its + i0 : NULL, iteration_index, rows + i0, ni, bi, err)))
+        if ((st = read_rows(a, layer, its ? its + i0 : NULL, iteration_index, rows + i0, ni, c0, c1, bi, err)))
             goto done;
         for (size_t k = 0; k < ni * p; k++)
             bi[k] -= shift[k % p];
@@ -374,7 +455,7 @@ static ncmp_status gram(const ncmp_activations *a, const char *layer, const size
                         G[(i0 + i) * n + i0 + j] = G[(i0 + j) * n + i0 + i];
                 continue;
             }
-            if ((st = read_rows(a, layer, its ? its + j0 : NULL, iteration_index, rows + j0, nj, bj, err)))
+            if ((st = read_rows(a, layer, its ? its + j0 : NULL, iteration_index, rows + j0, nj, c0, c1, bj, err)))
                 goto done;
             for (size_t k = 0; k < nj * p; k++)
                 bj[k] -= shift[k % p];
@@ -396,12 +477,27 @@ ncmp_status ncmp_activations_gram(const ncmp_activations *a, const char *layer, 
                                   const size_t *rows, size_t n, size_t block_bytes, double *G, ncmp_error *err)
 {
     NCMP_H5_QUIET_SCOPE;
-    return gram(a, layer, NULL, iteration_index, rows, n, block_bytes, G, err);
+    return gram(a, layer, NULL, iteration_index, rows, n, 0, 0, block_bytes, G, err);
 }
 
 ncmp_status ncmp_activations_gram_rows(const ncmp_activations *a, const char *layer, const size_t *iteration_index,
                                        const size_t *rows, size_t n, size_t block_bytes, double *G, ncmp_error *err)
 {
     NCMP_H5_QUIET_SCOPE;
-    return gram(a, layer, iteration_index, 0, rows, n, block_bytes, G, err);
+    return gram(a, layer, iteration_index, 0, rows, n, 0, 0, block_bytes, G, err);
+}
+
+ncmp_status ncmp_activations_gram_features(const ncmp_activations *a, const char *layer, size_t iteration_index,
+                                           const size_t *rows, size_t n, size_t first_feature, size_t end_feature,
+                                           size_t block_bytes, double *G, ncmp_error *err)
+{
+    NCMP_H5_QUIET_SCOPE;
+    if (end_feature <= first_feature) { /* an empty share: zeros (c1 == 0 would mean every feature) */
+        size_t bytes;
+        ncmp_status st = ncmp_size_2d(a->path, "the Gram matrix", n, n, sizeof(double), &bytes, err);
+        if (!st)
+            memset(G, 0, bytes);
+        return st;
+    }
+    return gram(a, layer, NULL, iteration_index, rows, n, first_feature, end_feature, block_bytes, G, err);
 }

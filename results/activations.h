@@ -55,6 +55,15 @@ ncmp_status ncmp_activations_read_features(const ncmp_activations *a, const char
 ncmp_status ncmp_activations_gram(const ncmp_activations *a, const char *layer, size_t iteration_index,
                                   const size_t *rows, size_t n, size_t block_bytes, double *G, ncmp_error *err);
 
+/* The share of features [first_feature, end_feature) (flattened C order) of
+ * that Gram matrix, with the same shift restricted to them: the shares of a
+ * partition of the features sum to ncmp_activations_gram's G up to rounding
+ * (one rank's part of the sum, results/score_ranks.h).  Only those features
+ * are read; an empty range gives zeros. */
+ncmp_status ncmp_activations_gram_features(const ncmp_activations *a, const char *layer, size_t iteration_index,
+                                           const size_t *rows, size_t n, size_t first_feature, size_t end_feature,
+                                           size_t block_bytes, double *G, ncmp_error *err);
+
 /* The same over rows from any iterations: row k is stimulus rows[k] at
  * iteration iteration_index[k] (one common shift, the features of row 0), so
  * G is the Gram matrix of (stimulus, iteration) samples: what a regression

@@ -1,6 +1,7 @@
 /* neurocmp score: predictivity of layers' activations for neural recordings (docs/scoring.md). */
 #include "analysis/normalization.h"
 #include "cli/commands.h"
+#include "core/dist.h"
 #include "core/log.h"
 #include "core/paths.h"
 #include "neural/assembly.h"
@@ -51,6 +52,14 @@ static void free_names(char **v, size_t n)
     for (size_t i = 0; v && i < n; i++)
         free(v[i]);
     free(v);
+}
+
+/* A failure every rank meets alike (bad arguments), agreed so that the job ends cleanly under MPI. */
+static int report_everywhere(ncmp_error *err)
+{
+    if (ncmp_dist_parallel())
+        ncmp_dist_agree(err->status, err);
+    return cli_report(err);
 }
 
 /* The single form (one layer, one region): the iteration rows as they finish. */
@@ -265,21 +274,24 @@ int cmd_score(int argc, char **argv)
     };
     ncmp_error err;
     int rc = cli_start(&cmd, argc, argv, &err);
-    if (rc >= 0)
+    if (rc >= 0) {
+        if (rc > 0) /* every rank met the same usage error: end them all cleanly */
+            ncmp_dist_agree(NCMP_ERR_USAGE, &err);
         return rc;
+    }
     ncmp_score_table_options o;
     ncmp_score_table_defaults(&o);
     if (ncmp_metric_parse(metric, &o.metric, &err) || ncmp_normalization_parse(normalization, &o.normalization, &err) ||
         ncmp_pls_solver_parse(solver_name, &o.pls.solver, &err) ||
         cli_parse_time_window(window, false, &o.window_start_ms, &o.window_end_ms, &err))
-        return cli_report(&err);
+        return report_everywhere(&err);
     if (components < 1 || components > 10000) {
         ncmp_fail(&err, NCMP_ERR_USAGE, "--components must be in 1..10000, got %ld", components);
-        return cli_report(&err);
+        return report_everywhere(&err);
     }
     if (block_mb < 1 || block_mb > 1 << 20) {
         ncmp_fail(&err, NCMP_ERR_USAGE, "--block-mb must be in 1..1048576, got %ld", block_mb);
-        return cli_report(&err);
+        return report_everywhere(&err);
     }
     o.pls.n_components = (int)components;
     o.block_bytes = (size_t)block_mb << 20;
@@ -291,6 +303,7 @@ int cmd_score(int argc, char **argv)
     ncmp_activations *acts = NULL;
     ncmp_assembly *a = NULL;
     ncmp_score_table *t = NULL;
+    const bool root = ncmp_dist_rank() == 0;
     const bool table_form = strchr(layer, ',') || !strcmp(layer, "all") || (region && strchr(region, ',')) ||
                             (region && !strcmp(region, "each"));
     if (ncmp_parse_name_list("layer", layer, &layers, &n_layers, &err) ||
@@ -304,7 +317,7 @@ int cmd_score(int argc, char **argv)
                   "you want to compare on its own");
         goto fail;
     }
-    if (report && ncmp_make_directories(report, &err))
+    if (report && root && ncmp_make_directories(report, &err))
         goto fail;
     if (ncmp_activations_open(activations, &acts, &err))
         goto fail;
@@ -332,7 +345,7 @@ int cmd_score(int argc, char **argv)
     if (in0->n_unused_activations)
         ncmp_log_info("%zu stimuli of %s are not in the recordings and are not used", in0->n_unused_activations,
                       activations);
-    if (splits_to) {
+    if (splits_to && root) {
         for (size_t r = 1; r < t->n_regions; r++)
             if (t->regions[r].inputs->n_stimuli != in0->n_stimuli) {
                 ncmp_fail(&err, NCMP_ERR_USAGE,
@@ -354,8 +367,12 @@ int cmd_score(int argc, char **argv)
     describe(t, o.pls.solver);
     if (!table_form)
         cli_printf("\n  %9s %10s %10s %10s %8s\n", "iteration", "raw", "error", "ceiled", "seconds");
+    if (ncmp_dist_agree(NCMP_OK, &err)) /* every rank prepared: the scoring's collectives can start */
+        goto fail;
     if (ncmp_score_table_run(t, acts, &o, table_form ? NULL : print_row, NULL, &err))
         goto fail;
+    if (!root) /* rank 0 alone holds the scores and writes the results */
+        goto written;
     if (table_form)
         print_table(t);
     ncmp_score_table_report rep = {activations, neural, splits_from, metric, vmin, vmax};
@@ -429,9 +446,16 @@ int cmd_score(int argc, char **argv)
             goto fail;
         cli_printf("wrote %s\n", details);
     }
+written:
+    if (ncmp_dist_agree(NCMP_OK, &err))
+        goto fail;
     rc = 0;
     goto cleanup;
 fail:
+    /* Under MPI a failure this rank met alone is agreed here, matching the other ranks' next ncmp_dist_agree (each
+     * collective step of the scoring starts with one, and so do the two above), so every rank ends with it. */
+    if (ncmp_dist_parallel() && !ncmp_dist_failure_agreed())
+        ncmp_dist_agree(err.status, &err);
     rc = cli_report(&err);
 cleanup:
     ncmp_score_table_free(t);

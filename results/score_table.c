@@ -1,9 +1,12 @@
 /* Score tables: layers x iterations x regions in one pass (docs/scoring.md "Tables"). */
 #include "results/score_table.h"
 
+#include "core/dist.h"
 #include "core/h5.h"
 #include "core/progress.h"
+#include "core/sizes.h"
 #include "core/suggest.h"
+#include "results/score_ranks.h"
 
 #include <errno.h>
 #include <math.h>
@@ -165,9 +168,245 @@ static bool same_rows(const ncmp_score_inputs *x, const ncmp_score_inputs *y)
     return x->n_stimuli == y->n_stimuli && !memcmp(x->rows, y->rows, x->n_stimuli * sizeof *x->rows);
 }
 
+/* The regions of one (layer, iteration) that share the data they read: the same rows, the same solver. */
+typedef struct cell_group {
+    size_t layer, iteration;
+    size_t *regions, n_regions;
+    bool kernel;
+} cell_group;
+
+/* The groups in the order a single process scores them (ncmp_score_table_run). */
+static ncmp_status make_groups(const ncmp_score_table *t, const ncmp_score_table_options *o, cell_group **out,
+                               size_t *n_out, ncmp_error *err)
+{
+    size_t cap = t->n_layers * t->n_iterations * t->n_regions, n = 0;
+    cell_group *g = calloc(cap ? cap : 1, sizeof *g);
+    bool *done = calloc(t->n_regions, sizeof *done);
+    ncmp_status st = g && done ? NCMP_OK : ncmp_fail(err, NCMP_ERR_NOMEM, "out of memory");
+    for (size_t l = 0; !st && l < t->n_layers; l++)
+        for (size_t i = 0; !st && i < t->n_iterations; i++) {
+            memset(done, 0, t->n_regions * sizeof *done);
+            for (size_t r0 = 0; !st && r0 < t->n_regions; r0++) {
+                if (done[r0])
+                    continue;
+                const ncmp_score_table_region *R0 = &t->regions[r0];
+                ncmp_pls_solver s0 =
+                    ncmp_score_solver(o->metric, o->pls.solver, t->n_features[l], R0->inputs->n_neuroids, R0->splits);
+                cell_group *G = &g[n++];
+                *G = (cell_group){l, i, calloc(t->n_regions, sizeof *G->regions), 0, s0 == NCMP_PLS_KERNEL};
+                if (!G->regions) {
+                    st = ncmp_fail(err, NCMP_ERR_NOMEM, "out of memory");
+                    break;
+                }
+                for (size_t r = r0; r < t->n_regions; r++) {
+                    const ncmp_score_table_region *R = &t->regions[r];
+                    if (done[r] || !same_rows(R0->inputs, R->inputs) ||
+                        ncmp_score_solver(o->metric, o->pls.solver, t->n_features[l], R->inputs->n_neuroids,
+                                          R->splits) != s0)
+                        continue;
+                    done[r] = true;
+                    G->regions[G->n_regions++] = r;
+                }
+            }
+        }
+    free(done);
+    *out = g;
+    *n_out = n;
+    return st;
+}
+
+static void free_groups(cell_group *g, size_t n)
+{
+    for (size_t k = 0; g && k < n; k++)
+        free(g[k].regions);
+    free(g);
+}
+
+static void finish_cell(const ncmp_score_table *t, ncmp_score_cell *c, ncmp_pls_solver solver)
+{
+    const ncmp_score_inputs *in = t->regions[c->region].inputs;
+    c->solver = solver;
+    c->ceiled = ncmp_ceiled(c->score->raw, in->ceiling, t->normalization);
+    c->ceiled_error = ncmp_ceiled_error(c->score->raw, c->score->error, in->ceiling, t->normalization);
+}
+
+static void cell_context(const ncmp_score_table *t, const ncmp_score_cell *c, ncmp_error *err)
+{
+    const char *name = t->regions[c->region].name;
+    ncmp_error_context(err, "layer %s, iteration %lld%s%s", t->layers[c->layer], t->iterations[c->iteration],
+                       name ? ", region " : "", name ? name : "");
+}
+
+/* ncmp_score_table_run over the ranks of an MPI job (results/score_ranks.h, docs/scale-out.md).  The groups that
+ * read features are whole tasks, dealt round robin and scored first; then each Gram-matrix group in turn: the
+ * matrix summed from every rank's feature columns, its (region, split) tasks shared contiguously, each cell
+ * gathered on rank 0.  The features tasks are gathered last.  Rank 0 ends with every cell, the others with none. */
+static ncmp_status run_over_ranks(ncmp_score_table *t, const ncmp_activations *a, const ncmp_score_table_options *o,
+                                  ncmp_score_cell_fn on_cell, void *context, ncmp_error *err)
+{
+    const int rank = ncmp_dist_rank(), P = ncmp_dist_size();
+    cell_group *groups = NULL;
+    size_t n_groups = 0, n_cells = t->n_layers * t->n_iterations * t->n_regions;
+    size_t *first = calloc((size_t)P * t->n_regions, sizeof *first),
+           *end = calloc((size_t)P * t->n_regions, sizeof *end);
+    double *seconds = calloc(n_cells ? n_cells : 1, sizeof *seconds);
+    ncmp_score **parts = calloc(t->n_regions, sizeof *parts);
+    ncmp_status st = first && end && seconds && parts ? NCMP_OK : ncmp_fail(err, NCMP_ERR_NOMEM, "out of memory");
+    if (!st)
+        st = make_groups(t, o, &groups, &n_groups, err);
+    uint64_t total = 0;
+    for (size_t r = 0; r < t->n_regions; r++)
+        total += (uint64_t)t->n_layers * t->n_iterations * t->regions[r].splits->n_splits;
+    ncmp_progress *bar = o->progress && rank == 0 ? ncmp_progress_start("score", total, "splits") : NULL;
+    /* 1. Features tasks, each on one rank; a failure is kept for the next agreement. */
+    for (size_t k = 0, f = 0; !st && k < n_groups; k++) {
+        const cell_group *G = &groups[k];
+        if (G->kernel || (int)(f++ % (size_t)P) != rank)
+            continue;
+        const ncmp_score_table_region *R0 = &t->regions[G->regions[0]];
+        ncmp_pls_options po = o->pls;
+        po.solver = NCMP_PLS_NIPALS;
+        double t0 = now_seconds(), *data = NULL;
+        st = ncmp_score_layer_data(a, t->layers[G->layer], t->iteration_index[G->iteration], R0->inputs->rows,
+                                   R0->inputs->n_stimuli, false, o->block_bytes, &data, err);
+        for (size_t j = 0; !st && j < G->n_regions; j++) {
+            ncmp_score_cell *c = ncmp_score_table_cell(t, G->layer, G->iteration, G->regions[j]);
+            const ncmp_score_table_region *R = &t->regions[c->region];
+            if ((st = ncmp_score_from_data(data, false, t->n_features[G->layer], R->inputs, R->splits, o->metric, &po,
+                                           &c->score, err)))
+                cell_context(t, c, err);
+            double t1 = now_seconds();
+            seconds[(size_t)(c - t->cells)] = t1 - t0;
+            t0 = t1;
+        }
+        free(data);
+    }
+    /* 2. Gram-matrix groups, every rank in each. */
+    double *G_data = NULL;
+    size_t G_bytes = 0;
+    for (size_t k = 0; k < n_groups; k++) {
+        const cell_group *G = &groups[k];
+        if (!G->kernel)
+            continue;
+        const ncmp_score_table_region *R0 = &t->regions[G->regions[0]];
+        const size_t n = R0->inputs->n_stimuli, l = G->layer;
+        ncmp_pls_options po = o->pls;
+        po.solver = NCMP_PLS_KERNEL;
+        double t0 = now_seconds();
+        size_t bytes = 0;
+        if (!st && !(st = ncmp_size_2d(a->path, "the Gram matrix", n, n, sizeof(double), &bytes, err)) &&
+            bytes > G_bytes) {
+            free(G_data);
+            G_bytes = 0;
+            if (!(G_data = malloc(bytes ? bytes : 1)))
+                st =
+                    ncmp_fail(err, NCMP_ERR_NOMEM, "out of memory for the Gram matrix (%.1f GB)", (double)bytes * 1e-9);
+            else
+                G_bytes = bytes;
+        }
+        if ((st = ncmp_gram_over_ranks(st, a, t->layers[l], t->iteration_index[G->iteration], R0->inputs->rows, n,
+                                       o->block_bytes, G_data, err)))
+            break;
+        size_t tasks = 0;
+        for (size_t j = 0; j < G->n_regions; j++)
+            tasks += t->regions[G->regions[j]].splits->n_splits;
+        for (size_t j = 0, offset = 0; j < G->n_regions; j++) {
+            const ncmp_score_table_region *R = &t->regions[G->regions[j]];
+            size_t *fj = first + j * (size_t)P, *ej = end + j * (size_t)P;
+            for (int r = 0; r < P; r++)
+                ncmp_split_share(offset, R->splits->n_splits, tasks, r, P, &fj[r], &ej[r]);
+            offset += R->splits->n_splits;
+            ncmp_splits *mine = NULL;
+            if (st || ej[rank] <= fj[rank])
+                continue;
+            if (!(st = ncmp_splits_range(R->splits, fj[rank], ej[rank], &mine, err)) &&
+                (st = ncmp_score_from_data(G_data, true, t->n_features[l], R->inputs, mine, o->metric, &po, &parts[j],
+                                           err)))
+                cell_context(t, ncmp_score_table_cell(t, l, G->iteration, G->regions[j]), err);
+            ncmp_splits_free(mine);
+        }
+        for (size_t j = 0; j < G->n_regions; j++) {
+            const ncmp_score_table_region *R = &t->regions[G->regions[j]];
+            ncmp_score_cell *c = ncmp_score_table_cell(t, l, G->iteration, G->regions[j]);
+            st = ncmp_score_gather(st, &parts[j], R->splits, first + j * (size_t)P, end + j * (size_t)P,
+                                   R->inputs->n_stimuli, R->inputs->n_neuroids, err);
+            if (st) /* agreed: every rank stops here */
+                break;
+            if (rank == 0) {
+                c->score = parts[j];
+                parts[j] = NULL;
+                finish_cell(t, c, po.solver);
+                double t1 = now_seconds();
+                seconds[(size_t)(c - t->cells)] = t1 - t0;
+                t0 = t1;
+                ncmp_progress_advance(bar, R->splits->n_splits);
+            }
+        }
+        for (size_t j = 0; j < G->n_regions; j++) {
+            ncmp_score_free(parts[j]);
+            parts[j] = NULL;
+        }
+        if (st)
+            break;
+    }
+    free(G_data);
+    /* 3. The features tasks' cells to rank 0, then every cell's time. */
+    if (!ncmp_dist_failure_agreed()) {
+        for (size_t k = 0, f = 0; k < n_groups; k++) {
+            const cell_group *G = &groups[k];
+            if (G->kernel)
+                continue;
+            int owner = (int)(f++ % (size_t)P);
+            for (size_t j = 0; j < G->n_regions; j++) {
+                ncmp_score_cell *c = ncmp_score_table_cell(t, G->layer, G->iteration, G->regions[j]);
+                const ncmp_score_table_region *R = &t->regions[c->region];
+                for (int r = 0; r < P; r++) {
+                    first[r] = 0;
+                    end[r] = r == owner ? R->splits->n_splits : 0;
+                }
+                if ((st = ncmp_score_gather(st, &c->score, R->splits, first, end, R->inputs->n_stimuli,
+                                            R->inputs->n_neuroids, err)))
+                    break;
+                if (rank == 0) {
+                    finish_cell(t, c, NCMP_PLS_NIPALS);
+                    ncmp_progress_advance(bar, R->splits->n_splits);
+                }
+            }
+            if (st)
+                break;
+        }
+        if (!st)
+            st = ncmp_dist_agree(st, err);
+        if (!st)
+            st = ncmp_dist_sum_ordered(seconds, n_cells, err); /* each cell's time is non-zero on one rank only */
+    }
+    for (size_t k = 0; !st && rank == 0 && k < n_cells; k++) {
+        t->cells[k].seconds = seconds[k];
+        if (on_cell && on_cell(t, &t->cells[k], context))
+            st = ncmp_fail(err, NCMP_ERR_INTERRUPTED, "interrupted");
+    }
+    if (rank != 0) /* partial or foreign cells: only rank 0 holds the table */
+        for (size_t k = 0; k < n_cells; k++) {
+            ncmp_score_free(t->cells[k].score);
+            t->cells[k].score = NULL;
+        }
+    if (st)
+        ncmp_progress_abandon(bar);
+    else
+        ncmp_progress_finish(bar);
+    free_groups(groups, n_groups);
+    free(first);
+    free(end);
+    free(seconds);
+    free(parts);
+    return st;
+}
+
 ncmp_status ncmp_score_table_run(ncmp_score_table *t, const ncmp_activations *a, const ncmp_score_table_options *o,
                                  ncmp_score_cell_fn on_cell, void *context, ncmp_error *err)
 {
+    if (ncmp_dist_parallel())
+        return run_over_ranks(t, a, o, on_cell, context, err);
     uint64_t total = 0;
     for (size_t r = 0; r < t->n_regions; r++)
         total += (uint64_t)t->n_layers * t->n_iterations * t->regions[r].splits->n_splits;

@@ -5,6 +5,7 @@
 #include "results/temporal.h"
 #include "results/temporal_output.h"
 #include "cli/commands.h"
+#include "core/dist.h"
 #include "core/log.h"
 #include "core/paths.h"
 #include "neural/assembly.h"
@@ -105,6 +106,14 @@ static bool exists(const char *path)
 {
     struct stat sb;
     return stat(path, &sb) == 0;
+}
+
+/* A failure every rank meets alike (bad arguments), agreed so that the job ends cleanly under MPI. */
+static int report_everywhere(ncmp_error *err)
+{
+    if (ncmp_dist_parallel())
+        ncmp_dist_agree(err->status, err);
+    return cli_report(err);
 }
 
 int cmd_temporal(int argc, char **argv)
@@ -243,12 +252,15 @@ int cmd_temporal(int argc, char **argv)
     };
     ncmp_error err;
     int rc = cli_start(&cmd, argc, argv, &err);
-    if (rc >= 0)
+    if (rc >= 0) {
+        if (rc > 0) /* every rank met the same usage error: end them all cleanly */
+            ncmp_dist_agree(NCMP_ERR_USAGE, &err);
         return rc;
+    }
     ncmp_temporal_options o;
     ncmp_temporal_defaults(&o);
     if (ncmp_normalization_parse(normalization, &o.normalization, &err))
-        return cli_report(&err);
+        return report_everywhere(&err);
     if (!strcmp(mode, "per-bin"))
         o.mode = NCMP_TEMPORAL_PER_BIN;
     else if (!strcmp(mode, "shared"))
@@ -257,7 +269,7 @@ int cmd_temporal(int argc, char **argv)
         o.mode = NCMP_TEMPORAL_SPAN;
     else {
         ncmp_fail(&err, NCMP_ERR_USAGE, "--mode '%s': expected per-bin, span or shared", mode);
-        return cli_report(&err);
+        return report_everywhere(&err);
     }
     if (!strcmp(metric, "pls"))
         o.metric = NCMP_TEMPORAL_PLS;
@@ -265,20 +277,20 @@ int cmd_temporal(int argc, char **argv)
         o.metric = NCMP_TEMPORAL_RIDGE;
     else {
         ncmp_fail(&err, NCMP_ERR_USAGE, "--metric '%s': expected pls or ridge", metric);
-        return cli_report(&err);
+        return report_everywhere(&err);
     }
     if (components < 1 || components > 10000 || block_mb < 1 || block_mb > 1 << 20) {
         ncmp_fail(&err, NCMP_ERR_USAGE, "--components must be in 1..10000 and --block-mb in 1..1048576");
-        return cli_report(&err);
+        return report_everywhere(&err);
     }
     o.pls.n_components = (int)components;
     if (ncmp_pls_solver_parse(solver, &o.pls.solver, &err))
-        return cli_report(&err);
+        return report_everywhere(&err);
     o.block_bytes = (size_t)block_mb << 20;
     o.splits_path = splits_from;
     o.progress = true;
     if (cli_parse_time_window(window, true, &o.window_start_ms, &o.window_end_ms, &err))
-        return cli_report(&err);
+        return report_everywhere(&err);
     /* One or more regions ("V4,IT"): a matrix each, figures and report over all of them. */
     size_t n_regions = 1;
     char *region_list = region ? strdup(region) : NULL;
@@ -291,7 +303,7 @@ int cmd_temporal(int argc, char **argv)
         if (!n_regions) {
             free(region_list);
             ncmp_fail(&err, NCMP_ERR_USAGE, "--region '%s': no region named", region);
-            return cli_report(&err);
+            return report_everywhere(&err);
         }
     }
     char(*json_path)[4096] = calloc(n_regions, sizeof *json_path),
@@ -308,6 +320,7 @@ int cmd_temporal(int argc, char **argv)
         goto fail;
     }
     const char *dir = out ? out : report;
+    const bool root = ncmp_dist_rank() == 0;
     for (size_t r = 0; r < n_regions; r++) {
         const char *R = regions[r];
         if (dir) {
@@ -373,6 +386,8 @@ int cmd_temporal(int argc, char **argv)
         if (o.metric == NCMP_TEMPORAL_PLS && t[r]->min_components_used < o.pls.n_components)
             ncmp_log_warn("the responses were fully explained after %d components in some cell",
                           t[r]->min_components_used);
+        if (!root) /* rank 0 alone writes the results (docs/scale-out.md) */
+            continue;
         print_table(t[r]);
         if (dir) {
             if (ncmp_make_directories(dir, &err) || ncmp_temporal_write_h5(t[r], &rep[r], h5_path[r], force, &err) ||
@@ -381,6 +396,8 @@ int cmd_temporal(int argc, char **argv)
             cli_printf("\nwrote %s, %s\n", json_path[r], h5_path[r]);
         }
     }
+    if (!root)
+        goto written;
     if (splits_to && ncmp_splits_write_json(t[0]->splits, (const char *const *)t[0]->stimulus_ids, splits_to, &err))
         goto fail;
     const ncmp_temporal *const *results = (const ncmp_temporal *const *)t;
@@ -397,9 +414,16 @@ int cmd_temporal(int argc, char **argv)
             goto fail;
         cli_printf("wrote %s/index.html and %s/report.md\n", report, report);
     }
+written:
+    if (ncmp_dist_agree(NCMP_OK, &err)) /* rank 0 wrote everything (or every rank learns why not) */
+        goto fail;
     rc = 0;
     goto cleanup;
 fail:
+    /* Under MPI a failure this rank met alone is agreed here, matching the other ranks' next ncmp_dist_agree (each
+     * collective step of the scoring starts with one, and so does the end above), so every rank ends with it. */
+    if (ncmp_dist_parallel() && !ncmp_dist_failure_agreed())
+        ncmp_dist_agree(err.status, &err);
     rc = cli_report(&err);
 cleanup:
     ncmp_temporal_map_free(map);

@@ -3,6 +3,8 @@
 #include "results/temporal.h"
 
 #include "results/protocol.h"
+#include "results/score_ranks.h"
+#include "core/dist.h"
 #include "core/log.h"
 #include "core/parallel.h"
 #include "core/progress.h"
@@ -209,33 +211,51 @@ static ncmp_status neuroid_ids(const ncmp_assembly *a, const char *region, size_
     return NCMP_OK;
 }
 
-/* Store a score of nb * q target columns (bin-major) as nb cells of row t. */
-static void store_columns(ncmp_temporal *r, size_t t, size_t b0, size_t nb, const ncmp_score *s)
+/* Store a score of nb * q target columns (bin-major) as nb cells of row t: its splits are splits
+ * first.. of the matrix (all of them with one rank; a rank's share under MPI, results/score_ranks.h).  The
+ * cells are aggregated once every split is in (aggregate_cells). */
+static void store_columns(ncmp_temporal *r, size_t t, size_t b0, size_t nb, const ncmp_score *s, size_t first)
 {
     size_t K = r->n_splits, q = r->n_neuroids, B = r->n_bins, qs = s->n_neuroids;
     for (size_t b = 0; b < nb; b++) {
         size_t cell = t * B + b0 + b;
-        double *pn = r->per_neuroid + cell * K * q;
-        for (size_t k = 0; k < K; k++)
+        double *pn = r->per_neuroid + (cell * K + first) * q;
+        for (size_t k = 0; k < s->n_splits; k++)
             memcpy(pn + k * q, s->per_neuroid + k * qs + b * q, q * sizeof *pn);
-        ncmp_score_aggregate(pn, K, q, r->split_median + cell * K, &r->raw[cell], &r->error[cell]);
     }
     if (s->min_components_used < r->min_components_used)
         r->min_components_used = s->min_components_used;
 }
 
-/* Cell (t, b) from a score of its own; b == n_bins is the window score. */
-static void store_cell(ncmp_temporal *r, size_t t, size_t b, const ncmp_score *s)
+/* Cell (t, b) from a score of its own; b == n_bins is the window score (its values go to window[t][K][q]). */
+static void store_cell(ncmp_temporal *r, size_t t, size_t b, const ncmp_score *s, size_t first, double *window)
 {
     if (b < r->n_bins) {
-        store_columns(r, t, b, 1, s);
+        store_columns(r, t, b, 1, s, first);
         return;
     }
-    r->window_raw[t] = s->raw;
-    r->window_error[t] = s->error;
-    r->window_ceiled[t] = ncmp_ceiled(s->raw, r->window_ceiling, r->normalization);
+    size_t K = r->n_splits, q = r->n_neuroids;
+    memcpy(window + (t * K + first) * q, s->per_neuroid, s->n_splits * q * sizeof *window);
     if (s->min_components_used < r->min_components_used)
         r->min_components_used = s->min_components_used;
+}
+
+/* raw, error and split medians of every cell (and of the window) from the per-neuroid values, as each score
+ * aggregates its own (ncmp_score_aggregate). */
+static void aggregate_cells(ncmp_temporal *r, const double *window)
+{
+    size_t K = r->n_splits, q = r->n_neuroids, B = r->n_bins;
+    for (size_t cell = 0; cell < r->n_iterations * B; cell++)
+        ncmp_score_aggregate(r->per_neuroid + cell * K * q, K, q, r->split_median + cell * K, &r->raw[cell],
+                             &r->error[cell]);
+    for (size_t t = 0; r->has_window && t < r->n_iterations; t++) {
+        double *median = malloc(K * sizeof *median);
+        if (!median) /* K doubles: only when memory is already gone; the window stays NaN */
+            break;
+        ncmp_score_aggregate(window + t * K * q, K, q, median, &r->window_raw[t], &r->window_error[t]);
+        r->window_ceiled[t] = ncmp_ceiled(r->window_raw[t], r->window_ceiling, r->normalization);
+        free(median);
+    }
 }
 
 /* The committed map's score per bin (results/temporal_align.h), with the mode's regression. */
@@ -335,6 +355,8 @@ ncmp_status ncmp_temporal_compute(const ncmp_activations *acts, const char *laye
     const double **Yp = NULL;
     ncmp_score **cells = NULL;
     ncmp_progress *bar = NULL;
+    double *window_values = NULL;
+    ncmp_splits *mine = NULL;
     if (!r)
         return ncmp_fail(err, NCMP_ERR_NOMEM, "out of memory");
     r->n_features = p;
@@ -483,7 +505,9 @@ ncmp_status ncmp_temporal_compute(const ncmp_activations *acts, const char *laye
     r->error = malloc(T * B * sizeof(double));
     r->ceiled = malloc(T * B * sizeof(double));
     r->split_median = malloc(T * B * K * sizeof(double));
-    r->per_neuroid = malloc(T * B * K * q * sizeof(double));
+    /* zeros: under MPI each value is written by one rank and the arrays are summed over the ranks */
+    r->per_neuroid = calloc(T * B * K * q, sizeof(double));
+    window_values = calloc(W ? T * K * q : 1, sizeof *window_values);
     r->best_iteration = malloc(B * sizeof(size_t));
     r->best_bin = malloc(T * sizeof(size_t));
     r->peak_latency_ms = malloc(T * sizeof(double));
@@ -498,7 +522,7 @@ ncmp_status ncmp_temporal_compute(const ncmp_activations *acts, const char *laye
     cells = calloc(B + 1, sizeof *cells);
     if (!r->window_raw || !r->window_error || !r->window_ceiled || !r->raw || !r->error || !r->ceiled ||
         !r->split_median || !r->per_neuroid || !r->best_iteration || !r->best_bin || !r->peak_latency_ms || !features ||
-        (concat && !Ycat) || !Yp || !cells) {
+        (concat && !Ycat) || !Yp || !cells || !window_values) {
         st = ncmp_fail(err, NCMP_ERR_NOMEM, "out of memory for %zu iterations x %zu bins x %zu stimuli x %zu neuroids",
                        T, B, n, q);
         goto done;
@@ -524,81 +548,92 @@ ncmp_status ncmp_temporal_compute(const ncmp_activations *acts, const char *laye
         }
     }
     ncmp_linear_options lo = {NCMP_LINEAR_RIDGE, NULL, 0};
+    /* Under MPI (results/score_ranks.h): with the Gram matrix, every rank takes part in each iteration's matrix and
+     * fits its share of the splits (`splits`, the first of which is split `first`); from the features, each rank
+     * scores whole iterations (t % ranks).  The values meet in the sums after the loop. */
+    const bool ranks = ncmp_dist_parallel(), kernel = solver == NCMP_PLS_KERNEL;
+    const int rank = ncmp_dist_rank(), n_ranks = ncmp_dist_size();
+    const ncmp_splits *splits = r->splits;
+    size_t first = 0, end = K;
+    if (ranks && kernel) {
+        ncmp_split_share(0, K, K, rank, n_ranks, &first, &end);
+        if (end > first && (st = ncmp_splits_range(r->splits, first, end, &mine, err)))
+            goto done;
+        splits = mine;
+    }
     if (o.progress)
         bar = ncmp_progress_start("temporal", T, "iterations");
     for (size_t t = 0; t < T; t++) {
-        if (solver == NCMP_PLS_KERNEL)
-            st = ncmp_activations_gram(acts, layer, it_index[t], in[0]->rows, n, o.block_bytes, features, err);
-        else
-            st = ncmp_activations_read_features(acts, layer, it_index[t], in[0]->rows, n, features, err);
-        if (st)
+        if (kernel) {
+            if ((st = ncmp_gram_over_ranks(NCMP_OK, acts, layer, it_index[t], in[0]->rows, n, o.block_bytes, features,
+                                           err)))
+                goto iteration_fail;
+            if (!splits) /* more ranks than splits: nothing to fit here */
+                continue;
+        } else if (ranks && (int)(t % (size_t)n_ranks) != rank)
+            continue;
+        else if ((st = ncmp_activations_read_features(acts, layer, it_index[t], in[0]->rows, n, features, err)))
             goto iteration_fail;
         if (o.mode == NCMP_TEMPORAL_SPAN) {
             /* one stacked fit for the bins; the window, a single response set, as per-bin */
-            if ((st = ncmp_temporal_span_scores(features, solver == NCMP_PLS_KERNEL, n, p, Yp, B, q, r->splits, &po,
-                                                cells, err)))
+            if ((st = ncmp_temporal_span_scores(features, kernel, n, p, Yp, B, q, splits, &po, cells, err)))
                 goto iteration_fail;
             for (size_t b = 0; b < B; b++) {
-                store_cell(r, t, b, cells[b]);
+                store_cell(r, t, b, cells[b], first, window_values);
                 ncmp_score_free(cells[b]);
                 cells[b] = NULL;
             }
             if (W) {
                 ncmp_score *s = NULL;
-                if ((st = solver == NCMP_PLS_KERNEL
-                              ? ncmp_score_pls_gram(features, n, p, Yp[B], q, r->splits, &po, &s, err)
-                              : ncmp_score_pls(features, n, p, Yp[B], q, r->splits, &po, &s, err)))
+                if ((st = kernel ? ncmp_score_pls_gram(features, n, p, Yp[B], q, splits, &po, &s, err)
+                                 : ncmp_score_pls(features, n, p, Yp[B], q, splits, &po, &s, err)))
                     goto iteration_fail;
-                store_cell(r, t, B, s);
+                store_cell(r, t, B, s, first, window_values);
                 ncmp_score_free(s);
             }
-        } else if (!concat && solver == NCMP_PLS_KERNEL) {
-            if ((st = ncmp_score_pls_gram_many(features, n, p, Yp, B + W, q, r->splits, &po, cells, err)))
+        } else if (!concat && kernel) {
+            if ((st = ncmp_score_pls_gram_many(features, n, p, Yp, B + W, q, splits, &po, cells, err)))
                 goto iteration_fail;
             for (size_t b = 0; b < B + W; b++) {
-                store_cell(r, t, b, cells[b]);
+                store_cell(r, t, b, cells[b], first, window_values);
                 ncmp_score_free(cells[b]);
                 cells[b] = NULL;
             }
         } else if (!concat) {
             for (size_t b = 0; b < B + W; b++) {
                 ncmp_score *s = NULL;
-                if ((st = ncmp_score_pls(features, n, p, Yp[b], q, r->splits, &po, &s, err))) {
+                if ((st = ncmp_score_pls(features, n, p, Yp[b], q, splits, &po, &s, err))) {
                     if (b < B)
                         ncmp_error_context(err, "time bin %g-%g ms", r->bin_start[b], r->bin_end[b]);
                     goto iteration_fail;
                 }
-                store_cell(r, t, b, s);
+                store_cell(r, t, b, s, first, window_values);
                 ncmp_score_free(s);
             }
         } else {
             if (W) { /* the window on its own (shared mode) or as ridge targets of their own */
                 ncmp_score *s = NULL;
                 if (pls)
-                    st = solver == NCMP_PLS_KERNEL
-                             ? ncmp_score_pls_gram(features, n, p, Yp[B], q, r->splits, &po, &s, err)
-                             : ncmp_score_pls(features, n, p, Yp[B], q, r->splits, &po, &s, err);
+                    st = kernel ? ncmp_score_pls_gram(features, n, p, Yp[B], q, splits, &po, &s, err)
+                                : ncmp_score_pls(features, n, p, Yp[B], q, splits, &po, &s, err);
                 else
-                    st = solver == NCMP_PLS_KERNEL
-                             ? ncmp_score_linear_gram(features, n, p, Yp[B], q, r->splits, &lo, &s, err)
-                             : ncmp_score_linear(features, n, p, Yp[B], q, r->splits, &lo, &s, err);
+                    st = kernel ? ncmp_score_linear_gram(features, n, p, Yp[B], q, splits, &lo, &s, err)
+                                : ncmp_score_linear(features, n, p, Yp[B], q, splits, &lo, &s, err);
                 if (st)
                     goto iteration_fail;
-                store_cell(r, t, B, s);
+                store_cell(r, t, B, s, first, window_values);
                 ncmp_score_free(s);
             }
             ncmp_score *s = NULL;
             if (pls)
-                st = solver == NCMP_PLS_KERNEL
-                         ? ncmp_score_pls_gram(features, n, p, Ycat, B * q, r->splits, &po, &s, err)
-                         : ncmp_score_pls(features, n, p, Ycat, B * q, r->splits, &po, &s, err);
+                st = kernel ? ncmp_score_pls_gram(features, n, p, Ycat, B * q, splits, &po, &s, err)
+                            : ncmp_score_pls(features, n, p, Ycat, B * q, splits, &po, &s, err);
             else
-                st = solver == NCMP_PLS_KERNEL
-                         ? ncmp_score_linear_gram(features, n, p, Ycat, B * q, r->splits, &lo, &s, err)
-                         : ncmp_score_linear(features, n, p, Ycat, B * q, r->splits, &lo, &s, err);
+                st = kernel ? ncmp_score_linear_gram(features, n, p, Ycat, B * q, splits, &lo, &s, err)
+                            : ncmp_score_linear(features, n, p, Ycat, B * q, splits, &lo, &s, err);
             if (st)
                 goto iteration_fail;
-            store_columns(r, t, 0, B, s);
+            store_columns(r, t, 0, B, s, first);
             ncmp_score_free(s);
         }
         ncmp_progress_update(bar, t + 1);
@@ -607,6 +642,22 @@ ncmp_status ncmp_temporal_compute(const ncmp_activations *acts, const char *laye
         ncmp_error_context(err, "iteration %lld", r->iterations[t]);
         goto done;
     }
+    if (ranks) { /* every value was written by one rank, zeros elsewhere: the sums are the values */
+        long long *fewest = malloc((size_t)n_ranks * sizeof *fewest);
+        if (!fewest)
+            st = ncmp_fail(err, NCMP_ERR_NOMEM, "out of memory");
+        if ((st = ncmp_dist_agree(st, err)) || (st = ncmp_dist_sum_ordered(r->per_neuroid, T * B * K * q, err)) ||
+            (W && (st = ncmp_dist_sum_ordered(window_values, T * K * q, err))) ||
+            (st = ncmp_dist_allgather_i64(r->min_components_used, fewest, err))) {
+            free(fewest);
+            goto done;
+        }
+        for (int k = 0; k < n_ranks; k++)
+            if (fewest[k] < r->min_components_used)
+                r->min_components_used = (int)fewest[k];
+        free(fewest);
+    }
+    aggregate_cells(r, window_values);
     if (!pls)
         r->min_components_used = 0;
     for (size_t t = 0; t < T; t++)
@@ -627,7 +678,8 @@ ncmp_status ncmp_temporal_compute(const ncmp_activations *acts, const char *laye
         goto done;
     }
     r->best_path_mean = ncmp_temporal_best_monotone_path(any_ceiling ? r->ceiled : r->raw, T, B, r->best_path);
-    if (o.map && (st = score_map(r, acts, layer, o.map, in, Yp, B, n, q, &o, &po, any_ceiling, err)))
+    /* The map's scores are not shared over ranks yet: rank 0, which writes the results, computes them alone. */
+    if (o.map && rank == 0 && (st = score_map(r, acts, layer, o.map, in, Yp, B, n, q, &o, &po, any_ceiling, err)))
         goto done;
 done:
     ncmp_progress_finish(bar);
@@ -642,6 +694,8 @@ done:
     free(Ycat);
     free(Yp);
     free(it_index);
+    free(window_values);
+    ncmp_splits_free(mine);
     if (st) {
         ncmp_temporal_free(r);
         return st;

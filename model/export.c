@@ -1,5 +1,6 @@
 /* Streaming export of per-iteration activations to HDF5 (docs/formats.md, Activations; see export.h). */
 #include "model/export.h"
+#include "core/dist.h"
 #include "core/h5.h"
 #include "core/log.h"
 #include "core/paths.h"
@@ -7,6 +8,7 @@
 #include "core/provenance.h"
 #include "core/rng.h"
 #include "datasets/preprocess.h"
+#include "model/export_internal.h"
 #include "model/stability.h"
 
 #include <errno.h>
@@ -43,41 +45,7 @@ ncmp_status ncmp_reduce_parse(const char *text, ncmp_reduce_kind *kind, int *k, 
     return ncmp_fail(err, NCMP_ERR_USAGE, "--reduce '%s' is not one of none, avgpool, project:K (K >= 1)", text);
 }
 
-/* ---- per-layer output geometry ------------------------------------------------ */
-
-typedef struct layer_out {
-    int layer;
-    const char *label;
-    int rank; /* of one stimulus' features: 1 (flat/reduced) or 3 */
-    hsize_t dims[3];
-    size_t features; /* product of dims */
-    hid_t dset, change_dset;
-    double *prev;      /* previous iteration's features for the batch [batch * features] */
-    void *buffer;      /* reduced features of the batch, in the file's precision */
-    float *projection; /* cached R [K x F] when small enough, else NULL (regenerated per batch) */
-    double *reduced;   /* scratch [batch * features] */
-    float *row;        /* scratch: one regenerated row of R */
-    float *store32;    /* scratch [batch * features]: double results rounded for a float32 file */
-} layer_out;
-
-typedef struct export_state {
-    const ncmp_net *net;
-    const ncmp_export_options *o;
-    ncmp_stimulus_set *stimuli;
-    hid_t file;
-    layer_out *outs;
-    int n_outs;
-    hid_t class_dset, prob_dset, ties_dset;
-    int *routing; /* layer indices of AdaPool/AdaReLU (and max pools) */
-    int n_routing;
-    long long *ties; /* [(T+1) * n_routing], accumulated over batches */
-    size_t start;    /* first stimulus of the current batch */
-    double *act64;   /* scratch: one stimulus' layer in double */
-    size_t act64_size;
-    double *change; /* scratch [batch] */
-    int *cls;       /* scratch [batch] */
-    double *prob;   /* scratch [batch] */
-} export_state;
+/* ---- layout ---------------------------------------------------------------------- */
 
 static const char *dim_names[3] = {"channel", "y", "x"};
 
@@ -325,9 +293,42 @@ static void reduce_one(export_state *s, layer_out *L, const double *x, size_t fe
     }
 }
 
-static ncmp_status observe(void *p, const ncmp_cnnf *e, int t, ncmp_error *err)
+/* ---- writing ---------------------------------------------------------------------- */
+
+ncmp_status ncmp_export_write_rows(const export_state *s, hid_t dset, hid_t mem_type, const hsize_t *start,
+                                   const hsize_t *count, const void *buf, ncmp_error *err)
 {
-    export_state *s = p;
+    if (s->transfer == H5P_DEFAULT)
+        return ncmp_h5_write_block(dset, mem_type, start, count, buf, err);
+    /* Collective: every rank calls, a rank with nothing to write selects nothing. */
+    hid_t fspace = H5Dget_space(dset);
+    const int rank = H5Sget_simple_extent_ndims(fspace);
+    bool empty = rank < 1;
+    for (int d = 0; d < rank; d++)
+        empty = empty || count[d] == 0;
+    hid_t mspace;
+    if (empty) {
+        H5Sselect_none(fspace);
+        mspace = H5Scopy(fspace);
+        H5Sselect_none(mspace);
+    } else {
+        H5Sselect_hyperslab(fspace, H5S_SELECT_SET, start, NULL, count, NULL);
+        mspace = H5Screate_simple(rank, count, NULL);
+    }
+    static const double nothing = 0; /* HDF5 wants a buffer even for no elements */
+    herr_t rc = H5Dwrite(dset, mem_type, mspace, fspace, s->transfer, empty ? (const void *)&nothing : buf);
+    H5Sclose(mspace);
+    H5Sclose(fspace);
+    return rc < 0 ? ncmp_h5_fail(err, NCMP_ERR_IO, "collective write failed") : NCMP_OK;
+}
+
+/* Collective writes under MPI are matched one by one across ranks, so
+ * ncmp_export_observe_nothing below makes the same ones in the same order:
+ * for each layer its activations then its relative change; then the class,
+ * then the probability. */
+ncmp_status ncmp_export_observe(void *state, const ncmp_cnnf *e, int t, ncmp_error *err)
+{
+    export_state *s = state;
     const ncmp_export_options *o = s->o;
     const size_t n = ncmp_cnnf_batch(e);
     ncmp_status st;
@@ -359,20 +360,20 @@ static ncmp_status observe(void *p, const ncmp_cnnf *e, int t, ncmp_error *err)
         /* Write [t, start:start+n, features...] in the file's precision. */
         hsize_t start[5] = {(hsize_t)t, s->start, 0, 0, 0}, count[5] = {1, n, L->dims[0], L->dims[1], L->dims[2]};
         if (o->store == NCMP_FLOAT64) {
-            st = ncmp_h5_write_block(L->dset, H5T_NATIVE_DOUBLE, start, count, reduced, err);
+            st = ncmp_export_write_rows(s, L->dset, H5T_NATIVE_DOUBLE, start, count, reduced, err);
         } else if (o->precision == NCMP_FLOAT32 && o->reduce == NCMP_REDUCE_NONE) {
             /* Float32 activations are written as computed, with no round trip through double. */
-            st = ncmp_h5_write_block(L->dset, H5T_NATIVE_FLOAT, start, count, v.data, err);
+            st = ncmp_export_write_rows(s, L->dset, H5T_NATIVE_FLOAT, start, count, v.data, err);
         } else {
             /* Double values stored as float32: one rounding to nearest, done here. */
             float *f = L->store32;
             for (size_t j = 0; j < n * L->features; j++)
                 f[j] = (float)reduced[j];
-            st = ncmp_h5_write_block(L->dset, H5T_NATIVE_FLOAT, start, count, f, err);
+            st = ncmp_export_write_rows(s, L->dset, H5T_NATIVE_FLOAT, start, count, f, err);
         }
         if (!st) {
             hsize_t cs[2] = {(hsize_t)t, s->start}, cc[2] = {1, n};
-            st = ncmp_h5_write_block(L->change_dset, H5T_NATIVE_DOUBLE, cs, cc, change, err);
+            st = ncmp_export_write_rows(s, L->change_dset, H5T_NATIVE_DOUBLE, cs, cc, change, err);
         }
         if (st)
             return ncmp_error_context(err, "writing activations of '%s' at iteration %d", L->label, t);
@@ -405,11 +406,31 @@ static ncmp_status observe(void *p, const ncmp_cnnf *e, int t, ncmp_error *err)
         prob[b] = 1.0 / sum;
     }
     hsize_t cs[2] = {(hsize_t)t, s->start}, cc[2] = {1, n};
-    st = ncmp_h5_write_block(s->class_dset, H5T_NATIVE_INT, cs, cc, cls, err);
+    st = ncmp_export_write_rows(s, s->class_dset, H5T_NATIVE_INT, cs, cc, cls, err);
     if (!st)
-        st = ncmp_h5_write_block(s->prob_dset, H5T_NATIVE_DOUBLE, cs, cc, prob, err);
+        st = ncmp_export_write_rows(s, s->prob_dset, H5T_NATIVE_DOUBLE, cs, cc, prob, err);
     for (int r = 0; r < s->n_routing; r++)
         s->ties[(size_t)t * s->n_routing + r] += (long long)ncmp_cnnf_near_ties(e, s->routing[r]);
+    return st;
+}
+
+ncmp_status ncmp_export_observe_nothing(export_state *s, ncmp_error *err)
+{
+    const hsize_t none[5] = {0, 0, 0, 0, 0};
+    ncmp_status st = NCMP_OK;
+    for (int t = 0; t <= s->o->iterations && !st; t++) {
+        for (int k = 0; k < s->n_outs && !st; k++) {
+            layer_out *L = &s->outs[k];
+            hid_t type = s->o->store == NCMP_FLOAT64 ? H5T_NATIVE_DOUBLE : H5T_NATIVE_FLOAT;
+            if ((st = ncmp_export_write_rows(s, L->dset, type, none, none, NULL, err)) ||
+                (st = ncmp_export_write_rows(s, L->change_dset, H5T_NATIVE_DOUBLE, none, none, NULL, err)))
+                ncmp_error_context(err, "writing activations of '%s' at iteration %d", L->label, t);
+        }
+        if (!st)
+            st = ncmp_export_write_rows(s, s->class_dset, H5T_NATIVE_INT, none, none, NULL, err);
+        if (!st)
+            st = ncmp_export_write_rows(s, s->prob_dset, H5T_NATIVE_DOUBLE, none, none, NULL, err);
+    }
     return st;
 }
 
@@ -647,7 +668,7 @@ static ncmp_status check_first_batch(export_state *s, first_batch_check kind, nc
 
 /* ---- the run --------------------------------------------------------------------------- */
 
-static void free_state(export_state *s)
+void ncmp_export_close_datasets(export_state *s)
 {
     for (int k = 0; k < s->n_outs; k++) {
         layer_out *L = &s->outs[k];
@@ -655,11 +676,7 @@ static void free_state(export_state *s)
             H5Dclose(L->dset);
         if (L->change_dset > 0)
             H5Dclose(L->change_dset);
-        free(L->prev);
-        free(L->projection);
-        free(L->reduced);
-        free(L->row);
-        free(L->store32);
+        L->dset = L->change_dset = H5I_INVALID_HID;
     }
     if (s->class_dset > 0)
         H5Dclose(s->class_dset);
@@ -667,6 +684,20 @@ static void free_state(export_state *s)
         H5Dclose(s->prob_dset);
     if (s->ties_dset > 0)
         H5Dclose(s->ties_dset);
+    s->class_dset = s->prob_dset = s->ties_dset = H5I_INVALID_HID;
+}
+
+void ncmp_export_state_free(export_state *s)
+{
+    ncmp_export_close_datasets(s);
+    for (int k = 0; k < s->n_outs; k++) {
+        layer_out *L = &s->outs[k];
+        free(L->prev);
+        free(L->projection);
+        free(L->reduced);
+        free(L->row);
+        free(L->store32);
+    }
     free(s->outs);
     free(s->routing);
     free(s->ties);
@@ -674,41 +705,43 @@ static void free_state(export_state *s)
     free(s->change);
     free(s->cls);
     free(s->prob);
+    memset(s, 0, sizeof *s);
 }
 
-ncmp_status ncmp_export_run(const ncmp_net *net, ncmp_stimulus_set *stimuli, const ncmp_export_options *o,
-                            ncmp_error *err)
+ncmp_status ncmp_export_state_init(export_state *s, const ncmp_net *net, ncmp_stimulus_set *stimuli,
+                                   const ncmp_export_options *o, ncmp_error *err)
 {
-    NCMP_H5_QUIET_SCOPE;
     const ncmp_arch *a = net->arch;
-    const size_t N = ncmp_stimuli_count(stimuli);
+    memset(s, 0, sizeof *s);
     if (o->batch < 1)
         return ncmp_fail(err, NCMP_ERR_USAGE, "--batch must be at least 1");
     if (o->n_layers < 1)
         return ncmp_fail(err, NCMP_ERR_USAGE, "no layers to export");
     if (o->iterations > 0 && !a->cnnf)
         return ncmp_fail(err, NCMP_ERR_USAGE, "%s is feed-forward: only --iterations 0 applies", a->name);
-    export_state s;
-    memset(&s, 0, sizeof s);
-    s.net = net;
-    s.o = o;
-    s.stimuli = stimuli;
-    s.n_outs = o->n_layers;
-    s.outs = calloc((size_t)o->n_layers, sizeof *s.outs);
-    s.routing = calloc((size_t)a->n_layers, sizeof(int));
-    if (!s.outs || !s.routing) {
-        free_state(&s);
+    s->net = net;
+    s->o = o;
+    s->stimuli = stimuli;
+    s->file = H5I_INVALID_HID;
+    s->transfer = H5P_DEFAULT;
+    s->n_outs = o->n_layers;
+    s->outs = calloc((size_t)o->n_layers, sizeof *s->outs);
+    s->routing = calloc((size_t)a->n_layers, sizeof(int));
+    if (!s->outs || !s->routing) {
+        ncmp_export_state_free(s);
         return ncmp_fail(err, NCMP_ERR_NOMEM, "out of memory");
     }
     size_t max_features = 0;
     for (int k = 0; k < o->n_layers; k++) {
-        layer_out *L = &s.outs[k];
+        layer_out *L = &s->outs[k];
         L->layer = o->layers[k];
         L->label = ncmp_arch_layer_label(a, L->layer);
         for (int j = 0; j < k; j++)
-            if (s.outs[j].layer == L->layer) {
-                free_state(&s);
-                return ncmp_fail(err, NCMP_ERR_USAGE, "layer '%s' is requested twice", L->label);
+            if (s->outs[j].layer == L->layer) {
+                char label[256];
+                snprintf(label, sizeof label, "%s", L->label);
+                ncmp_export_state_free(s);
+                return ncmp_fail(err, NCMP_ERR_USAGE, "layer '%s' is requested twice", label);
             }
         const ncmp_shape sh = a->layers[L->layer].out;
         if (o->reduce == NCMP_REDUCE_NONE && !sh.flat) {
@@ -733,8 +766,10 @@ ncmp_status ncmp_export_run(const ncmp_net *net, ncmp_stimulus_set *stimuli, con
         if (rounds)
             L->store32 = malloc(sizeof(float) * o->batch * L->features);
         if (!L->prev || !L->reduced || (o->reduce == NCMP_REDUCE_PROJECT && !L->row) || (rounds && !L->store32)) {
-            free_state(&s);
-            return ncmp_fail(err, NCMP_ERR_NOMEM, "out of memory for layer '%s' at batch %zu", L->label, o->batch);
+            char label[256];
+            snprintf(label, sizeof label, "%s", L->label);
+            ncmp_export_state_free(s);
+            return ncmp_fail(err, NCMP_ERR_NOMEM, "out of memory for layer '%s' at batch %zu", label, o->batch);
         }
         /* Cache R when it is at most 64 M values (256 MB); otherwise rows are regenerated per stimulus. */
         if (o->reduce == NCMP_REDUCE_PROJECT && (double)o->project_dim * (double)fin <= 64e6) {
@@ -744,55 +779,82 @@ ncmp_status ncmp_export_run(const ncmp_net *net, ncmp_stimulus_set *stimuli, con
                     projection_row(o->project_seed, L->layer, r, fin, L->projection + (size_t)r * fin);
         }
     }
-    s.act64 = malloc(sizeof(double) * (max_features ? max_features : 1));
-    s.change = malloc(sizeof(double) * o->batch);
-    s.cls = malloc(sizeof(int) * o->batch);
-    s.prob = malloc(sizeof(double) * o->batch);
+    s->act64 = malloc(sizeof(double) * (max_features ? max_features : 1));
+    s->change = malloc(sizeof(double) * o->batch);
+    s->cls = malloc(sizeof(int) * o->batch);
+    s->prob = malloc(sizeof(double) * o->batch);
     for (int i = 0; i < a->n_layers; i++)
         if (a->layers[i].type == NCMP_LAYER_ADAPOOL || a->layers[i].type == NCMP_LAYER_ADARELU)
-            s.routing[s.n_routing++] = i;
-    s.ties = calloc((size_t)(o->iterations + 1) * (size_t)(s.n_routing ? s.n_routing : 1), sizeof(long long));
-    if (!s.act64 || !s.ties || !s.change || !s.cls || !s.prob) {
-        free_state(&s);
+            s->routing[s->n_routing++] = i;
+    s->ties = calloc((size_t)(o->iterations + 1) * (size_t)(s->n_routing ? s->n_routing : 1), sizeof(long long));
+    if (!s->act64 || !s->ties || !s->change || !s->cls || !s->prob) {
+        ncmp_export_state_free(s);
         return ncmp_fail(err, NCMP_ERR_NOMEM, "out of memory");
     }
+    return NCMP_OK;
+}
 
+ncmp_status ncmp_export_output_fail(ncmp_h5_output *out, ncmp_status st, ncmp_error *err)
+{
+    char partial[4200];
+    snprintf(partial, sizeof partial, "%s", out->partial_path ? out->partial_path : "");
+    /* Keep what was written for --resume, unless nothing useful exists yet. */
+    ncmp_h5_output_abort(out, st == NCMP_ERR_INTERRUPTED || st == NCMP_ERR_IO);
+    /* A write that failed (disk full) can leave the file unopenable: then it is of no use to --resume. */
+    if (st == NCMP_ERR_IO && partial[0] && ncmp_file_exists(partial)) {
+        hid_t f = H5Fopen(partial, H5F_ACC_RDONLY, H5P_DEFAULT);
+        size_t used = err ? strlen(err->message) : 0;
+        if (f < 0) {
+            H5Eclear2(H5E_DEFAULT);
+            unlink(partial);
+            if (err)
+                snprintf(err->message + used, sizeof err->message - used, "; it was left unreadable and is removed");
+        } else {
+            H5Fclose(f);
+            if (err)
+                snprintf(err->message + used, sizeof err->message - used,
+                         "; it is kept: free some space and rerun with --resume");
+        }
+    }
+    return st;
+}
+
+ncmp_status ncmp_export_open_output(export_state *s, ncmp_h5_output *out, size_t *done, ncmp_error *err)
+{
+    NCMP_H5_QUIET_SCOPE;
+    const ncmp_export_options *o = s->o;
+    const ncmp_arch *a = s->net->arch;
+    const size_t N = ncmp_stimuli_count(s->stimuli);
+    memset(out, 0, sizeof *out);
+    out->file = H5I_INVALID_HID;
+    *done = 0;
     /* Identify the inputs: a resumed file must have been made from the same ones. */
     char stimuli_sha[NCMP_SHA256_HEX_LEN];
-    ncmp_status st = ncmp_stimuli_fingerprint(stimuli, stimuli_sha, err);
-    if (st) {
-        free_state(&s);
+    ncmp_status st = ncmp_stimuli_fingerprint(s->stimuli, stimuli_sha, err);
+    if (st)
         return st;
-    }
     char signature[8192];
-    settings_signature(&s, signature, sizeof signature, stimuli_sha, err);
+    settings_signature(s, signature, sizeof signature, stimuli_sha, err);
 
     char partial[4200];
     snprintf(partial, sizeof partial, "%s.partial", o->out_path);
-    if (!o->resume && !o->force && ncmp_file_exists(partial)) {
-        free_state(&s);
+    if (!o->resume && !o->force && ncmp_file_exists(partial))
         return ncmp_fail(err, NCMP_ERR_EXISTS,
                          "'%s' exists from an interrupted run: pass --resume to continue it, or --force to start over",
                          partial);
-    }
-    ncmp_h5_output out;
-    if ((st = ncmp_h5_output_begin(&out, o->out_path,
-                                   (o->force ? NCMP_H5_OVERWRITE : 0) | (o->resume ? NCMP_H5_RESUME : 0), err))) {
-        free_state(&s);
+    if ((st = ncmp_h5_output_begin(out, o->out_path,
+                                   (o->force ? NCMP_H5_OVERWRITE : 0) | (o->resume ? NCMP_H5_RESUME : 0), err)))
         return st;
-    }
-    s.file = out.file;
-    size_t done = 0;
-    if (out.resumed) {
+    s->file = out->file;
+    if (out->resumed) {
         char *old = NULL;
-        long long n_done = 0;
-        if (ncmp_h5_attr_get_string(s.file, "export_settings", &old, NULL) || strcmp(old, signature) ||
-            ncmp_h5_attr_get_int64(s.file, "n_done", &n_done, NULL)) {
+        long long n_done = 0, ranks = 1;
+        if (ncmp_h5_attr_get_string(s->file, "export_settings", &old, NULL) || strcmp(old, signature) ||
+            ncmp_h5_attr_get_int64(s->file, "n_done", &n_done, NULL)) {
             char what[512] = "";
             bool named = old && settings_difference(old, signature, what, sizeof what);
             free(old);
-            ncmp_h5_output_abort(&out, true);
-            free_state(&s);
+            ncmp_h5_output_abort(out, true);
             if (named)
                 return ncmp_fail(err, NCMP_ERR_USAGE,
                                  "cannot resume '%s': %s; rerun the original command with --resume (--threads and "
@@ -804,42 +866,106 @@ ncmp_status ncmp_export_run(const ncmp_net *net, ncmp_stimulus_set *stimuli, con
                              partial);
         }
         free(old);
+        /* Each rank of an MPI run resumes its own share: the same rank count is needed (one process's
+         * partial file, a prefix of the stimuli, can be continued on any number of ranks). */
+        if (ncmp_h5_attr_exists(s->file, NCMP_EXPORT_ATTR_RANKS) &&
+            (ncmp_h5_attr_get_int64(s->file, NCMP_EXPORT_ATTR_RANKS, &ranks, NULL) || ranks != ncmp_dist_size())) {
+            ncmp_h5_output_abort(out, true);
+            return ncmp_fail(err, NCMP_ERR_USAGE,
+                             "cannot resume '%s': it was started on %lld MPI ranks and this run has %d; resume it with "
+                             "'mpirun -np %lld' and the same command, or use --force to start over",
+                             partial, ranks, ncmp_dist_size(), ranks);
+        }
         if (n_done < 0 || (unsigned long long)n_done > (unsigned long long)N) {
-            ncmp_h5_output_abort(&out, true);
-            free_state(&s);
+            ncmp_h5_output_abort(out, true);
             return ncmp_fail(err, NCMP_ERR_FORMAT,
                              "cannot resume '%s': it says %lld stimuli are done, but there are %zu; the file is "
                              "damaged (delete it, or use --force to start over)",
                              partial, n_done, N);
         }
-        done = (size_t)n_done;
-        ncmp_log_info("resuming %s: %zu of %zu stimuli already exported", o->out_path, done, N);
-    } else if ((st = write_root_attributes(&s, signature, ncmp_stimuli_source(stimuli, 0), stimuli_sha, err))) {
-        goto fail;
+        *done = (size_t)n_done;
+        ncmp_log_info("resuming %s: %zu of %zu stimuli already exported", o->out_path, *done, N);
+    } else if ((st = write_root_attributes(s, signature, ncmp_stimuli_source(s->stimuli, 0), stimuli_sha, err))) {
+        return ncmp_export_output_fail(out, st, err);
     }
-    if ((st = create_layout(&s, !out.resumed, err)))
-        goto fail;
-    if (o->check_stability && !out.resumed && (st = check_first_batch(&s, CHECK_ULP, err)))
-        goto fail;
-    if (o->precision == NCMP_FLOAT32 && o->iterations >= 1 && a->cnnf && !o->skip_precision_check && !out.resumed &&
-        (st = check_first_batch(&s, CHECK_PRECISION, err)))
-        goto fail;
+    if ((st = create_layout(s, !out->resumed, err)))
+        return ncmp_export_output_fail(out, st, err);
+    if (o->check_stability && !out->resumed && (st = check_first_batch(s, CHECK_ULP, err)))
+        return ncmp_export_output_fail(out, st, err);
+    if (o->precision == NCMP_FLOAT32 && o->iterations >= 1 && a->cnnf && !o->skip_precision_check && !out->resumed &&
+        (st = check_first_batch(s, CHECK_PRECISION, err)))
+        return ncmp_export_output_fail(out, st, err);
+    return NCMP_OK;
+}
 
+ncmp_status ncmp_export_engine_create(const export_state *s, ncmp_cnnf **engine, ncmp_error *err)
+{
+    const ncmp_export_options *o = s->o;
+    int *keep = malloc(sizeof(int) * (size_t)o->n_layers);
+    if (!keep)
+        return ncmp_fail(err, NCMP_ERR_NOMEM, "out of memory");
+    for (int k = 0; k < o->n_layers; k++)
+        keep[k] = o->layers[k];
+    ncmp_cnnf_options eo = {o->precision, o->batch, keep, o->n_layers, false};
+    ncmp_status st = ncmp_cnnf_create(s->net, &eo, engine, err);
+    free(keep);
+    if (st)
+        return st;
+    ncmp_log_info("engine: %.2f GB of buffers for batches of %zu (%s); weights %.2f GB",
+                  ncmp_cnnf_memory_bytes(*engine) / 1e9, o->batch, ncmp_dtype_name(o->precision),
+                  (double)ncmp_net_param_count(s->net) * 4 / 1e9);
+    return NCMP_OK;
+}
+
+ncmp_status ncmp_export_load_batch(export_state *s, const ncmp_preprocess_options *po, ncmp_tensor *input, size_t start,
+                                   size_t n, ncmp_error *err)
+{
+    const size_t per = ncmp_shape_size(s->net->arch->input);
+    ncmp_status st = NCMP_OK;
+    for (size_t b = 0; b < n && !st; b++) {
+        ncmp_image img;
+        st = ncmp_stimuli_load(s->stimuli, start + b, &img, err);
+        if (!st) {
+            st = ncmp_preprocess_image(&img, po, (float *)input->data + b * per, err);
+            if (st)
+                ncmp_error_context(err, "stimulus '%s' (%s)", ncmp_stimuli_id(s->stimuli, start + b),
+                                   ncmp_stimuli_source(s->stimuli, start + b));
+            ncmp_image_release(&img);
+        }
+    }
+    return st;
+}
+
+ncmp_status ncmp_export_run(const ncmp_net *net, ncmp_stimulus_set *stimuli, const ncmp_export_options *o,
+                            ncmp_error *err)
+{
+    NCMP_H5_QUIET_SCOPE;
+    const ncmp_arch *a = net->arch;
+    const size_t N = ncmp_stimuli_count(stimuli);
+    export_state s;
+    ncmp_status st = ncmp_export_state_init(&s, net, stimuli, o, err);
+    if (ncmp_dist_parallel()) {
+        /* Several ranks (mpirun -np P): model/export_dist.c. */
+        if (!(st = ncmp_dist_agree(st, err)))
+            st = ncmp_export_run_ranks(&s, err);
+        ncmp_export_state_free(&s);
+        return st;
+    }
+    if (st)
+        return st;
+    ncmp_h5_output out;
+    size_t done = 0;
+    if ((st = ncmp_export_open_output(&s, &out, &done, err))) {
+        ncmp_export_state_free(&s);
+        return st;
+    }
+    char partial[4200];
+    snprintf(partial, sizeof partial, "%s.partial", o->out_path);
     {
-        int *keep = malloc(sizeof(int) * (size_t)o->n_layers);
-        for (int k = 0; k < o->n_layers; k++)
-            keep[k] = o->layers[k];
-        ncmp_cnnf_options eo = {o->precision, o->batch, keep, o->n_layers, false};
         ncmp_cnnf *engine = NULL;
-        st = ncmp_cnnf_create(net, &eo, &engine, err);
-        free(keep);
-        if (st)
+        if ((st = ncmp_export_engine_create(&s, &engine, err)))
             goto fail;
-        ncmp_log_info("engine: %.2f GB of buffers for batches of %zu (%s); weights %.2f GB",
-                      ncmp_cnnf_memory_bytes(engine) / 1e9, o->batch, ncmp_dtype_name(o->precision),
-                      (double)ncmp_net_param_count(net) * 4 / 1e9);
         ncmp_preprocess_options po = ncmp_arch_preprocess(a, o->center_crop);
-        const size_t per = ncmp_shape_size(a->input);
         size_t shape[4] = {o->batch, (size_t)a->input.c, (size_t)a->input.h, (size_t)a->input.w};
         ncmp_tensor input;
         if ((st = ncmp_tensor_alloc(&input, NCMP_FLOAT32, 4, shape, err))) {
@@ -850,23 +976,12 @@ ncmp_status ncmp_export_run(const ncmp_net *net, ncmp_stimulus_set *stimuli, con
         ncmp_progress *bar = ncmp_progress_start(done ? "export (resumed)" : "export", N - done, "images");
         for (size_t start = done; start < N && !st; start += o->batch) {
             size_t n = N - start < o->batch ? N - start : o->batch;
-            for (size_t b = 0; b < n && !st; b++) {
-                ncmp_image img;
-                st = ncmp_stimuli_load(stimuli, start + b, &img, err);
-                if (!st) {
-                    st = ncmp_preprocess_image(&img, &po, (float *)input.data + b * per, err);
-                    if (st)
-                        ncmp_error_context(err, "stimulus '%s' (%s)", ncmp_stimuli_id(stimuli, start + b),
-                                           ncmp_stimuli_source(stimuli, start + b));
-                    ncmp_image_release(&img);
-                }
-            }
-            if (st)
+            if ((st = ncmp_export_load_batch(&s, &po, &input, start, n, err)))
                 break;
             ncmp_tensor batch;
             ncmp_tensor_view_slice(&input, 0, 0, n, &batch, NULL);
             s.start = start;
-            if ((st = ncmp_cnnf_run(engine, &batch, o->iterations, observe, &s, err)))
+            if ((st = ncmp_cnnf_run(engine, &batch, o->iterations, ncmp_export_observe, &s, err)))
                 break;
             hsize_t T1 = (hsize_t)o->iterations + 1, td[2] = {T1, (hsize_t)(s.n_routing ? s.n_routing : 1)},
                     z[2] = {0, 0};
@@ -896,27 +1011,9 @@ ncmp_status ncmp_export_run(const ncmp_net *net, ncmp_stimulus_set *stimuli, con
     }
     if (st)
         goto fail;
-    free_state(&s);
+    ncmp_export_state_free(&s);
     return ncmp_h5_output_commit(&out, err);
 fail:
-    free_state(&s);
-    /* Keep what was written for --resume, unless nothing useful exists yet. */
-    ncmp_h5_output_abort(&out, st == NCMP_ERR_INTERRUPTED || st == NCMP_ERR_IO);
-    /* A write that failed (disk full) can leave the file unopenable: then it is of no use to --resume. */
-    if (st == NCMP_ERR_IO && ncmp_file_exists(partial)) {
-        hid_t f = H5Fopen(partial, H5F_ACC_RDONLY, H5P_DEFAULT);
-        size_t used = err ? strlen(err->message) : 0;
-        if (f < 0) {
-            H5Eclear2(H5E_DEFAULT);
-            unlink(partial);
-            if (err)
-                snprintf(err->message + used, sizeof err->message - used, "; it was left unreadable and is removed");
-        } else {
-            H5Fclose(f);
-            if (err)
-                snprintf(err->message + used, sizeof err->message - used,
-                         "; it is kept: free some space and rerun with --resume");
-        }
-    }
-    return st;
+    ncmp_export_state_free(&s);
+    return ncmp_export_output_fail(&out, st, err);
 }

@@ -2,15 +2,24 @@
 #include "results/score_ranks.h"
 
 #include "core/dist.h"
+#include "core/log.h"
 #include "core/sizes.h"
 
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 /* Tags of the gather's messages (core/dist.c uses 71xx). */
 enum { TAG_HEADER = 7201, TAG_BODY = 7202 };
 /* ncmp_dist_send takes int-sized messages: larger ones go in pieces. */
 #define PIECE_BYTES ((size_t)1 << 28)
+
+static double now_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
 
 ncmp_status ncmp_gram_over_ranks(ncmp_status st, const ncmp_activations *a, const char *layer, size_t it,
                                  const size_t *rows, size_t n, size_t block_bytes, double *G, ncmp_error *err)
@@ -18,12 +27,15 @@ ncmp_status ncmp_gram_over_ranks(ncmp_status st, const ncmp_activations *a, cons
     if (!ncmp_dist_parallel())
         return st ? st : ncmp_activations_gram(a, layer, it, rows, n, block_bytes, G, err);
     size_t p = 0, lo = 0, hi = 0;
+    double t0 = now_seconds(), t1 = t0, t2 = t0;
     if (!st && !(st = ncmp_activations_layer_features(a, layer, &p, err))) {
         ncmp_dist_partition(p, ncmp_dist_size(), ncmp_dist_rank(), &lo, &hi);
         st = ncmp_activations_gram_features(a, layer, it, rows, n, lo, hi, block_bytes, G, err);
     }
+    t1 = now_seconds();
     if ((st = ncmp_dist_agree(st, err)))
         return st;
+    t2 = now_seconds();
     /* The matrix is symmetric: sum the upper triangle only (half the bytes), packed in place row by row.  Packed
      * row i starts at i n - i (i - 1) / 2 <= i n + i, so moving rows in order never overwrites one not yet moved. */
     size_t off = 0;
@@ -40,6 +52,9 @@ ncmp_status ncmp_gram_over_ranks(ncmp_status st, const ncmp_activations *a, cons
     for (size_t i = 0; i < n; i++)
         for (size_t j = i + 1; j < n; j++)
             G[j * n + i] = G[i * n + j];
+    ncmp_log_debug("Gram matrix of %s, %zu x %zu: features %zu..%zu read and multiplied in %.3f s, waited %.3f s for "
+                   "the other ranks, summed (%zu doubles) in %.3f s",
+                   layer, n, n, lo, hi, t1 - t0, t2 - t1, n * (n + 1) / 2, now_seconds() - t2);
     return NCMP_OK;
 }
 

@@ -3,6 +3,7 @@
 
 #include "core/dist.h"
 #include "core/h5.h"
+#include "core/log.h"
 #include "core/progress.h"
 #include "core/sizes.h"
 #include "core/suggest.h"
@@ -258,6 +259,7 @@ static ncmp_status run_over_ranks(ncmp_score_table *t, const ncmp_activations *a
     for (size_t r = 0; r < t->n_regions; r++)
         total += (uint64_t)t->n_layers * t->n_iterations * t->regions[r].splits->n_splits;
     ncmp_progress *bar = o->progress && rank == 0 ? ncmp_progress_start("score", total, "splits") : NULL;
+    double t_features = 0, t_gram = 0, t_fits = 0, t_gather = 0, mark = now_seconds(); /* -v: where time goes */
     /* 1. Features tasks, each on one rank; a failure is kept for the next agreement. */
     for (size_t k = 0, f = 0; !st && k < n_groups; k++) {
         const cell_group *G = &groups[k];
@@ -281,6 +283,7 @@ static ncmp_status run_over_ranks(ncmp_score_table *t, const ncmp_activations *a
         }
         free(data);
     }
+    t_features = now_seconds() - mark;
     /* 2. Gram-matrix groups, every rank in each. */
     double *G_data = NULL;
     size_t G_bytes = 0;
@@ -304,9 +307,13 @@ static ncmp_status run_over_ranks(ncmp_score_table *t, const ncmp_activations *a
             else
                 G_bytes = bytes;
         }
-        if ((st = ncmp_gram_over_ranks(st, a, t->layers[l], t->iteration_index[G->iteration], R0->inputs->rows, n,
-                                       o->block_bytes, G_data, err)))
+        mark = now_seconds();
+        st = ncmp_gram_over_ranks(st, a, t->layers[l], t->iteration_index[G->iteration], R0->inputs->rows, n,
+                                  o->block_bytes, G_data, err);
+        t_gram += now_seconds() - mark;
+        if (st)
             break;
+        mark = now_seconds();
         size_t tasks = 0;
         for (size_t j = 0; j < G->n_regions; j++)
             tasks += t->regions[G->regions[j]].splits->n_splits;
@@ -325,6 +332,8 @@ static ncmp_status run_over_ranks(ncmp_score_table *t, const ncmp_activations *a
                 cell_context(t, ncmp_score_table_cell(t, l, G->iteration, G->regions[j]), err);
             ncmp_splits_free(mine);
         }
+        t_fits += now_seconds() - mark;
+        mark = now_seconds();
         for (size_t j = 0; j < G->n_regions; j++) {
             const ncmp_score_table_region *R = &t->regions[G->regions[j]];
             ncmp_score_cell *c = ncmp_score_table_cell(t, l, G->iteration, G->regions[j]);
@@ -342,6 +351,7 @@ static ncmp_status run_over_ranks(ncmp_score_table *t, const ncmp_activations *a
                 ncmp_progress_advance(bar, R->splits->n_splits);
             }
         }
+        t_gather += now_seconds() - mark;
         for (size_t j = 0; j < G->n_regions; j++) {
             ncmp_score_free(parts[j]);
             parts[j] = NULL;
@@ -351,6 +361,7 @@ static ncmp_status run_over_ranks(ncmp_score_table *t, const ncmp_activations *a
     }
     free(G_data);
     /* 3. The features tasks' cells to rank 0, then every cell's time. */
+    mark = now_seconds();
     if (!ncmp_dist_failure_agreed()) {
         for (size_t k = 0, f = 0; k < n_groups; k++) {
             const cell_group *G = &groups[k];
@@ -380,6 +391,10 @@ static ncmp_status run_over_ranks(ncmp_score_table *t, const ncmp_activations *a
         if (!st)
             st = ncmp_dist_sum_ordered(seconds, n_cells, err); /* each cell's time is non-zero on one rank only */
     }
+    t_gather += now_seconds() - mark;
+    ncmp_log_debug("score on %d ranks (rank %d): Gram matrices %.3f s (own columns read and multiplied, then summed), "
+                   "split fits %.3f s, gathering on rank 0 %.3f s, features tasks %.3f s",
+                   P, rank, t_gram, t_fits, t_gather, t_features);
     for (size_t k = 0; !st && rank == 0 && k < n_cells; k++) {
         t->cells[k].seconds = seconds[k];
         if (on_cell && on_cell(t, &t->cells[k], context))
@@ -413,6 +428,7 @@ ncmp_status ncmp_score_table_run(ncmp_score_table *t, const ncmp_activations *a,
     ncmp_progress *bar = o->progress ? ncmp_progress_start("score", total, "splits") : NULL;
     bool *done = calloc(t->n_regions, sizeof *done);
     ncmp_status st = done ? NCMP_OK : ncmp_fail(err, NCMP_ERR_NOMEM, "out of memory");
+    double t_gram = 0, t_read = 0, t_fits = 0; /* -v: where time goes */
     for (size_t l = 0; !st && l < t->n_layers; l++)
         for (size_t i = 0; !st && i < t->n_iterations; i++) {
             memset(done, 0, t->n_regions * sizeof *done);
@@ -428,6 +444,7 @@ ncmp_status ncmp_score_table_run(ncmp_score_table *t, const ncmp_activations *a,
                 double *data = NULL;
                 st = ncmp_score_layer_data(a, t->layers[l], t->iteration_index[i], R0->inputs->rows,
                                            R0->inputs->n_stimuli, kernel, o->block_bytes, &data, err);
+                *(kernel ? &t_gram : &t_read) += now_seconds() - t0;
                 /* every region reading these rows, with the solver this data was read for */
                 for (size_t r = r0; !st && r < t->n_regions; r++) {
                     const ncmp_score_table_region *R = &t->regions[r];
@@ -437,8 +454,10 @@ ncmp_status ncmp_score_table_run(ncmp_score_table *t, const ncmp_activations *a,
                         continue;
                     done[r] = true;
                     ncmp_score_cell *c = ncmp_score_table_cell(t, l, i, r);
+                    double t_fit0 = now_seconds();
                     st = ncmp_score_from_data(data, kernel, t->n_features[l], R->inputs, R->splits, o->metric, &po,
                                               &c->score, err);
+                    t_fits += now_seconds() - t_fit0;
                     if (st) {
                         ncmp_error_context(err, "layer %s, iteration %lld%s%s", t->layers[l], t->iterations[i],
                                            R->name ? ", region " : "", R->name ? R->name : "");
@@ -461,6 +480,7 @@ ncmp_status ncmp_score_table_run(ncmp_score_table *t, const ncmp_activations *a,
             }
         }
     free(done);
+    ncmp_log_debug("score: Gram matrices %.3f s, features read %.3f s, fits %.3f s", t_gram, t_read, t_fits);
     if (st)
         ncmp_progress_abandon(bar);
     else

@@ -2,6 +2,7 @@
  * up to date (docs/reproducibility.md). */
 #include "cli/commands.h"
 #include "cli/interrupt.h"
+#include "core/dist.h"
 #include "core/log.h"
 #include "core/paths.h"
 #include "study/config.h"
@@ -9,6 +10,7 @@
 #include "study/report.h"
 #include "study/results.h"
 #include "study/run.h"
+#include "study/schedule.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -108,23 +110,32 @@ int cmd_study(int argc, char **argv)
     study_plan *p = NULL;
     if (study_config_read(config, &c, &err))
         return cli_report(&err);
-    /* The output folder first: the steps' paths are relative to it, and so their keys. */
-    if ((!dry_run && ncmp_make_directories(c->out, &err)) || study_plan_make(c, &p, &err) ||
-        study_plan_add_results(c, p, &err)) {
+    /* The output folder first: the steps' paths are relative to it, and so their keys.  Under MPI
+     * rank 0 makes it before any rank plans; then every rank makes the same plan (study/schedule.h). */
+    bool root = ncmp_dist_rank() == 0;
+    ncmp_status made = NCMP_OK;
+    if (!dry_run && root)
+        made = ncmp_make_directories(c->out, &err);
+    if (!(made = ncmp_dist_agree(made, &err)) && !(made = study_plan_make(c, &p, &err)))
+        made = study_plan_add_results(c, p, &err);
+    if (ncmp_dist_agree(made, &err)) {
         study_plan_free(p);
         study_config_free(c);
         return cli_report(&err);
     }
     if (dry_run) {
-        print_plan(c, p);
+        if (root)
+            print_plan(c, p);
         study_plan_free(p);
         study_config_free(c);
         return 0;
     }
     ncmp_status st = NCMP_OK;
-    if (results_only)
-        st = study_write_results(c, p, &err);
-    else {
+    if (results_only) {
+        if (root)
+            st = study_write_results(c, p, &err);
+        st = ncmp_dist_agree(st, &err);
+    } else {
         /* /proc/self/exe in the child is this very binary, even if a rebuild replaced the file meanwhile */
         const char *exe = "/proc/self/exe";
         study_run_options o = {exe, ncmp_log_get_level() <= NCMP_LOG_QUIET, rerun};
@@ -133,16 +144,16 @@ int cmd_study(int argc, char **argv)
         cli_interrupt saved;
         /* Ctrl-C reaches the running step too; it stops cleanly and the study reports it. */
         cli_interrupt_begin(&saved, &stop);
-        st = study_run(c, p, &o, &sum, &err);
+        st = ncmp_dist_parallel() ? study_schedule_run(c, p, &o, &sum, &err) : study_run(c, p, &o, &sum, &err);
         cli_interrupt_end(&saved);
-        if (!st)
+        if (!st && root)
             cli_printf("study %s: %zu steps run, %zu up to date, %.1f s; results in %s/results.csv, report in "
                        "%s/report/index.html\n",
                        c->name, sum.n_run, sum.n_skipped, sum.seconds, c->out, c->out);
         free(sum.ran);
     }
     int code = st ? cli_report(&err) : 0;
-    if (!st && check) {
+    if (!st && check && root) {
         char csv[4200];
         snprintf(csv, sizeof csv, "%s/results.csv", c->out);
         study_table *t = NULL;
@@ -154,6 +165,13 @@ int cmd_study(int argc, char **argv)
             code = 1;
         }
         study_table_free(t);
+    }
+    if (!st && check) {
+        /* rank 0's verdict is every rank's exit status */
+        long long verdict = code;
+        if (ncmp_dist_bcast(&verdict, sizeof verdict, 0, &err))
+            verdict = 1;
+        code = (int)verdict;
     }
     study_plan_free(p);
     study_config_free(c);

@@ -242,30 +242,46 @@ static void remove_old_outputs(const study_config *c, const ncmp_manifest_step *
 
 /* ---- running one command ---------------------------------------------------- */
 
-static ncmp_status spawn(const study_config *c, const study_run_options *o, char **argv, int *exit_code,
-                         ncmp_error *err)
+ncmp_status study_step_start(const study_config *c, const study_run_options *o, char *const *argv, pid_t *pid,
+                             ncmp_error *err)
 {
     fflush(stdout);
     fflush(stderr);
-    pid_t pid = fork();
-    if (pid < 0)
+    pid_t child = fork();
+    if (child < 0)
         return ncmp_fail(err, NCMP_ERR_IO, "cannot start a step: %s", strerror(errno));
-    if (pid == 0) {
+    if (child == 0) {
         if (chdir(c->out) != 0) {
             fprintf(stderr, "neurocmp: error: cannot enter '%s': %s\n", c->out, strerror(errno));
             _exit(1);
         }
         setenv("NEUROCMP_STUDY_CONFIG", c->path, 1);
+        /* a step of a study under MPI is a plain single process: MPI_Init in a rank's child would fail */
+        setenv("NEUROCMP_NO_MPI", "1", 1);
         execv(o->exe, argv);
         fprintf(stderr, "neurocmp: error: cannot run '%s': %s\n", o->exe, strerror(errno));
         _exit(1);
     }
-    int status;
-    while (waitpid(pid, &status, 0) < 0)
-        if (errno != EINTR)
-            return ncmp_fail(err, NCMP_ERR_IO, "waiting for a step: %s", strerror(errno));
-    *exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    *pid = child;
     return NCMP_OK;
+}
+
+bool study_step_wait(pid_t pid, bool block, int *exit_code)
+{
+    int status;
+    for (;;) {
+        pid_t r = waitpid(pid, &status, block ? 0 : WNOHANG);
+        if (r == pid)
+            break;
+        if (r == 0)
+            return false;
+        if (errno != EINTR) {
+            *exit_code = 1; /* lost the child: report a failure rather than wait forever */
+            return true;
+        }
+    }
+    *exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    return true;
 }
 
 static char *join_argv(char *const *argv, size_t argc)
@@ -285,84 +301,19 @@ static char *join_argv(char *const *argv, size_t argc)
     return s;
 }
 
-static double now_seconds(void)
+double study_now_seconds(void)
 {
     struct timespec t;
     clock_gettime(CLOCK_MONOTONIC, &t);
     return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }
 
-static ncmp_status record(ncmp_manifest *m, const char *manifest_path, const study_step *s, const char *key,
-                          const char *state, double seconds, const file_list *inputs, const file_list *outputs,
-                          char *const *argv, size_t argc, ncmp_error *err)
+char **study_step_command(const study_step *s, const study_run_options *o, bool resume)
 {
-    ncmp_manifest_step ms = {0};
-    ms.name = (char *)s->name;
-    ms.kind = (char *)s->kind;
-    ms.key = (char *)key;
-    ms.state = (char *)state;
-    ms.cheap = s->cheap;
-    ms.seconds = seconds;
-    ms.argv = (char **)argv; /* copied by ncmp_manifest_put */
-    ms.argc = argc;
-    ms.inputs = inputs->files;
-    ms.n_inputs = inputs->n;
-    ms.outputs = outputs ? outputs->files : NULL;
-    ms.n_outputs = outputs ? outputs->n : 0;
-    ncmp_status st = ncmp_manifest_put(m, &ms, err);
-    if (!st)
-        st = ncmp_manifest_write(m, manifest_path, err);
-    return st;
-}
-
-static ncmp_status run_step(const study_config *c, const study_plan *p, const study_step *s, const study_run_options *o,
-                            ncmp_manifest *m, const char *manifest_path, bool *ran, ncmp_error *err)
-{
-    *ran = false;
-    file_list inputs = {0}, outputs = {0};
-    char(*hashes)[NCMP_SHA256_HEX_LEN] = calloc(s->n_inputs + 1, NCMP_SHA256_HEX_LEN);
     char **argv = calloc(s->argc + 4, sizeof *argv);
-    char *line = NULL;
-    ncmp_status st = NCMP_OK;
-    if (!hashes || !argv) {
-        st = ncmp_fail(err, NCMP_ERR_NOMEM, "out of memory");
-        goto done;
-    }
-    for (size_t i = 0; i < s->n_inputs && !st; i++) {
-        st = list_add(&inputs, c->out, s->inputs[i].role, s->inputs[i].path, err);
-        if (st)
-            ncmp_error_context(err, "step %s: input '%s'", s->name, s->inputs[i].role);
-        else
-            memcpy(hashes[i], inputs.files[i].sha256, NCMP_SHA256_HEX_LEN);
-    }
-    if (st)
-        goto done;
-    char key[NCMP_SHA256_HEX_LEN];
-    study_step_key(s, hashes, key);
-    ncmp_manifest_step *prev = ncmp_manifest_find(m, s->name);
-    if (!o->rerun && prev && !strcmp(prev->state, "done") && !strcmp(prev->key, key) && outputs_intact(c, prev)) {
-        ncmp_log_info("study: %-40s up to date", s->name);
-        goto done;
-    }
-    /* an interrupted export or training left OUT.partial (or, for training, OUT after an epoch) */
-    char partial[4300];
-    snprintf(partial, sizeof partial, "%s.partial", s->outputs[0].path);
-    bool resume = s->resumable && prev && !strcmp(prev->state, "running") && !strcmp(prev->key, key) &&
-                  (ncmp_file_exists(s->outputs[0].path) || ncmp_file_exists(partial));
-    if (!resume)
-        remove_old_outputs(c, prev, s);
-    for (size_t i = 0; i < s->n_outputs && !st; i++) {
-        /* an output folder, or the folder of an output file */
-        char dir[4200];
-        snprintf(dir, sizeof dir, "%s", s->outputs[i].path);
-        char *slash = s->outputs[i].directory ? NULL : strrchr(dir, '/');
-        if (slash)
-            *slash = '\0';
-        st = ncmp_make_directories(dir, err);
-    }
-    if (st)
-        goto done;
-    /* argv as run: the executable, -q, the command, then --resume/--force for resumable steps */
+    if (!argv)
+        return NULL;
+    /* the executable, -q, the command, then --resume/--force for resumable steps */
     size_t n = 0;
     argv[n++] = "neurocmp";
     if (o->quiet)
@@ -372,41 +323,249 @@ static ncmp_status run_step(const study_config *c, const study_plan *p, const st
     if (s->resumable)
         argv[n++] = resume ? "--resume" : "--force";
     argv[n] = NULL;
-    if ((st = record(m, manifest_path, s, key, "running", 0, &inputs, NULL, s->argv, s->argc, err)))
-        goto done;
-    line = join_argv(s->argv, s->argc);
-    ncmp_log_info("study: %-40s %s\n       %s", s->name, resume ? "resuming" : "running", line ? line : "");
-    double t0 = now_seconds();
-    int code = 0;
-    if (s->local) {
-        if ((st = s->local(c, p, err)))
-            goto done;
-    } else if ((st = spawn(c, o, argv, &code, err)))
-        goto done;
-    double seconds = now_seconds() - t0;
-    if (code == 3 || code == 130) {
-        st = ncmp_fail(err, NCMP_ERR_INTERRUPTED,
-                       "step %s was interrupted; run the study again to resume it (finished steps are kept)", s->name);
-        goto done;
+    return argv;
+}
+
+/* ---- a study's session: the lock, the manifest and each step's inputs --------- */
+
+typedef struct step_state {
+    file_list inputs;
+    char key[NCMP_SHA256_HEX_LEN];
+    bool checked, resume;
+} step_state;
+
+struct study_session {
+    const study_config *c;
+    const study_plan *p;
+    const study_run_options *o;
+    int lock;
+    char *manifest_path;
+    ncmp_manifest *m;
+    step_state *steps;
+};
+
+void study_session_close(study_session *s)
+{
+    if (!s)
+        return;
+    for (size_t i = 0; s->steps && i < s->p->n_steps; i++)
+        list_free(&s->steps[i].inputs);
+    free(s->steps);
+    ncmp_manifest_free(s->m);
+    free(s->manifest_path);
+    if (s->lock >= 0)
+        close(s->lock); /* releases the lock */
+    free(s);
+}
+
+ncmp_status study_session_open(const study_config *c, const study_plan *p, const study_run_options *o,
+                               study_session **out, ncmp_error *err)
+{
+    *out = NULL;
+    study_session *s = calloc(1, sizeof *s);
+    if (!s)
+        return ncmp_fail(err, NCMP_ERR_NOMEM, "out of memory");
+    s->c = c;
+    s->p = p;
+    s->o = o;
+    s->lock = -1;
+    ncmp_status st = ncmp_make_directories(c->out, err);
+    if (st) {
+        study_session_close(s);
+        return st;
     }
-    if (code != 0) {
-        st = ncmp_fail(err, NCMP_ERR_VALUE, "step %s failed (exit %d); its command, run in '%s':\n  %s", s->name, code,
-                       c->out, line ? line : "");
-        goto done;
+    /* One study process per output folder: a second one would interleave its steps and manifest writes. */
+    char lock_path[4200];
+    snprintf(lock_path, sizeof lock_path, "%s/.study.lock", c->out);
+    s->lock = open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (s->lock < 0) {
+        st = ncmp_fail(err, NCMP_ERR_IO, "cannot create '%s': %s", lock_path, strerror(errno));
+        study_session_close(s);
+        return st;
     }
-    if ((st = hash_outputs(c, s, &outputs, err))) {
-        ncmp_error_context(err, "step %s", s->name);
-        goto done;
+    if (flock(s->lock, LOCK_EX | LOCK_NB) != 0) {
+        st = ncmp_fail(err, NCMP_ERR_EXISTS, "another 'neurocmp study' is running on '%s' (it holds %s)", c->out,
+                       lock_path);
+        study_session_close(s);
+        return st;
     }
-    st = record(m, manifest_path, s, key, "done", seconds, &inputs, &outputs, s->argv, s->argc, err);
-    *ran = true;
-    ncmp_log_info("study: %-40s done in %.1f s", s->name, seconds);
-done:
-    free(line);
+    s->manifest_path = study_manifest_path(c);
+    s->steps = calloc(p->n_steps + 1, sizeof *s->steps);
+    if (!s->manifest_path || !s->steps) {
+        study_session_close(s);
+        return ncmp_fail(err, NCMP_ERR_NOMEM, "out of memory");
+    }
+    if (ncmp_file_exists(s->manifest_path)) {
+        if ((st = ncmp_manifest_read(s->manifest_path, &s->m, err))) {
+            ncmp_error_context(err, "the study's manifest (remove it to start the study afresh)");
+            study_session_close(s);
+            return st;
+        }
+        memcpy(s->m->config_sha256, c->sha256, NCMP_SHA256_HEX_LEN);
+    } else {
+        char *cfg = ncmp_manifest_relative_path(c->out, c->path);
+        st = ncmp_manifest_create(c->name, cfg ? cfg : c->path, c->sha256, &s->m, err);
+        free(cfg);
+        if (st) {
+            study_session_close(s);
+            return st;
+        }
+    }
+    *out = s;
+    return NCMP_OK;
+}
+
+static ncmp_status record(study_session *ss, const study_step *s, const char *state, double seconds,
+                          const file_list *outputs, ncmp_error *err)
+{
+    step_state *t = &ss->steps[s - ss->p->steps];
+    ncmp_manifest_step ms = {0};
+    ms.name = (char *)s->name;
+    ms.kind = (char *)s->kind;
+    ms.key = t->key;
+    ms.state = (char *)state;
+    ms.cheap = s->cheap;
+    ms.seconds = seconds;
+    ms.argv = (char **)s->argv; /* copied by ncmp_manifest_put */
+    ms.argc = s->argc;
+    ms.inputs = t->inputs.files;
+    ms.n_inputs = t->inputs.n;
+    ms.outputs = outputs ? outputs->files : NULL;
+    ms.n_outputs = outputs ? outputs->n : 0;
+    ncmp_status st = ncmp_manifest_put(ss->m, &ms, err);
+    if (!st)
+        st = ncmp_manifest_write(ss->m, ss->manifest_path, err);
+    return st;
+}
+
+ncmp_status study_session_check(study_session *ss, size_t step, bool *up_to_date, ncmp_error *err)
+{
+    const study_step *s = &ss->p->steps[step];
+    step_state *t = &ss->steps[step];
+    *up_to_date = false;
+    list_free(&t->inputs);
+    char(*hashes)[NCMP_SHA256_HEX_LEN] = calloc(s->n_inputs + 1, NCMP_SHA256_HEX_LEN);
+    if (!hashes)
+        return ncmp_fail(err, NCMP_ERR_NOMEM, "out of memory");
+    ncmp_status st = NCMP_OK;
+    for (size_t i = 0; i < s->n_inputs && !st; i++) {
+        st = list_add(&t->inputs, ss->c->out, s->inputs[i].role, s->inputs[i].path, err);
+        if (st)
+            ncmp_error_context(err, "step %s: input '%s'", s->name, s->inputs[i].role);
+        else
+            memcpy(hashes[i], t->inputs.files[i].sha256, NCMP_SHA256_HEX_LEN);
+    }
+    if (!st) {
+        study_step_key(s, hashes, t->key);
+        t->checked = true;
+        ncmp_manifest_step *prev = ncmp_manifest_find(ss->m, s->name);
+        *up_to_date = !ss->o->rerun && prev && !strcmp(prev->state, "done") && !strcmp(prev->key, t->key) &&
+                      outputs_intact(ss->c, prev);
+    }
     free(hashes);
-    free(argv);
-    list_free(&inputs);
+    return st;
+}
+
+ncmp_status study_session_begin(study_session *ss, size_t step, bool *resume, ncmp_error *err)
+{
+    const study_config *c = ss->c;
+    const study_step *s = &ss->p->steps[step];
+    step_state *t = &ss->steps[step];
+    if (!t->checked)
+        return ncmp_fail(err, NCMP_ERR_INTERNAL, "step %s begun before its inputs were hashed", s->name);
+    ncmp_manifest_step *prev = ncmp_manifest_find(ss->m, s->name);
+    /* an interrupted export or training left OUT.partial (or, for training, OUT after an epoch) */
+    char partial[4300];
+    snprintf(partial, sizeof partial, "%s.partial", s->outputs[0].path);
+    t->resume = s->resumable && prev && !strcmp(prev->state, "running") && !strcmp(prev->key, t->key) &&
+                (ncmp_file_exists(s->outputs[0].path) || ncmp_file_exists(partial));
+    *resume = t->resume;
+    if (!t->resume)
+        remove_old_outputs(c, prev, s);
+    ncmp_status st = NCMP_OK;
+    for (size_t i = 0; i < s->n_outputs && !st; i++) {
+        /* an output folder, or the folder of an output file */
+        char dir[4200];
+        snprintf(dir, sizeof dir, "%s", s->outputs[i].path);
+        char *slash = s->outputs[i].directory ? NULL : strrchr(dir, '/');
+        if (slash)
+            *slash = '\0';
+        st = ncmp_make_directories(dir, err);
+    }
+    if (!st)
+        st = record(ss, s, "running", 0, NULL, err);
+    return st;
+}
+
+ncmp_status study_session_end(study_session *ss, size_t step, int exit_code, double seconds, const char *where,
+                              ncmp_error *err)
+{
+    const study_config *c = ss->c;
+    const study_step *s = &ss->p->steps[step];
+    if (exit_code == 3 || exit_code == 130)
+        return ncmp_fail(err, NCMP_ERR_INTERRUPTED,
+                         "step %s was interrupted%s; run the study again to resume it (finished steps are kept)",
+                         s->name, where ? where : "");
+    if (exit_code != 0) {
+        char *line = join_argv(s->argv, s->argc);
+        ncmp_status st = ncmp_fail(err, NCMP_ERR_VALUE, "step %s failed (exit %d)%s; its command, run in '%s':\n  %s",
+                                   s->name, exit_code, where ? where : "", c->out, line ? line : "");
+        free(line);
+        return st;
+    }
+    file_list outputs = {0};
+    ncmp_status st = hash_outputs(c, s, &outputs, err);
+    if (st)
+        ncmp_error_context(err, "step %s", s->name);
+    else
+        st = record(ss, s, "done", seconds, &outputs, err);
     list_free(&outputs);
+    return st;
+}
+
+char *study_step_line(const study_step *s)
+{
+    return join_argv(s->argv, s->argc);
+}
+
+static ncmp_status run_step(study_session *ss, size_t step, bool *ran, ncmp_error *err)
+{
+    const study_config *c = ss->c;
+    const study_step *s = &ss->p->steps[step];
+    *ran = false;
+    bool fresh = false, resume = false;
+    ncmp_status st = study_session_check(ss, step, &fresh, err);
+    if (st)
+        return st;
+    if (fresh) {
+        ncmp_log_info("study: %-40s up to date", s->name);
+        return NCMP_OK;
+    }
+    if ((st = study_session_begin(ss, step, &resume, err)))
+        return st;
+    char **argv = study_step_command(s, ss->o, resume);
+    char *line = join_argv(s->argv, s->argc);
+    if (!argv) {
+        free(line);
+        return ncmp_fail(err, NCMP_ERR_NOMEM, "out of memory");
+    }
+    ncmp_log_info("study: %-40s %s\n       %s", s->name, resume ? "resuming" : "running", line ? line : "");
+    double t0 = study_now_seconds();
+    int code = 0;
+    pid_t pid;
+    if (s->local)
+        st = s->local(c, ss->p, err);
+    else if (!(st = study_step_start(c, ss->o, argv, &pid, err)))
+        study_step_wait(pid, true, &code);
+    double seconds = study_now_seconds() - t0;
+    if (!st)
+        st = study_session_end(ss, step, code, seconds, NULL, err);
+    if (!st) {
+        *ran = true;
+        ncmp_log_info("study: %-40s done in %.1f s", s->name, seconds);
+    }
+    free(line);
+    free(argv);
     return st;
 }
 
@@ -437,53 +596,17 @@ ncmp_status study_run(const study_config *c, const study_plan *p, const study_ru
     sum->ran = calloc(p->n_steps + 1, sizeof *sum->ran);
     if (!sum->ran)
         return ncmp_fail(err, NCMP_ERR_NOMEM, "out of memory");
-    ncmp_status st = ncmp_make_directories(c->out, err);
+    study_session *ss = NULL;
+    ncmp_status st = study_session_open(c, p, o, &ss, err);
     if (st)
         return st;
-    /* One study process per output folder: a second one would interleave its steps and manifest writes. */
-    char lock_path[4200];
-    snprintf(lock_path, sizeof lock_path, "%s/.study.lock", c->out);
-    int lock = open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-    if (lock < 0)
-        return ncmp_fail(err, NCMP_ERR_IO, "cannot create '%s': %s", lock_path, strerror(errno));
-    if (flock(lock, LOCK_EX | LOCK_NB) != 0) {
-        close(lock);
-        return ncmp_fail(err, NCMP_ERR_EXISTS, "another 'neurocmp study' is running on '%s' (it holds %s)", c->out,
-                         lock_path);
-    }
-    char *manifest_path = study_manifest_path(c);
-    if (!manifest_path) {
-        close(lock);
-        return ncmp_fail(err, NCMP_ERR_NOMEM, "out of memory");
-    }
-    ncmp_manifest *m = NULL;
-    if (ncmp_file_exists(manifest_path)) {
-        if ((st = ncmp_manifest_read(manifest_path, &m, err))) {
-            ncmp_error_context(err, "the study's manifest (remove it to start the study afresh)");
-            free(manifest_path);
-            close(lock);
-            return st;
-        }
-        memcpy(m->config_sha256, c->sha256, NCMP_SHA256_HEX_LEN);
-    } else {
-        char *cfg = ncmp_manifest_relative_path(c->out, c->path);
-        st = ncmp_manifest_create(c->name, cfg ? cfg : c->path, c->sha256, &m, err);
-        free(cfg);
-        if (st) {
-            free(manifest_path);
-            close(lock);
-            return st;
-        }
-    }
-    double t0 = now_seconds();
+    double t0 = study_now_seconds();
     for (size_t i = 0; i < p->n_steps && !st; i++) {
-        st = run_step(c, p, &p->steps[i], o, m, manifest_path, &sum->ran[i], err);
+        st = run_step(ss, i, &sum->ran[i], err);
         if (!st)
             sum->ran[i] ? sum->n_run++ : sum->n_skipped++;
     }
-    sum->seconds = now_seconds() - t0;
-    ncmp_manifest_free(m);
-    free(manifest_path);
-    close(lock); /* releases the lock */
+    sum->seconds = study_now_seconds() - t0;
+    study_session_close(ss);
     return st;
 }

@@ -6,6 +6,7 @@
 #define NCMP_STUDY_RUN_H
 
 #include <stdbool.h>
+#include <sys/types.h>
 
 #include "study/config.h"
 #include "study/plan.h"
@@ -38,5 +39,41 @@ void study_step_key(const study_step *s, char (*input_sha256)[NCMP_SHA256_HEX_LE
 
 /* SHA-256 of a file, remembered for the process by (device, inode, size, mtime). */
 ncmp_status study_hash_file(const char *path, char hex[NCMP_SHA256_HEX_LEN], long long *bytes, ncmp_error *err);
+
+/* ---- the pieces study_run is made of, shared with the MPI scheduler (study/schedule.h) ---- */
+
+/* A study's session: the output folder's lock and the manifest (only one
+ * process of a study, rank 0 under MPI, opens it).  Free with study_session_close. */
+typedef struct study_session study_session;
+ncmp_status study_session_open(const study_config *c, const study_plan *p, const study_run_options *o,
+                               study_session **out, ncmp_error *err);
+void study_session_close(study_session *s);
+/* Hash the step's inputs (they must exist: the steps making them are done) and
+ * compute its key; *up_to_date when the manifest says it is done with this
+ * key and its outputs are intact (always false with o->rerun). */
+ncmp_status study_session_check(study_session *s, size_t step, bool *up_to_date, ncmp_error *err);
+/* After study_session_check said it must run: remove what an earlier run
+ * wrote (unless it resumes), make its folders, record it "running".
+ * *resume: the command gets --resume instead of --force. */
+ncmp_status study_session_begin(study_session *s, size_t step, bool *resume, ncmp_error *err);
+/* After the step's command exited with exit_code: an error naming the step
+ * (and `where`, e.g. " on rank 2", when not NULL) if it failed, else its
+ * outputs hashed and the step recorded "done" in the manifest. */
+ncmp_status study_session_end(study_session *s, size_t step, int exit_code, double seconds, const char *where,
+                              ncmp_error *err);
+
+/* The argv a step runs with (-q, --resume/--force added); the strings are
+ * the step's own; the caller frees the array only.  NULL when out of memory. */
+char **study_step_command(const study_step *s, const study_run_options *o, bool resume);
+/* The step's command as one line, for messages (caller frees). */
+char *study_step_line(const study_step *s);
+/* Start o->exe with argv in the study's output folder, as a plain process
+ * (NEUROCMP_NO_MPI=1) that records the study file in its outputs. */
+ncmp_status study_step_start(const study_config *c, const study_run_options *o, char *const *argv, pid_t *pid,
+                             ncmp_error *err);
+/* True once the child ended (its exit code, or 128 + signal, in *exit_code);
+ * with block false, returns false at once while it still runs. */
+bool study_step_wait(pid_t pid, bool block, int *exit_code);
+double study_now_seconds(void);
 
 #endif

@@ -342,13 +342,30 @@ static ncmp_status read_rows(const ncmp_activations *a, const char *layer, const
     /* One stimulus at a time: the datasets are chunked by stimulus, and
      * memory stays at the features being assembled.  A range of features
      * (one rank's share, results/score_ranks.h) is selected once at stimulus
-     * (0, 0) and moved to each stimulus with an offset. */
+     * (0, 0) and moved to each stimulus with an offset; but when one chunk
+     * holds every feature of a stimulus (what `neurocmp export` writes),
+     * HDF5 reads that whole chunk anyway, and reading the row whole into
+     * `row` and copying the range measured 2-3x faster than the selection. */
     hsize_t start[NCMP_H5_MAX_RANK] = {0}, count[NCMP_H5_MAX_RANK];
     count[0] = count[1] = 1;
     for (int i = 2; i < rank; i++)
         count[i] = dims[i];
     hid_t fs = H5I_INVALID_HID, ms = H5I_INVALID_HID;
+    double *row = NULL;
     if (!all) {
+        hid_t dcpl = H5Dget_create_plist(d);
+        hsize_t chunk[NCMP_H5_MAX_RANK];
+        bool whole = dcpl >= 0 && H5Pget_layout(dcpl) == H5D_CHUNKED && H5Pget_chunk(dcpl, rank, chunk) == rank;
+        for (int i = 2; whole && i < rank; i++)
+            whole = chunk[i] == dims[i];
+        if (dcpl >= 0)
+            H5Pclose(dcpl);
+        if (whole && !(row = malloc(f * sizeof *row))) {
+            H5Dclose(d);
+            return ncmp_fail(err, NCMP_ERR_NOMEM, "out of memory for %zu features", f);
+        }
+    }
+    if (!all && !row) {
         hsize_t mdim = w ? w : 1, at[NCMP_H5_MAX_RANK] = {0};
         fs = H5Dget_space(d);
         ms = H5Screate_simple(1, &mdim, NULL);
@@ -365,7 +382,10 @@ static ncmp_status read_rows(const ncmp_activations *a, const char *layer, const
         start[1] = rows[i];
         if (all)
             st = ncmp_h5_read_block(d, H5T_NATIVE_DOUBLE, start, count, out + i * w, err);
-        else {
+        else if (row) {
+            if (!(st = ncmp_h5_read_block(d, H5T_NATIVE_DOUBLE, start, count, row, err)))
+                memcpy(out + i * w, row + c0, w * sizeof *row);
+        } else {
             hssize_t offset[NCMP_H5_MAX_RANK] = {(hssize_t)start[0], (hssize_t)start[1]};
             if (H5Soffset_simple(fs, offset) < 0 || H5Dread(d, H5T_NATIVE_DOUBLE, ms, fs, H5P_DEFAULT, out + i * w) < 0)
                 st = ncmp_h5_fail(err, NCMP_ERR_FORMAT, "cannot read features %zu..%zu", c0, c1);
@@ -384,6 +404,7 @@ static ncmp_status read_rows(const ncmp_activations *a, const char *layer, const
                 break;
             }
     }
+    free(row);
     if (fs >= 0)
         H5Sclose(fs);
     if (ms >= 0)

@@ -682,7 +682,10 @@ ncmp_status ncmp_temporal_compute(const ncmp_activations *acts, const char *laye
     if (o.map && rank == 0 && (st = score_map(r, acts, layer, o.map, in, Yp, B, n, q, &o, &po, any_ceiling, err)))
         goto done;
 done:
-    ncmp_progress_finish(bar);
+    if (st) /* not "done": the matrix is not complete */
+        ncmp_progress_abandon(bar);
+    else
+        ncmp_progress_finish(bar);
     ncmp_assembly_free(selected);
     for (size_t b = 0; in && b <= B; b++)
         ncmp_score_inputs_free(in[b]);

@@ -64,8 +64,9 @@ same "table ridge (dual, per-neuroid alphas)" "t.json t.tsv" score --activations
 same "table cka" "t.csv" score --activations "$acts" --layer all --neural "$nc" --region each --metric cka \
   --table t.csv
 # temporal: iterations x time bins
-same "temporal per-bin (kernel)" "tp/temporal.json tp/temporal.h5" temporal --activations "$acts" --layer fc \
-  --neural "$tmp/sim.nc" --region IT --solver kernel --out tp --no-figures
+same "temporal per-bin (kernel), a committed map" "tp/temporal.json tp/temporal.h5" temporal \
+  --activations "$acts" --layer fc --neural "$tmp/sim.nc" --region IT --solver kernel --map linear:70:40 --out tp \
+  --no-figures
 same "temporal span (kernel)" "tp/temporal.json" temporal --activations "$acts" --layer fc \
   --neural "$tmp/sim.nc" --region IT --mode span --solver kernel --out tp --no-figures
 same "temporal per-bin (features path: whole iterations)" "tp/temporal.json" temporal --activations "$acts" \
@@ -96,12 +97,18 @@ shutil.copy(sys.argv[1], sys.argv[2])
 with h5py.File(sys.argv[2], "r+") as f:
     d = f["activations/conv"]; ids = [s.decode() for s in f["stimulus_id"][:]]
     d[1, ids.index("img0042"), 7, 2, 2] = np.nan
+    f["activations/fc"][1, ids.index("img0042"), 20] = np.nan
 PYEOF
   bad_case "NaN feature only rank 1 reads (score)" "rank 1 of 2: $tmp/nan.h5: layer 'conv' iteration 1 has a NaN feature (index 71" \
     score --activations "$tmp/nan.h5" --layer conv --neural "$nc" --region V4 --solver kernel
   bad_case "NaN feature only rank 1 reads (table)" "rank 1 of 2:" score --activations "$tmp/nan.h5" \
     --layer all --neural "$nc" --region each --solver kernel --table "$tmp/bad.csv"
   [ ! -e "$tmp/bad.csv" ] && ok || bad "table: a CSV was left after the failure"
+  # temporal: fc feature 20 is rank 1's on the Gram path; iteration 1 is rank 1's on the features path
+  bad_case "NaN feature only rank 1 reads (temporal, kernel)" "rank 1 of 2: $tmp/nan.h5: layer 'fc' iteration 1" \
+    temporal --activations "$tmp/nan.h5" --layer fc --neural "$tmp/sim.nc" --region IT --solver kernel --no-figures
+  bad_case "NaN in the iteration only rank 1 scores (temporal, features)" "rank 1 of 2: iteration 1: $tmp/nan.h5: layer 'fc'" \
+    temporal --activations "$tmp/nan.h5" --layer fc --neural "$tmp/sim.nc" --region IT --solver nipals --no-figures
 else
   skip "h5py/numpy missing: the rank-specific NaN case"
 fi

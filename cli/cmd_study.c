@@ -12,9 +12,13 @@
 #include "study/run.h"
 #include "study/schedule.h"
 
+#include "core/provenance.h"
+
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static void human_bytes(char *buf, size_t size, double b)
 {
@@ -69,6 +73,49 @@ static void print_plan(const study_config *c, const study_plan *p)
                "  the steps print their own progress)\n",
                t, d, m);
     free(manifest);
+}
+
+/* The study's own command line, restored after an in-process step. */
+static int study_argc;
+static char **study_argv;
+
+/* An export step under MPI, run in this process on every rank at once (study/schedule.h): as its child
+ * process would run it, in the output folder, with its own command line and the study file in its
+ * provenance; then the study's working folder and command line again. */
+static int run_collective(const study_config *c, int argc, char **argv)
+{
+    int here = open(".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (here < 0 || chdir(c->out) != 0) {
+        ncmp_log_error("cannot enter '%s' for an export step", c->out);
+        if (here >= 0)
+            close(here);
+        return 1;
+    }
+    ncmp_error err;
+    ncmp_error_clear(&err);
+    ncmp_provenance_set_command_line(argc, argv);
+    int rc = 1;
+    if (ncmp_provenance_set_study(c->path, &err))
+        ncmp_log_error("%s", err.message);
+    else {
+        /* argv[0] is "neurocmp", then -q when the study is quiet (already the log level here) */
+        int first = 1;
+        while (first < argc && argv[first][0] == '-')
+            first++;
+        rc = cmd_export(argc - first, argv + first);
+    }
+    /* as cli/main.c does: a failure one rank met alone would leave the others waiting in the export */
+    if (rc != 0 && ncmp_dist_parallel() && !ncmp_dist_failure_agreed()) {
+        ncmp_log_error("step failed on rank %d of %d: ending every rank (no output is complete)", ncmp_dist_rank(),
+                       ncmp_dist_size());
+        ncmp_dist_abort(rc);
+    }
+    ncmp_provenance_clear();
+    ncmp_provenance_set_command_line(study_argc, study_argv);
+    if (fchdir(here) != 0)
+        ncmp_log_warn("cannot return to the study's working folder");
+    close(here);
+    return rc;
 }
 
 int cmd_study(int argc, char **argv)
@@ -138,7 +185,13 @@ int cmd_study(int argc, char **argv)
     } else {
         /* /proc/self/exe in the child is this very binary, even if a rebuild replaced the file meanwhile */
         const char *exe = "/proc/self/exe";
-        study_run_options o = {exe, ncmp_log_get_level() <= NCMP_LOG_QUIET, rerun};
+        study_run_options o = {exe, ncmp_log_get_level() <= NCMP_LOG_QUIET, rerun, NULL};
+        /* Under MPI an export step is one export over every rank (model/export_dist.c). */
+        if (ncmp_dist_parallel() && !getenv("NEUROCMP_STUDY_EXPORT_TASKS")) {
+            o.collective = run_collective;
+            study_argc = argc;
+            study_argv = argv;
+        }
         study_run_summary sum;
         volatile sig_atomic_t stop = 0;
         cli_interrupt saved;

@@ -15,6 +15,11 @@ typedef struct study_run_options {
     const char *exe; /* the neurocmp executable the steps run (argv[0] of the plan) */
     bool quiet;      /* pass -q to the steps */
     bool rerun;      /* run every step, whatever the manifest says */
+    /* Under MPI (study/schedule.h): run an export step in this process, on
+     * every rank at once, with argv as its child would get it (argv[0]
+     * "neurocmp"), in the output folder; returns its exit code.  NULL: exports
+     * are child processes like every other step. */
+    int (*collective)(const struct study_config *c, int argc, char **argv);
 } study_run_options;
 
 typedef struct study_run_summary {

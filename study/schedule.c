@@ -17,8 +17,9 @@
 /* Message tags (core/dist.c uses 71xx). */
 enum { TAG_TASK = 7201, TAG_REPORT = 7202 };
 
-/* Rank 0 -> worker: run a step, stop the step it runs (another step failed), or leave. */
-enum { TASK_RUN = 1, TASK_CANCEL = 2, TASK_STOP = 3 };
+/* Rank 0 -> worker: run a step, stop the step it runs (another step failed), leave, or
+ * take part in a step every rank runs together in-process (an export). */
+enum { TASK_RUN = 1, TASK_CANCEL = 2, TASK_STOP = 3, TASK_COLLECTIVE = 4 };
 
 typedef struct task_message {
     int what;   /* TASK_* */
@@ -75,7 +76,15 @@ typedef struct leader {
     pid_t own_child;        /* rank 0's own step */
     bool cancelled;
     ncmp_status failed; /* the first failure; its message is in err */
+    /* the collective step under way: ranks yet to report, and the first non-zero exit code */
+    int collective_step, collective_pending, collective_code;
 } leader;
+
+/* Exports use every rank at once (model/export_dist.c), in-process. */
+static bool is_collective(const leader *l, const study_step *s)
+{
+    return l->o->collective && !s->local && !strcmp(s->kind, "export");
+}
 
 static bool ready(const leader *l, size_t i)
 {
@@ -118,10 +127,14 @@ static void fail(leader *l, ncmp_status st, const ncmp_error *e, ncmp_error *err
 static void finish(leader *l, int rank, int step, int exit_code, double seconds, ncmp_error *err)
 {
     const study_step *s = &l->p->steps[step];
-    l->rank_step[rank] = -1;
     l->state[step] = FINISHED;
     char where[64];
-    snprintf(where, sizeof where, " on rank %d of %d", rank, l->ranks);
+    if (rank < 0) /* a collective step */
+        snprintf(where, sizeof where, " on all %d ranks", l->ranks);
+    else {
+        l->rank_step[rank] = -1;
+        snprintf(where, sizeof where, " on rank %d of %d", rank, l->ranks);
+    }
     if (l->cancelled && exit_code != 0) {
         ncmp_log_warn("study: %-40s stopped%s (it resumes or reruns on the next run)", s->name, where);
         return;
@@ -146,8 +159,11 @@ static bool dispatch(leader *l, ncmp_error *err)
         const study_step *s = &l->p->steps[i];
         if (l->state[i] != WAITING || !ready(l, i))
             continue;
-        if (s->local && running_count(l) > 0)
+        if ((s->local || is_collective(l, s)) && running_count(l) > 0) {
+            if (is_collective(l, s))
+                break; /* it needs every rank: start nothing more until the running steps end */
             continue;
+        }
         int rank = idle_rank(l);
         if (rank < 0)
             break;
@@ -169,8 +185,12 @@ static bool dispatch(leader *l, ncmp_error *err)
             break;
         }
         char *line = study_step_line(s);
-        ncmp_log_info("study: %-40s %s on rank %d of %d\n       %s", s->name, resume ? "resuming" : "running",
-                      s->local ? 0 : rank, l->ranks, line ? line : "");
+        if (is_collective(l, s))
+            ncmp_log_info("study: %-40s %s on all %d ranks\n       %s", s->name, resume ? "resuming" : "running",
+                          l->ranks, line ? line : "");
+        else
+            ncmp_log_info("study: %-40s %s on rank %d of %d\n       %s", s->name, resume ? "resuming" : "running",
+                          s->local ? 0 : rank, l->ranks, line ? line : "");
         free(line);
         progress = true;
         l->started[i] = study_now_seconds();
@@ -186,6 +206,30 @@ static bool dispatch(leader *l, ncmp_error *err)
                 break;
             }
             finish(l, 0, (int)i, 0, study_now_seconds() - l->started[i], err);
+            continue;
+        }
+        if (is_collective(l, s)) {
+            /* every rank is idle: each joins the step, rank 0 last; the workers report as for any step */
+            for (int r = 1; r < l->ranks && !st; r++) {
+                task_message t = {TASK_COLLECTIVE, (int)i, resume};
+                if (!(st = ncmp_dist_send(r, TAG_TASK, &t, sizeof t, &e)))
+                    l->rank_step[r] = (int)i;
+            }
+            if (st) {
+                /* the ranks told already wait in the step's first collective operation: end the job */
+                ncmp_log_error("study: %s; ending every rank", e.message);
+                ncmp_dist_abort(1);
+            }
+            char **argv = study_step_command(s, l->o, resume);
+            size_t argc = 0;
+            while (argv && argv[argc])
+                argc++;
+            l->collective_step = (int)i;
+            l->collective_pending = l->ranks - 1;
+            l->collective_code = argv ? l->o->collective(l->c, (int)argc, argv) : 1;
+            free(argv);
+            if (l->collective_pending == 0)
+                finish(l, -1, (int)i, l->collective_code, study_now_seconds() - l->started[i], err);
             continue;
         }
         if (rank == 0) {
@@ -240,8 +284,17 @@ static bool collect(leader *l, ncmp_error *err)
                 l->state[l->rank_step[source]] = FINISHED, l->rank_step[source] = -1;
             continue;
         }
-        finish(l, source, m.step, m.exit_code, m.seconds, err);
         progress = true;
+        if (m.step == l->collective_step && l->collective_pending > 0) {
+            /* one rank's part of a collective step: the step ends with the last one */
+            l->rank_step[source] = -1;
+            if (m.exit_code && !l->collective_code)
+                l->collective_code = m.exit_code;
+            if (--l->collective_pending == 0)
+                finish(l, -1, m.step, l->collective_code, study_now_seconds() - l->started[m.step], err);
+            continue;
+        }
+        finish(l, source, m.step, m.exit_code, m.seconds, err);
     }
     return progress;
 }
@@ -266,7 +319,7 @@ static ncmp_status lead(const study_config *c, const study_plan *p, const study_
                         ncmp_error *err)
 {
     size_t n = p->n_steps;
-    leader l = {.c = c, .p = p, .o = o, .sum = sum, .ranks = ncmp_dist_size()};
+    leader l = {.c = c, .p = p, .o = o, .sum = sum, .ranks = ncmp_dist_size(), .collective_step = -1};
     l.depends = calloc(n * n + 1, 1);
     l.state = calloc(n + 1, sizeof *l.state);
     l.started = calloc(n + 1, sizeof *l.started);
@@ -349,6 +402,19 @@ static ncmp_status work(const study_config *c, const study_plan *p, const study_
             if (t.what == TASK_CANCEL) {
                 if (step >= 0 && step == t.step)
                     kill(child, SIGTERM);
+                continue;
+            }
+            if (t.what == TASK_COLLECTIVE && o->collective && t.step >= 0 && (size_t)t.step < p->n_steps && step < 0) {
+                char **argv = study_step_command(&p->steps[t.step], o, t.resume != 0);
+                size_t argc = 0;
+                while (argv && argv[argc])
+                    argc++;
+                double t0 = study_now_seconds();
+                report_message m = {t.step, argv ? o->collective(c, (int)argc, argv) : 1, 0};
+                m.seconds = study_now_seconds() - t0;
+                free(argv);
+                if ((st = ncmp_dist_send(0, TAG_REPORT, &m, sizeof m, err)))
+                    return st;
                 continue;
             }
             if (t.what != TASK_RUN || t.step < 0 || (size_t)t.step >= p->n_steps || p->steps[t.step].local || step >= 0)

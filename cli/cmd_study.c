@@ -220,9 +220,12 @@ int cmd_study(int argc, char **argv)
         study_table_free(t);
     }
     if (!st && check) {
-        /* rank 0's verdict is every rank's exit status */
+        /* rank 0's verdict (already printed) is every rank's exit status, a failure agreed by all */
+        ncmp_error quiet;
+        ncmp_error_clear(&quiet);
+        ncmp_dist_agree(code ? NCMP_ERR_VALUE : NCMP_OK, &quiet);
         long long verdict = code;
-        if (ncmp_dist_bcast(&verdict, sizeof verdict, 0, &err))
+        if (ncmp_dist_bcast(&verdict, sizeof verdict, 0, &quiet))
             verdict = 1;
         code = (int)verdict;
     }

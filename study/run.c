@@ -1,6 +1,8 @@
 /* Running a study's steps with content-hash keys, resuming and skipping as a
  * build system does (docs/reproducibility.md, "Skipping and resuming"). */
 #include "study/run.h"
+#include "core/dist.h"
+#include "core/h5.h"
 #include "core/log.h"
 #include "core/paths.h"
 #include "core/provenance.h"
@@ -14,7 +16,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/file.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -247,7 +251,7 @@ ncmp_status study_step_start(const study_config *c, const study_run_options *o, 
 {
     fflush(stdout);
     fflush(stderr);
-    pid_t child = fork();
+    pid_t parent = getpid(), child = fork();
     if (child < 0)
         return ncmp_fail(err, NCMP_ERR_IO, "cannot start a step: %s", strerror(errno));
     if (child == 0) {
@@ -258,6 +262,10 @@ ncmp_status study_step_start(const study_config *c, const study_run_options *o, 
         setenv("NEUROCMP_STUDY_CONFIG", c->path, 1);
         /* a step of a study under MPI is a plain single process: MPI_Init in a rank's child would fail */
         setenv("NEUROCMP_NO_MPI", "1", 1);
+        /* Under MPI, a rank the launcher kills takes its step with it (SIGTERM: it stops as if
+         * interrupted, resumable), rather than leaving it writing while a rerun starts the step again. */
+        if (ncmp_dist_parallel() && (prctl(PR_SET_PDEATHSIG, SIGTERM) != 0 || getppid() != parent))
+            _exit(3);
         execv(o->exe, argv);
         fprintf(stderr, "neurocmp: error: cannot run '%s': %s\n", o->exe, strerror(errno));
         _exit(1);
@@ -466,7 +474,22 @@ ncmp_status study_session_check(study_session *ss, size_t step, bool *up_to_date
     return st;
 }
 
-ncmp_status study_session_begin(study_session *ss, size_t step, bool *resume, ncmp_error *err)
+/* The number of ranks an interrupted export ran on: its attribute mpi_ranks
+ * (model/export_internal.h), one without it; -1 if unreadable.  An export
+ * resumes only on as many ranks as it started on. */
+static long long export_ranks(const char *path)
+{
+    hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    if (f < 0)
+        return -1;
+    long long ranks = 1;
+    if (ncmp_h5_attr_exists(f, "mpi_ranks") && ncmp_h5_attr_get_int64(f, "mpi_ranks", &ranks, NULL))
+        ranks = -1;
+    H5Fclose(f);
+    return ranks;
+}
+
+ncmp_status study_session_begin(study_session *ss, size_t step, int ranks, bool *resume, ncmp_error *err)
 {
     const study_config *c = ss->c;
     const study_step *s = &ss->p->steps[step];
@@ -479,6 +502,15 @@ ncmp_status study_session_begin(study_session *ss, size_t step, bool *resume, nc
     snprintf(partial, sizeof partial, "%s.partial", s->outputs[0].path);
     t->resume = s->resumable && prev && !strcmp(prev->state, "running") && !strcmp(prev->key, t->key) &&
                 (ncmp_file_exists(s->outputs[0].path) || ncmp_file_exists(partial));
+    if (t->resume && !strcmp(s->kind, "export")) {
+        long long made = export_ranks(ncmp_file_exists(partial) ? partial : s->outputs[0].path);
+        if (made != ranks) {
+            ncmp_log_warn("study: %s: the interrupted export ran on %lld rank(s) and this run gives it %d: it starts "
+                          "over",
+                          s->name, made, ranks);
+            t->resume = false;
+        }
+    }
     *resume = t->resume;
     if (!t->resume)
         remove_old_outputs(c, prev, s);
@@ -541,7 +573,7 @@ static ncmp_status run_step(study_session *ss, size_t step, bool *ran, ncmp_erro
         ncmp_log_info("study: %-40s up to date", s->name);
         return NCMP_OK;
     }
-    if ((st = study_session_begin(ss, step, &resume, err)))
+    if ((st = study_session_begin(ss, step, 1, &resume, err)))
         return st;
     char **argv = study_step_command(s, ss->o, resume);
     char *line = join_argv(s->argv, s->argc);

@@ -57,10 +57,12 @@ void study_session_close(study_session *s);
  * compute its key; *up_to_date when the manifest says it is done with this
  * key and its outputs are intact (always false with o->rerun). */
 ncmp_status study_session_check(study_session *s, size_t step, bool *up_to_date, ncmp_error *err);
-/* After study_session_check said it must run: remove what an earlier run
- * wrote (unless it resumes), make its folders, record it "running".
- * *resume: the command gets --resume instead of --force. */
-ncmp_status study_session_begin(study_session *s, size_t step, bool *resume, ncmp_error *err);
+/* After study_session_check said it must run on `ranks` ranks (1 but for an
+ * export under MPI): remove what an earlier run wrote (unless it resumes:
+ * an interrupted export only on as many ranks as it started on), make its
+ * folders, record it "running".  *resume: the command gets --resume instead
+ * of --force. */
+ncmp_status study_session_begin(study_session *s, size_t step, int ranks, bool *resume, ncmp_error *err);
 /* After the step's command exited with exit_code: an error naming the step
  * (and `where`, e.g. " on rank 2", when not NULL) if it failed, else its
  * outputs hashed and the step recorded "done" in the manifest. */

@@ -179,7 +179,7 @@ static bool dispatch(leader *l, ncmp_error *err)
             continue;
         }
         if (!st)
-            st = study_session_begin(l->session, i, &resume, &e);
+            st = study_session_begin(l->session, i, is_collective(l, s) ? l->ranks : 1, &resume, &e);
         if (st) {
             fail(l, st, &e, err);
             break;

@@ -10,6 +10,13 @@
  * output folder, NEUROCMP_NO_MPI=1) and report back.  In-process steps (the
  * results table and report) run on rank 0 once every other step is done.
  *
+ * Export steps are sharded instead: once the running steps end, every rank
+ * runs the export in-process (o->collective; cli/cmd_study.c calls
+ * cmd_export), the stimuli split over the ranks and one file written with
+ * parallel HDF5 (model/export_dist.c); nothing else starts until it ends.
+ * With NEUROCMP_STUDY_EXPORT_TASKS=1 in the environment exports are ordinary
+ * one-rank steps (several models' exports then run side by side).
+ *
  * A failed step stops the study: rank 0 stops the steps still running (an
  * export or training resumes on the next run), and every rank returns the
  * same error (ncmp_dist_agree), naming the step, its rank and its command.

@@ -179,17 +179,30 @@ ncmp_status ncmp_dist_sum_ordered(double *buf, size_t n, ncmp_error *err)
 #ifdef NCMP_HAVE_MPI
     if (dist_size <= 1 || n == 0)
         return NCMP_OK;
+    /* A binomial tree in rank order: at distance d = 1, 2, 4, ... rank r (a multiple of 2d) adds
+     * the sum of ranks [r + d, r + 2d) after its own [r, r + d).  The additions are fixed by the
+     * number of ranks alone, and no rank receives more than log2(P) partial sums. */
     const size_t piece = PIECE_BYTES / sizeof(double);
     double *tmp = NULL;
-    if (dist_rank == 0 && !(tmp = malloc(sizeof(double) * (n < piece ? n : piece))))
-        return ncmp_fail(err, NCMP_ERR_NOMEM, "out of memory for the sum over ranks (%zu values)", n);
     ncmp_status st = NCMP_OK;
-    for (size_t off = 0; off < n && !st; off += piece) {
-        int count = (int)(n - off < piece ? n - off : piece);
-        if (dist_rank == 0) {
-            /* Rank order, one rank at a time: the same additions in the same order on every run. */
-            for (int r = 1; r < dist_size && !st; r++) {
-                int rc = MPI_Recv(tmp, count, MPI_DOUBLE, r, 7101, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+    for (int d = 1; d < dist_size && !st; d *= 2) {
+        if (dist_rank % (2 * d) == d) {
+            for (size_t off = 0; off < n && !st; off += piece) {
+                int count = (int)(n - off < piece ? n - off : piece);
+                int rc = MPI_Send(buf + off, count, MPI_DOUBLE, dist_rank - d, 7101, MPI_COMM_WORLD);
+                if (rc != MPI_SUCCESS)
+                    st = mpi_fail(err, rc, "MPI_Send (sum over ranks)");
+            }
+            break; /* this rank's partial sum is handed on; it waits for the broadcast */
+        }
+        if (dist_rank % (2 * d) == 0 && dist_rank + d < dist_size) {
+            if (!tmp && !(tmp = malloc(sizeof(double) * (n < piece ? n : piece)))) {
+                st = ncmp_fail(err, NCMP_ERR_NOMEM, "out of memory for the sum over ranks (%zu values)", n);
+                break;
+            }
+            for (size_t off = 0; off < n && !st; off += piece) {
+                int count = (int)(n - off < piece ? n - off : piece);
+                int rc = MPI_Recv(tmp, count, MPI_DOUBLE, dist_rank + d, 7101, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
                 if (rc != MPI_SUCCESS) {
                     st = mpi_fail(err, rc, "MPI_Recv (sum over ranks)");
                     break;
@@ -197,10 +210,6 @@ ncmp_status ncmp_dist_sum_ordered(double *buf, size_t n, ncmp_error *err)
                 for (int i = 0; i < count; i++)
                     buf[off + (size_t)i] += tmp[i];
             }
-        } else {
-            int rc = MPI_Send(buf + off, count, MPI_DOUBLE, 0, 7101, MPI_COMM_WORLD);
-            if (rc != MPI_SUCCESS)
-                st = mpi_fail(err, rc, "MPI_Send (sum over ranks)");
         }
     }
     free(tmp);

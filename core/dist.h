@@ -52,9 +52,11 @@ ncmp_status ncmp_dist_agree(ncmp_status st, ncmp_error *err);
 /* True after ncmp_dist_agree() returned a failure: every rank knows it. */
 bool ncmp_dist_failure_agreed(void);
 
-/* Collective.  Sum of buf over ranks, in rank order ((r0 + r1) + r2) + ...,
- * so the result is the same on every rank and for every run with the same
- * number of ranks; sent in pieces (no int overflow in MPI counts). */
+/* Collective.  Sum of buf over ranks in a fixed order: a binomial tree over
+ * consecutive ranks ((r0 + r1) + (r2 + r3)) + ..., so the result is the same
+ * on every rank and for every run with the same number of ranks, and no rank
+ * receives more than log2(P) partial sums; then broadcast from rank 0.  Sent
+ * in pieces (no int overflow in MPI counts). */
 ncmp_status ncmp_dist_sum_ordered(double *buf, size_t n, ncmp_error *err);
 /* Collective.  Exact integer sum over ranks. */
 ncmp_status ncmp_dist_sum_i64(long long *buf, size_t n, ncmp_error *err);

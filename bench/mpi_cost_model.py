@@ -67,7 +67,7 @@ def calibrated(args):
             share = math.ceil(args.stimuli / p) / args.stimuli if step == "export" else 1.0 / p
             pred = launch[p] + work * share * max(1.0, p / C)
             if step == "score_table" and p > 1:
-                pred += grams * n * n * 8 * (p - 1 + math.log2(p)) / BETA_SHM
+                pred += grams * 4.0 * n * (n + 1) * 2 * math.ceil(math.log2(p)) / BETA_SHM
             print("| %s | %d | %.2f | %.2f | %.2f | %.2f | %.0f |"
                   % (step, p, secs, pred, t_one / (p * secs), t_one / (min(p, C) * secs), rss / 1024))
     print("(Gram matrices: %d of %d x %d; disk of the export: %.1f MB)"
@@ -87,7 +87,7 @@ def story5(args):
     gram_flops = args.models * T1 * N * N * sum(feats)  # n^2 F multiply-adds per block and iteration
     gram_s = gram_flops / (1.0e10 * cores)  # 2e10 flop/s on 2 cores (study/plan.c) -> 1e10 per core
     grams = args.models * T1 * len(feats)
-    comm_bytes = grams * N * N * 8 * (P - 1 + math.log2(P))
+    comm_bytes = grams * 4.0 * N * (N + 1) * 2 * math.ceil(math.log2(P))  # through the busiest rank
     comm_s = comm_bytes / BETA_NET
     print("story 5 on paper: %d models x %d iterations, %d stimuli, VGG-16 CNN-F 224 px, %d nodes x %d cores"
           % (args.models, args.iterations, N, P, cpn))
@@ -96,8 +96,8 @@ def story5(args):
     print("  disk:   %.1f TB of float32 activations (every block, every iteration)" % (disk / 1e12))
     print("  Gram:   %d matrices of %d x %d = %.1f GB each; %.1f h of products on %d cores"
           % (grams, N, N, N * N * 8 / 1e9, gram_s / 3600, cores))
-    print("  sent, features of every Gram split over all %d ranks: %.1f TB for the rank-ordered sums and "
-          "broadcasts (%.1f h at %.0f GB/s into rank 0: more than the products)"
+    print("  sent, features of every Gram split over all %d ranks: %.1f TB through the busiest rank for the "
+          "tree sums and broadcasts (%.1f h at %.0f GB/s)"
           % (P, comm_bytes / 1e12, comm_s / 3600, BETA_NET / 1e9))
     team = max(1, P // grams) if grams < P else 1
     print("  sent, whole Gram matrices per rank (%d matrices >= %d ranks, teams of %d): none; products %.1f h"

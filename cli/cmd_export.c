@@ -2,6 +2,7 @@
 #include "cli/commands.h"
 #include "cli/interrupt.h"
 #include "cli/training_args.h"
+#include "core/dist.h"
 #include "core/log.h"
 #include "core/provenance.h"
 #include "datasets/stimuli.h"
@@ -40,6 +41,25 @@ static ncmp_status parse_layers(const ncmp_arch *a, const char *text, int **out,
     if (!st && *n == 0)
         st = ncmp_fail(err, NCMP_ERR_USAGE, "--layers names no layer");
     return st;
+}
+
+/* Under MPI every rank runs export (docs/scale-out.md).  A failure met before the export starts is agreed
+ * first (all ranks meet a usage error; only one may fail to read its node's copy of the weights), so that rank 0
+ * prints it once and every rank ends cleanly instead of through MPI_Abort.  After an agreed failure the ranks wait
+ * for rank 0's message: mpirun ends the job as soon as one rank exits non-zero. */
+static int report(const ncmp_error *err)
+{
+    int rc = cli_report(err);
+    if (ncmp_dist_failure_agreed())
+        ncmp_dist_barrier(NULL);
+    return rc;
+}
+
+static int report_before_export(ncmp_error *err)
+{
+    if (ncmp_dist_parallel() && !ncmp_dist_failure_agreed())
+        ncmp_dist_agree(err->status, err);
+    return report(err);
 }
 
 int cmd_export(int argc, char **argv)
@@ -99,8 +119,11 @@ int cmd_export(int argc, char **argv)
     };
     ncmp_error err;
     int rc = cli_start(&cmd, argc, argv, &err);
-    if (rc >= 0)
+    if (rc >= 0) {
+        if (rc > 0 && ncmp_dist_parallel()) /* printed by every rank; agreed, so that they end without MPI_Abort */
+            ncmp_dist_agree(NCMP_ERR_USAGE, &err);
         return rc;
+    }
     char resolved_weights[4096], weights_arch[256];
     weights = ncmp_weights_resolve(weights, resolved_weights, sizeof resolved_weights);
     if (!arch_name)
@@ -109,32 +132,32 @@ int cmd_export(int argc, char **argv)
         ncmp_fail(&err, NCMP_ERR_USAGE,
                   "export needs --arch (or --weights from neurocmp train, which record it), --stimuli and --out "
                   "(see 'neurocmp export --help')");
-        return cli_report(&err);
+        return report_before_export(&err);
     }
     ncmp_export_options o;
     memset(&o, 0, sizeof o);
     if (precision && cli_parse_precision(precision, &o.precision, &err))
-        return cli_report(&err);
+        return report_before_export(&err);
     if (!precision)
         o.precision = iterations >= 1 ? NCMP_FLOAT64 : NCMP_FLOAT32;
     if (ncmp_dtype_parse(store, &o.store)) {
         ncmp_fail(&err, NCMP_ERR_USAGE, "--store must be float32 or float64, got '%s'", store);
-        return cli_report(&err);
+        return report_before_export(&err);
     }
     if (iterations < 0 || batch < 1 || batch > 100000 || compress < 0 || compress > 9 || threads < 0) {
         ncmp_fail(&err, NCMP_ERR_USAGE, "--iterations >= 0, --batch in 1..100000, --compress in 0..9, --threads >= 0");
-        return cli_report(&err);
+        return report_before_export(&err);
     }
     if (weights && seed) {
         ncmp_fail(&err, NCMP_ERR_USAGE, "give --weights or --seed, not both");
-        return cli_report(&err);
+        return report_before_export(&err);
     }
     if (force && resume) {
         ncmp_fail(&err, NCMP_ERR_USAGE, "--force starts over and --resume continues: choose one");
-        return cli_report(&err);
+        return report_before_export(&err);
     }
     if (ncmp_reduce_parse(reduce_text, &o.reduce, &o.project_dim, &err))
-        return cli_report(&err);
+        return report_before_export(&err);
     ncmp_set_threads((int)threads);
 
     ncmp_arch_options ao = {
@@ -146,12 +169,12 @@ int cmd_export(int argc, char **argv)
     ncmp_arch *a;
     ncmp_net *net;
     if (ncmp_arch_load(arch_name, &ao, &a, &err) || ncmp_net_create(a, &net, &err))
-        return cli_report(&err);
+        return report_before_export(&err);
     if (weights ? ncmp_net_load_weights(net, weights, &err) : ncmp_net_init_seeded(net, (uint64_t)seed, &err)) {
         ncmp_net_free(net);
-        return cli_report(&err);
+        return report_before_export(&err);
     }
-    if (!weights)
+    if (!weights && ncmp_dist_rank() == 0)
         ncmp_log_warn("no --weights given: using seeded random weights (seed %ld)", seed);
     int *layers = NULL, n_layers = 0;
     ncmp_stimulus_set *stimuli = NULL;
@@ -159,7 +182,7 @@ int cmd_export(int argc, char **argv)
         ncmp_stimuli_open(stimuli_path, &stimuli, &err)) {
         free(layers);
         ncmp_net_free(net);
-        return cli_report(&err);
+        return report_before_export(&err);
     }
     ncmp_log_info("exporting %zu stimuli (%s) through %s, iterations 0..%ld, %d layer%s, %s arithmetic, stored as "
                   "%s, batch %ld",
@@ -186,7 +209,7 @@ int cmd_export(int argc, char **argv)
     free(layers);
     ncmp_net_free(net);
     if (st)
-        return cli_report(&err);
+        return report(&err); /* agreed inside the export, or met by one rank alone (cli/main.c ends every rank) */
     ncmp_log_info("wrote %s", out);
     return 0;
 }

@@ -866,14 +866,21 @@ ncmp_status ncmp_export_open_output(export_state *s, ncmp_h5_output *out, size_t
                              partial);
         }
         free(old);
-        /* Each rank of an MPI run resumes its own share: the same rank count is needed (one process's
-         * partial file, a prefix of the stimuli, can be continued on any number of ranks). */
+        /* Each rank of an MPI run resumes its own share, so the rank count must be the same.  (One process's
+         * partial file has chunks allocated only where it wrote; parallel HDF5 cannot allocate the rest.) */
         if (ncmp_h5_attr_exists(s->file, NCMP_EXPORT_ATTR_RANKS) &&
-            (ncmp_h5_attr_get_int64(s->file, NCMP_EXPORT_ATTR_RANKS, &ranks, NULL) || ranks != ncmp_dist_size())) {
+            ncmp_h5_attr_get_int64(s->file, NCMP_EXPORT_ATTR_RANKS, &ranks, NULL))
+            ranks = -1;
+        if (ranks != ncmp_dist_size()) {
             ncmp_h5_output_abort(out, true);
+            if (ranks == 1)
+                return ncmp_fail(err, NCMP_ERR_USAGE,
+                                 "cannot resume '%s' on %d MPI ranks: it was started by one process; resume it "
+                                 "with the same command without mpirun, or use --force to start over",
+                                 partial, ncmp_dist_size());
             return ncmp_fail(err, NCMP_ERR_USAGE,
-                             "cannot resume '%s': it was started on %lld MPI ranks and this run has %d; resume it with "
-                             "'mpirun -np %lld' and the same command, or use --force to start over",
+                             "cannot resume '%s': it was started on %lld MPI ranks and this run has %d; resume it "
+                             "with 'mpirun -np %lld' and the same command, or use --force to start over",
                              partial, ranks, ncmp_dist_size(), ranks);
         }
         if (n_done < 0 || (unsigned long long)n_done > (unsigned long long)N) {

@@ -98,18 +98,12 @@ static ncmp_status prepare_file(export_state *s, ncmp_h5_output *out, long long 
     ncmp_status st = ncmp_export_open_output(s, out, &n_done, err);
     if (st)
         return st;
-    if (out->resumed && ncmp_h5_attr_exists(s->file, NCMP_EXPORT_ATTR_RANKS)) {
-        /* ncmp_export_open_output checked that the rank count is the same. */
+    if (out->resumed) {
+        /* ncmp_export_open_output checked that it was made on as many ranks. */
         st = read_done_by_rank(s->file, out->partial_path, N, (long long)n_done, done, err);
     } else {
-        /* A new file, or one process's partial file: its first n_done stimuli are a prefix of each share. */
-        for (int r = 0; r < P; r++) {
-            size_t lo, hi;
-            ncmp_dist_partition(N, P, r, &lo, &hi);
-            done[r] = (long long)(n_done <= lo ? 0 : min_size(n_done - lo, hi - lo));
-        }
-        long long ranks = P;
-        if (!(st = ncmp_h5_attr_set_int64(s->file, NCMP_EXPORT_ATTR_RANKS, ranks, err)))
+        memset(done, 0, sizeof(long long) * (size_t)P);
+        if (!(st = ncmp_h5_attr_set_int64(s->file, NCMP_EXPORT_ATTR_RANKS, P, err)))
             st = write_int64_array_attr(s->file, NCMP_EXPORT_ATTR_DONE_BY_RANK, done, (size_t)P, err);
     }
     ncmp_export_close_datasets(s);

@@ -106,8 +106,12 @@ static int run_collective(const study_config *c, int argc, char **argv)
     }
     /* as cli/main.c does: a failure one rank met alone would leave the others waiting in the export */
     if (rc != 0 && ncmp_dist_parallel() && !ncmp_dist_failure_agreed()) {
-        ncmp_log_error("step failed on rank %d of %d: ending every rank (no output is complete)", ncmp_dist_rank(),
-                       ncmp_dist_size());
+        char line[1024] = "";
+        for (int a = 0; a < argc; a++)
+            snprintf(line + strlen(line), sizeof line - strlen(line), "%s%s", a ? " " : "", argv[a]);
+        ncmp_log_error("the export step failed on rank %d of %d alone: ending every rank (no output is complete); its "
+                       "command, run in '%s':\n  %s",
+                       ncmp_dist_rank(), ncmp_dist_size(), c->out, line);
         ncmp_dist_abort(rc);
     }
     ncmp_provenance_clear();

@@ -18,6 +18,10 @@
  * "<out>.partial", flushed after every batch with the count of finished
  * stimuli, and renamed once complete; --resume continues a partial file
  * made by the same command and ends bit-identical to an uninterrupted run.
+ * Under mpirun with P > 1 ranks (the MPI build), every rank calls
+ * ncmp_export_run: each exports a contiguous share of the stimuli into the
+ * same file through parallel HDF5 (model/export_dist.c), bit-identical to
+ * one process's file but for created_utc and mpi_ranks.
  */
 #ifndef NCMP_MODEL_EXPORT_H
 #define NCMP_MODEL_EXPORT_H

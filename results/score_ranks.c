@@ -58,6 +58,37 @@ ncmp_status ncmp_gram_over_ranks(ncmp_status st, const ncmp_activations *a, cons
     return NCMP_OK;
 }
 
+void ncmp_tasks_assign(const double *cost, size_t n, int n_ranks, int *owner)
+{
+    if (n_ranks < 1)
+        n_ranks = 1;
+    double *load = calloc((size_t)n_ranks, sizeof *load);
+    bool *given = calloc(n ? n : 1, sizeof *given);
+    for (size_t k = 0; k < n; k++)
+        owner[k] = -1;
+    /* O(n^2 + n P) selection instead of a sort: tables have at most a few thousand cells. */
+    for (size_t done = 0; load && given && done < n; done++) {
+        size_t best = n;
+        for (size_t k = 0; k < n; k++)
+            if (!given[k] && cost[k] > 0 && (best == n || cost[k] > cost[best]))
+                best = k;
+        if (best == n)
+            break;
+        given[best] = true;
+        int r = 0;
+        for (int j = 1; j < n_ranks; j++)
+            if (load[j] < load[r])
+                r = j;
+        owner[best] = r;
+        load[r] += cost[best];
+    }
+    if (!load || !given) /* a few bytes short: round robin, still deterministic */
+        for (size_t k = 0; k < n; k++)
+            owner[k] = cost[k] > 0 ? (int)(k % (size_t)n_ranks) : -1;
+    free(load);
+    free(given);
+}
+
 ncmp_status ncmp_splits_range(const ncmp_splits *all, size_t first, size_t end, ncmp_splits **out, ncmp_error *err)
 {
     *out = NULL;

@@ -12,8 +12,15 @@
  *    range of the splits on that Gram matrix (a split's fit depends on no
  *    other split, so each split's numbers are what one process computes) and
  *    rank 0 gathers them into the whole score and aggregates it.
- * Work that does not use the Gram matrix (the features path) is shared as
- * whole tasks by the callers (results/score_table.c, results/temporal.c).
+ * Both apply only when there are fewer Gram-matrix tasks than ranks (one
+ * `score --layer block3`).  With at least as many tasks as ranks (a table's
+ * (layer, iteration) cells, temporal's iterations) the callers
+ * (results/score_table.c, results/temporal.c) give whole tasks to ranks
+ * instead (ncmp_tasks_assign): a rank reads only its own tasks' activations,
+ * computes their Gram matrices and every fit alone, and rank 0 gathers the
+ * finished scores; each such task is then bit-identical to one process and no
+ * Gram matrix is communicated.  Work that does not use the Gram matrix (the
+ * features path) always goes as whole tasks.
  *
  * Every function here that says "collective" must be called by every rank in
  * the same order; each agrees on failures first (ncmp_dist_agree), so a
@@ -37,6 +44,14 @@
 ncmp_status ncmp_gram_over_ranks(ncmp_status st, const ncmp_activations *activations, const char *layer,
                                  size_t iteration_index, const size_t *rows, size_t n, size_t block_bytes, double *G,
                                  ncmp_error *err);
+
+/* Whole tasks to ranks, deterministically (depends only on the costs and
+ * n_ranks): tasks sorted by cost, largest first (ties by index), each given to
+ * the least-loaded rank so far (ties to the lowest rank): the longest
+ * processing time first rule (Graham 1969, within 4/3 of the best makespan).
+ * owner[k] is the rank of task k; tasks whose cost is 0 are not assigned
+ * (owner -1). */
+void ncmp_tasks_assign(const double *cost, size_t n, int n_ranks, int *owner);
 
 /* The splits [first, end) of `all` as splits of their own (over the same
  * samples): what one rank fits.  Owned by the caller (ncmp_splits_free). */

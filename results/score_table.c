@@ -173,6 +173,7 @@ static bool same_rows(const ncmp_score_inputs *x, const ncmp_score_inputs *y)
 typedef struct cell_group {
     size_t layer, iteration;
     size_t *regions, n_regions;
+    ncmp_pls_solver solver; /* as one process resolves it (ncmp_score_solver) */
     bool kernel;
 } cell_group;
 
@@ -194,7 +195,7 @@ static ncmp_status make_groups(const ncmp_score_table *t, const ncmp_score_table
                 ncmp_pls_solver s0 =
                     ncmp_score_solver(o->metric, o->pls.solver, t->n_features[l], R0->inputs->n_neuroids, R0->splits);
                 cell_group *G = &g[n++];
-                *G = (cell_group){l, i, calloc(t->n_regions, sizeof *G->regions), 0, s0 == NCMP_PLS_KERNEL};
+                *G = (cell_group){l, i, calloc(t->n_regions, sizeof *G->regions), 0, s0, s0 == NCMP_PLS_KERNEL};
                 if (!G->regions) {
                     st = ncmp_fail(err, NCMP_ERR_NOMEM, "out of memory");
                     break;
@@ -238,10 +239,15 @@ static void cell_context(const ncmp_score_table *t, const ncmp_score_cell *c, nc
                        name ? ", region " : "", name ? name : "");
 }
 
-/* ncmp_score_table_run over the ranks of an MPI job (results/score_ranks.h, docs/scale-out.md).  The groups that
- * read features are whole tasks, dealt round robin and scored first; then each Gram-matrix group in turn: the
- * matrix summed from every rank's feature columns, its (region, split) tasks shared contiguously, each cell
- * gathered on rank 0.  The features tasks are gathered last.  Rank 0 ends with every cell, the others with none. */
+/* ncmp_score_table_run over the ranks of an MPI job (results/score_ranks.h, docs/scale-out.md).
+ *
+ * With at least as many Gram-matrix groups as ranks, every group is a whole task: given to one rank by
+ * ncmp_tasks_assign (cost: features x stimuli), which reads its activations, forms its Gram matrix (or reads its
+ * features) and fits every split alone, exactly as one process does; nothing but the finished scores is sent.
+ * With fewer (one layer at one iteration, say), the groups that read features are still whole tasks, and each
+ * Gram-matrix group in turn is shared: the matrix summed from every rank's feature columns, its (region, split)
+ * tasks shared contiguously, each cell gathered on rank 0.  The whole tasks' cells are gathered last.  Rank 0 ends
+ * with every cell, the others with none. */
 static ncmp_status run_over_ranks(ncmp_score_table *t, const ncmp_activations *a, const ncmp_score_table_options *o,
                                   ncmp_score_cell_fn on_cell, void *context, ncmp_error *err)
 {
@@ -252,42 +258,80 @@ static ncmp_status run_over_ranks(ncmp_score_table *t, const ncmp_activations *a
            *end = calloc((size_t)P * t->n_regions, sizeof *end);
     double *seconds = calloc(n_cells ? n_cells : 1, sizeof *seconds);
     ncmp_score **parts = calloc(t->n_regions, sizeof *parts);
+    double *cost = NULL;
+    int *owner = NULL;
     ncmp_status st = first && end && seconds && parts ? NCMP_OK : ncmp_fail(err, NCMP_ERR_NOMEM, "out of memory");
     if (!st)
         st = make_groups(t, o, &groups, &n_groups, err);
+    if (!st && (!(cost = calloc(n_groups ? n_groups : 1, sizeof *cost)) ||
+                !(owner = calloc(n_groups ? n_groups : 1, sizeof *owner))))
+        st = ncmp_fail(err, NCMP_ERR_NOMEM, "out of memory");
+    /* Who does what: depends only on the table and the number of ranks, so every rank computes the same. */
+    size_t n_kernel = 0;
+    for (size_t k = 0; !st && k < n_groups; k++)
+        n_kernel += groups[k].kernel;
+    const bool whole = n_kernel >= (size_t)P;
+    double cost_total = 0, cost_mine = 0;
+    size_t mine = 0, n_whole = 0;
+    for (size_t k = 0; !st && k < n_groups; k++) {
+        const cell_group *G = &groups[k];
+        if (G->kernel && !whole)
+            continue;
+        /* at least 1: a task of no features still has an owner */
+        cost[k] = (double)t->n_features[G->layer] * (double)t->regions[G->regions[0]].inputs->n_stimuli + 1;
+        cost_total += cost[k];
+        n_whole++;
+    }
+    if (!st)
+        ncmp_tasks_assign(cost, n_groups, P, owner);
+    for (size_t k = 0; !st && k < n_groups; k++)
+        if (owner[k] == rank) {
+            mine++;
+            cost_mine += cost[k];
+        }
+    if (!st && rank == 0)
+        ncmp_log_debug("score on %d ranks: %zu Gram-matrix group%s (layer x iteration) %s %d ranks: %s; %zu whole "
+                       "task%s in all, dealt by features x stimuli, largest first, to the least-loaded rank",
+                       P, n_kernel, n_kernel == 1 ? "" : "s", whole ? ">=" : "<", P,
+                       whole ? "each whole on one rank (no Gram matrix communicated)"
+                             : "each summed from every rank's feature columns, splits shared",
+                       n_whole, n_whole == 1 ? "" : "s");
     uint64_t total = 0;
     for (size_t r = 0; r < t->n_regions; r++)
         total += (uint64_t)t->n_layers * t->n_iterations * t->regions[r].splits->n_splits;
     ncmp_progress *bar = o->progress && rank == 0 ? ncmp_progress_start("score", total, "splits") : NULL;
-    double t_features = 0, t_gram = 0, t_fits = 0, t_gather = 0, mark = now_seconds(); /* -v: where time goes */
-    /* 1. Features tasks, each on one rank; a failure is kept for the next agreement. */
-    for (size_t k = 0, f = 0; !st && k < n_groups; k++) {
+    /* -v: where time goes */
+    double t_read = 0, t_own_fits = 0, t_gram = 0, t_fits = 0, t_gather = 0, t_wait = 0, mark = now_seconds();
+    /* 1. This rank's whole tasks, each as one process scores it; a failure is kept for the next agreement. */
+    for (size_t k = 0; !st && k < n_groups; k++) {
         const cell_group *G = &groups[k];
-        if (G->kernel || (int)(f++ % (size_t)P) != rank)
+        if (owner[k] != rank)
             continue;
         const ncmp_score_table_region *R0 = &t->regions[G->regions[0]];
         ncmp_pls_options po = o->pls;
-        po.solver = NCMP_PLS_NIPALS;
+        po.solver = G->solver;
         double t0 = now_seconds(), *data = NULL;
         st = ncmp_score_layer_data(a, t->layers[G->layer], t->iteration_index[G->iteration], R0->inputs->rows,
-                                   R0->inputs->n_stimuli, false, o->block_bytes, &data, err);
+                                   R0->inputs->n_stimuli, G->kernel, o->block_bytes, &data, err);
+        t_read += now_seconds() - t0;
         for (size_t j = 0; !st && j < G->n_regions; j++) {
             ncmp_score_cell *c = ncmp_score_table_cell(t, G->layer, G->iteration, G->regions[j]);
             const ncmp_score_table_region *R = &t->regions[c->region];
-            if ((st = ncmp_score_from_data(data, false, t->n_features[G->layer], R->inputs, R->splits, o->metric, &po,
-                                           &c->score, err)))
+            double t_fit0 = now_seconds();
+            if ((st = ncmp_score_from_data(data, G->kernel, t->n_features[G->layer], R->inputs, R->splits, o->metric,
+                                           &po, &c->score, err)))
                 cell_context(t, c, err);
             double t1 = now_seconds();
+            t_own_fits += t1 - t_fit0;
             seconds[(size_t)(c - t->cells)] = t1 - t0;
             t0 = t1;
         }
         free(data);
     }
-    t_features = now_seconds() - mark;
-    /* 2. Gram-matrix groups, every rank in each. */
+    /* 2. Shared Gram-matrix groups (fewer than ranks), every rank in each. */
     double *G_data = NULL;
     size_t G_bytes = 0;
-    for (size_t k = 0; k < n_groups; k++) {
+    for (size_t k = 0; !whole && k < n_groups; k++) {
         const cell_group *G = &groups[k];
         if (!G->kernel)
             continue;
@@ -323,14 +367,14 @@ static ncmp_status run_over_ranks(ncmp_score_table *t, const ncmp_activations *a
             for (int r = 0; r < P; r++)
                 ncmp_split_share(offset, R->splits->n_splits, tasks, r, P, &fj[r], &ej[r]);
             offset += R->splits->n_splits;
-            ncmp_splits *mine = NULL;
+            ncmp_splits *share = NULL;
             if (st || ej[rank] <= fj[rank])
                 continue;
-            if (!(st = ncmp_splits_range(R->splits, fj[rank], ej[rank], &mine, err)) &&
-                (st = ncmp_score_from_data(G_data, true, t->n_features[l], R->inputs, mine, o->metric, &po, &parts[j],
+            if (!(st = ncmp_splits_range(R->splits, fj[rank], ej[rank], &share, err)) &&
+                (st = ncmp_score_from_data(G_data, true, t->n_features[l], R->inputs, share, o->metric, &po, &parts[j],
                                            err)))
                 cell_context(t, ncmp_score_table_cell(t, l, G->iteration, G->regions[j]), err);
-            ncmp_splits_free(mine);
+            ncmp_splits_free(share);
         }
         t_fits += now_seconds() - mark;
         mark = now_seconds();
@@ -360,41 +404,68 @@ static ncmp_status run_over_ranks(ncmp_score_table *t, const ncmp_activations *a
             break;
     }
     free(G_data);
-    /* 3. The features tasks' cells to rank 0, then every cell's time. */
+    /* 3. The whole tasks' cells to rank 0 (after one agreement: a failure any rank met ends every rank here), then
+     * every cell's time. */
     mark = now_seconds();
     if (!ncmp_dist_failure_agreed()) {
-        for (size_t k = 0, f = 0; k < n_groups; k++) {
+        st = ncmp_dist_agree(st, err);
+        t_wait = now_seconds() - mark;
+        for (size_t k = 0; !st && k < n_groups; k++) {
             const cell_group *G = &groups[k];
-            if (G->kernel)
+            if (owner[k] < 0)
                 continue;
-            int owner = (int)(f++ % (size_t)P);
             for (size_t j = 0; j < G->n_regions; j++) {
                 ncmp_score_cell *c = ncmp_score_table_cell(t, G->layer, G->iteration, G->regions[j]);
                 const ncmp_score_table_region *R = &t->regions[c->region];
                 for (int r = 0; r < P; r++) {
                     first[r] = 0;
-                    end[r] = r == owner ? R->splits->n_splits : 0;
+                    end[r] = r == owner[k] ? R->splits->n_splits : 0;
                 }
                 if ((st = ncmp_score_gather(st, &c->score, R->splits, first, end, R->inputs->n_stimuli,
                                             R->inputs->n_neuroids, err)))
                     break;
                 if (rank == 0) {
-                    finish_cell(t, c, NCMP_PLS_NIPALS);
+                    finish_cell(t, c, G->solver);
                     ncmp_progress_advance(bar, R->splits->n_splits);
                 }
             }
-            if (st)
-                break;
         }
         if (!st)
             st = ncmp_dist_agree(st, err);
         if (!st)
             st = ncmp_dist_sum_ordered(seconds, n_cells, err); /* each cell's time is non-zero on one rank only */
     }
-    t_gather += now_seconds() - mark;
-    ncmp_log_debug("score on %d ranks (rank %d): Gram matrices %.3f s (own columns read and multiplied, then summed), "
-                   "split fits %.3f s, gathering on rank 0 %.3f s, features tasks %.3f s",
-                   P, rank, t_gram, t_fits, t_gather, t_features);
+    t_gather += now_seconds() - mark - t_wait;
+    /* -v: every rank's times on rank 0 (the other ranks log warnings only), one line per rank. */
+    enum { N_TIMES = 8 };
+    double *times = NULL;
+    if (!st) /* st is the same on every rank here: failures were agreed in the gathers */
+        st = ncmp_dist_agree((times = calloc((size_t)P * N_TIMES, sizeof *times))
+                                 ? NCMP_OK
+                                 : ncmp_fail(err, NCMP_ERR_NOMEM, "out of memory"),
+                             err);
+    if (!st) {
+        const double mine_times[N_TIMES] = {(double)mine, cost_total > 0 ? 100 * cost_mine / cost_total : 0.0,
+                                            t_read,       t_own_fits,
+                                            t_gram,       t_fits,
+                                            t_wait,       t_gather};
+        memcpy(times + (size_t)rank * N_TIMES, mine_times, sizeof mine_times);
+        st = ncmp_dist_sum_ordered(times, (size_t)P * N_TIMES, err); /* zeros elsewhere: the sums are the values */
+    }
+    for (int r = 0; !st && rank == 0 && r < P; r++) {
+        const double *x = times + (size_t)r * N_TIMES;
+        if (whole)
+            ncmp_log_debug("score, rank %d of %d: %.0f whole task%s (%.0f%% of the cost): activations read and Gram "
+                           "matrices formed alone %.3f s, fits %.3f s; waited %.3f s for the other ranks, gathering "
+                           "on rank 0 %.3f s",
+                           r, P, x[0], x[0] == 1 ? "" : "s", x[1], x[2], x[3], x[6], x[7]);
+        else
+            ncmp_log_debug("score, rank %d of %d: shared Gram matrices %.3f s (own columns read and multiplied, then "
+                           "summed), split fits %.3f s; %.0f whole features task%s: read %.3f s, fits %.3f s; waited "
+                           "%.3f s, gathering on rank 0 %.3f s",
+                           r, P, x[4], x[5], x[0], x[0] == 1 ? "" : "s", x[2], x[3], x[6], x[7]);
+    }
+    free(times);
     for (size_t k = 0; !st && rank == 0 && k < n_cells; k++) {
         t->cells[k].seconds = seconds[k];
         if (on_cell && on_cell(t, &t->cells[k], context))
@@ -414,6 +485,8 @@ static ncmp_status run_over_ranks(ncmp_score_table *t, const ncmp_activations *a
     free(end);
     free(seconds);
     free(parts);
+    free(cost);
+    free(owner);
     return st;
 }
 

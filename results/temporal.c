@@ -13,6 +13,14 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+
+static double now_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
 
 void ncmp_temporal_defaults(ncmp_temporal_options *o)
 {
@@ -357,6 +365,7 @@ ncmp_status ncmp_temporal_compute(const ncmp_activations *acts, const char *laye
     ncmp_progress *bar = NULL;
     double *window_values = NULL;
     ncmp_splits *mine = NULL;
+    int *owner = NULL;
     if (!r)
         return ncmp_fail(err, NCMP_ERR_NOMEM, "out of memory");
     r->n_features = p;
@@ -548,32 +557,64 @@ ncmp_status ncmp_temporal_compute(const ncmp_activations *acts, const char *laye
         }
     }
     ncmp_linear_options lo = {NCMP_LINEAR_RIDGE, NULL, 0};
-    /* Under MPI (results/score_ranks.h): with the Gram matrix, every rank takes part in each iteration's matrix and
-     * fits its share of the splits (`splits`, the first of which is split `first`); from the features, each rank
-     * scores whole iterations (t % ranks).  The values meet in the sums after the loop. */
+    /* Under MPI (results/score_ranks.h): with at least as many iterations as ranks, or from the features, each
+     * rank scores whole iterations (ncmp_tasks_assign), reading them and forming their Gram matrices alone, as one
+     * process does.  With fewer iterations than ranks on the Gram-matrix path, every rank takes part in each
+     * iteration's matrix and fits its share of the splits (`splits`, the first of which is split `first`).  The
+     * values meet in the sums after the loop. */
     const bool ranks = ncmp_dist_parallel(), kernel = solver == NCMP_PLS_KERNEL;
     const int rank = ncmp_dist_rank(), n_ranks = ncmp_dist_size();
+    const bool whole = ranks && (!kernel || T >= (size_t)n_ranks);
     const ncmp_splits *splits = r->splits;
-    size_t first = 0, end = K;
-    if (ranks && kernel) {
+    size_t first = 0, end = K, mine_iterations = 0;
+    if (ranks && !whole) {
         ncmp_split_share(0, K, K, rank, n_ranks, &first, &end);
         if (end > first && (st = ncmp_splits_range(r->splits, first, end, &mine, err)))
             goto done;
         splits = mine;
     }
+    if (whole) {
+        double *cost = malloc(T * sizeof *cost);
+        if (!(owner = malloc(T * sizeof *owner)) || !cost) {
+            free(cost);
+            st = ncmp_fail(err, NCMP_ERR_NOMEM, "out of memory");
+            goto done;
+        }
+        for (size_t t = 0; t < T; t++)
+            cost[t] = (double)n * (double)p + 1; /* the same for every iteration: dealt round robin */
+        ncmp_tasks_assign(cost, T, n_ranks, owner);
+        free(cost);
+        for (size_t t = 0; t < T; t++)
+            mine_iterations += owner[t] == rank;
+    }
+    if (ranks && rank == 0)
+        ncmp_log_debug("temporal on %d ranks: %zu iteration%s %s", n_ranks, T, T == 1 ? "" : "s",
+                       whole ? (kernel ? "each whole on one rank (its Gram matrix formed alone, none communicated)"
+                                       : "each whole on one rank (features path)")
+                             : "fewer than the ranks: each Gram matrix summed from every rank's feature columns, "
+                               "splits shared");
+    double t_read = 0, t_fits = 0, t_sums = 0, mark = 0; /* -v: where time goes */
     if (o.progress)
         bar = ncmp_progress_start("temporal", T, "iterations");
     for (size_t t = 0; t < T; t++) {
-        if (kernel) {
+        mark = now_seconds();
+        if (whole && owner[t] != rank)
+            continue;
+        if (kernel && !whole) {
             if ((st = ncmp_gram_over_ranks(NCMP_OK, acts, layer, it_index[t], in[0]->rows, n, o.block_bytes, features,
                                            err)))
                 goto iteration_fail;
+            t_read += now_seconds() - mark;
             if (!splits) /* more ranks than splits: nothing to fit here */
                 continue;
-        } else if (ranks && (int)(t % (size_t)n_ranks) != rank)
-            continue;
-        else if ((st = ncmp_activations_read_features(acts, layer, it_index[t], in[0]->rows, n, features, err)))
+        } else if (kernel) {
+            if ((st = ncmp_activations_gram(acts, layer, it_index[t], in[0]->rows, n, o.block_bytes, features, err)))
+                goto iteration_fail;
+        } else if ((st = ncmp_activations_read_features(acts, layer, it_index[t], in[0]->rows, n, features, err)))
             goto iteration_fail;
+        if (whole || !kernel)
+            t_read += now_seconds() - mark;
+        mark = now_seconds();
         if (o.mode == NCMP_TEMPORAL_SPAN) {
             /* one stacked fit for the bins; the window, a single response set, as per-bin */
             if ((st = ncmp_temporal_span_scores(features, kernel, n, p, Yp, B, q, splits, &po, cells, err)))
@@ -636,12 +677,14 @@ ncmp_status ncmp_temporal_compute(const ncmp_activations *acts, const char *laye
             store_columns(r, t, 0, B, s, first);
             ncmp_score_free(s);
         }
+        t_fits += now_seconds() - mark;
         ncmp_progress_update(bar, t + 1);
         continue;
     iteration_fail:
         ncmp_error_context(err, "iteration %lld", r->iterations[t]);
         goto done;
     }
+    mark = now_seconds();
     if (ranks) { /* every value was written by one rank, zeros elsewhere: the sums are the values */
         long long *fewest = malloc((size_t)n_ranks * sizeof *fewest);
         if (!fewest)
@@ -656,6 +699,34 @@ ncmp_status ncmp_temporal_compute(const ncmp_activations *acts, const char *laye
             if (fewest[k] < r->min_components_used)
                 r->min_components_used = (int)fewest[k];
         free(fewest);
+        t_sums = now_seconds() - mark;
+        /* -v: every rank's times on rank 0 (the other ranks log warnings only), one line per rank. */
+        double *times = calloc((size_t)n_ranks * 4, sizeof *times);
+        if (!times)
+            st = ncmp_fail(err, NCMP_ERR_NOMEM, "out of memory");
+        if ((st = ncmp_dist_agree(st, err))) {
+            free(times);
+            goto done;
+        }
+        const double mine_times[4] = {(double)mine_iterations, t_read, t_fits, t_sums};
+        memcpy(times + (size_t)rank * 4, mine_times, sizeof mine_times);
+        if ((st = ncmp_dist_sum_ordered(times, (size_t)n_ranks * 4, err))) {
+            free(times);
+            goto done;
+        }
+        for (int k = 0; rank == 0 && k < n_ranks; k++) {
+            const double *x = times + (size_t)k * 4;
+            if (whole)
+                ncmp_log_debug("temporal, rank %d of %d: %.0f whole iteration%s: activations read and %s alone %.3f "
+                               "s, fits %.3f s; waited for the other ranks and summed the scores %.3f s",
+                               k, n_ranks, x[0], x[0] == 1 ? "" : "s",
+                               kernel ? "Gram matrices formed" : "features copied", x[1], x[2], x[3]);
+            else
+                ncmp_log_debug("temporal, rank %d of %d: shared Gram matrices %.3f s (own columns read and "
+                               "multiplied, then summed), split fits %.3f s, waited and summed the scores %.3f s",
+                               k, n_ranks, x[1], x[2], x[3]);
+        }
+        free(times);
     }
     aggregate_cells(r, window_values);
     if (!pls)
@@ -699,6 +770,7 @@ done:
     free(it_index);
     free(window_values);
     ncmp_splits_free(mine);
+    free(owner);
     if (st) {
         ncmp_temporal_free(r);
         return st;

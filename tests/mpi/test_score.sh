@@ -2,11 +2,14 @@
 # score, score --layer all --iteration all (tables) and temporal under MPI (docs/scale-out.md): on 2, 3 and 4
 # ranks every number of every output (JSON, CSV, HDF5 details) is within 1e-10 of one process
 # (tests/mpi/numbers_close.py: |a - b| <= 1e-10 max(1, |a|, |b|), absolute for scores and correlations, relative
-# beyond; NaN is a mismatch).  Why not bit-identical: on the Gram-matrix path each rank sums its own feature
-# columns and the parts are added in rank order, so only the rounding of that sum differs; a split's fit and a
-# features task are the same computation on any rank.  3 ranks split the conv layer's channels mid-way (a
-# feature range of partial hyperslabs).  Bad input: an incomplete activations file (every rank), a NaN feature
-# only rank 1 reads (its columns), a misspelt layer: every rank ends, exit 1, one clear message, no results.
+# beyond; NaN is a mismatch).  Two ways of sharing the Gram-matrix path (results/score_ranks.h), each checked
+# (EXPECT below greps the -v line that names it): with at least as many (layer, iteration) groups (temporal:
+# iterations) as ranks, each goes whole to one rank, which computes it exactly as one process (difference 0);
+# with fewer, each rank sums its own feature columns and the parts are added in rank order, so only the rounding
+# of that sum differs.  A split's fit and a features task are the same computation on any rank.  3 ranks split
+# the conv layer's channels mid-way (a feature range of partial hyperslabs).  Bad input: an incomplete
+# activations file (every rank), a NaN feature only one rank reads (its cell, or its columns), a misspelt layer:
+# every rank ends, exit 1, one clear message, no results.
 set -u
 NCMP=${1:?usage: test_score.sh path/to/neurocmp}
 here=$(cd "$(dirname "$0")" && pwd)
@@ -34,11 +37,20 @@ same() {
   (cd "$dir/1" && single "$@") >"$tmp/out" 2>&1 || { bad "$what: one process failed"; sed 's/^/    /' "$tmp/out" >&2; return; }
   for n in ${RANKS:-2 4}; do
     mkdir -p "$dir/$n"
-    if ! (cd "$dir/$n" && ranks "$n" "$@") >"$tmp/out" 2>&1; then
+    if ! (cd "$dir/$n" && ranks "$n" -v "$@") >"$tmp/out" 2>&1; then
       bad "$what: $n ranks failed"
       sed 's/^/    /' "$tmp/out" >&2
       continue
     fi
+    # EXPECT="2:whole 4:shared": how the Gram matrices were shared on that many ranks (the -v line of rank 0)
+    for e in ${EXPECT:-}; do
+      [ "${e%%:*}" = "$n" ] || continue
+      case ${e#*:} in
+        whole) pattern="each whole on one rank" ;;
+        *) pattern="summed from every rank's feature columns" ;;
+      esac
+      grep -q "$pattern" "$tmp/out" && ok || bad "$what: on $n ranks the Gram matrices were not shared as '${e#*:}'"
+    done
     for f in $outs; do
       if "$py" "$here/numbers_close.py" "$dir/1/$f" "$dir/$n/$f" >"$tmp/cmp" 2>&1; then
         ok
@@ -51,12 +63,16 @@ same() {
   done
 }
 
-# score: one layer, every iteration (Gram matrix by feature columns, splits over ranks), with the details
-same "score conv (kernel)" "s.json d.h5" score --activations "$acts" --layer conv --neural "$nc" --region V4 \
+# score: one layer, every iteration (3 cells: whole on 2 ranks; on 4, Gram matrix by feature columns and splits
+# over ranks), with the details
+EXPECT="2:whole 4:shared" same "score conv (kernel)" "s.json d.h5" score --activations "$acts" --layer conv --neural "$nc" --region V4 \
   --solver kernel --out s.json --details d.h5
 # tables: every layer x iteration x region
-RANKS="2 3 4" same "table pls (kernel)" "t.json t.csv" score --activations "$acts" --layer all --iteration all \
+RANKS="2 3 4" EXPECT="2:whole 3:whole 4:whole" same "table pls (kernel): 6 cells, whole to ranks" "t.json t.csv" score --activations "$acts" --layer all --iteration all \
   --neural "$nc" --region each --solver kernel --out t.json --table t.csv
+# one iteration: 2 cells, whole on 2 ranks and shared (feature columns) on 3
+RANKS="2 3" EXPECT="2:whole 3:shared" same "table pls (kernel): 2 cells" "t.json t.csv" score --activations \
+  "$acts" --layer all --iteration 1 --neural "$nc" --region each --solver kernel --out t.json --table t.csv
 same "table pls (features path: whole tasks)" "t.json t.csv" score --activations "$acts" --layer all \
   --iteration all --neural "$nc" --region each --solver nipals --out t.json --table t.csv
 same "table ridge (dual, per-neuroid alphas)" "t.json t.tsv" score --activations "$acts" --layer all \
@@ -64,7 +80,8 @@ same "table ridge (dual, per-neuroid alphas)" "t.json t.tsv" score --activations
 same "table cka" "t.csv" score --activations "$acts" --layer all --neural "$nc" --region each --metric cka \
   --table t.csv
 # temporal: iterations x time bins
-same "temporal per-bin (kernel), a committed map" "tp/temporal.json tp/temporal.h5" temporal \
+# temporal: 3 iterations, whole on 2 ranks, shared on 4
+EXPECT="2:whole 4:shared" same "temporal per-bin (kernel), a committed map" "tp/temporal.json tp/temporal.h5" temporal \
   --activations "$acts" --layer fc --neural "$tmp/sim.nc" --region IT --solver kernel --map linear:70:40 --out tp \
   --no-figures
 same "temporal span (kernel)" "tp/temporal.json" temporal --activations "$acts" --layer fc \
@@ -78,7 +95,7 @@ same "temporal ridge (kernel)" "tp/temporal.json" temporal --activations "$acts"
 bad_case() {
   local what=$1 text=$2
   shift 2
-  expect 1 "$what" -- ranks 2 "$@" --out "$tmp/bad.json"
+  expect 1 "$what" -- ranks "${BAD_RANKS:-2}" "$@" --out "$tmp/bad.json"
   contains "$text"
   if grep -q "MPI_ABORT\|ending every rank" "$tmp/out"; then bad "$what: ended by an abort, not an agreed failure"; else ok; fi
   [ "$(grep -c ": error:" "$tmp/out")" -eq 1 ] && ok || { bad "$what: not exactly one error line"; sed 's/^/    /' "$tmp/out" >&2; }
@@ -99,13 +116,24 @@ with h5py.File(sys.argv[2], "r+") as f:
     d[1, ids.index("img0042"), 7, 2, 2] = np.nan
     f["activations/fc"][1, ids.index("img0042"), 20] = np.nan
 PYEOF
-  bad_case "NaN feature only rank 1 reads (score)" "rank 1 of 2: $tmp/nan.h5: layer 'conv' iteration 1 has a NaN feature (index 71" \
+  # conv at iterations 0..2 on 2 ranks: iteration 1 goes whole to rank 1; on 4 ranks (fewer cells than ranks)
+  # the NaN is in rank 3's columns
+  bad_case "NaN feature only rank 1 reads (score, its whole cell)" \
+    "rank 1 of 2: $tmp/nan.h5: layer 'conv' iteration 1 has a NaN feature (index 71" \
+    score --activations "$tmp/nan.h5" --layer conv --neural "$nc" --region V4 --solver kernel
+  BAD_RANKS=4 bad_case "NaN feature only rank 3 reads (score, its columns)" \
+    "rank 3 of 4: $tmp/nan.h5: layer 'conv' iteration 1 has a NaN feature (index 71" \
     score --activations "$tmp/nan.h5" --layer conv --neural "$nc" --region V4 --solver kernel
   bad_case "NaN feature only rank 1 reads (table)" "rank 1 of 2:" score --activations "$tmp/nan.h5" \
     --layer all --neural "$nc" --region each --solver kernel --table "$tmp/bad.csv"
   [ ! -e "$tmp/bad.csv" ] && ok || bad "table: a CSV was left after the failure"
-  # temporal: fc feature 20 is rank 1's on the Gram path; iteration 1 is rank 1's on the features path
-  bad_case "NaN feature only rank 1 reads (temporal, kernel)" "rank 1 of 2: $tmp/nan.h5: layer 'fc' iteration 1" \
+  # temporal: iteration 1 is rank 1's on 2 ranks (whole iterations, either path); on 4 ranks (fewer iterations
+  # than ranks) fc feature 20 is in rank 2's columns of the shared Gram matrix
+  bad_case "NaN in the iteration only rank 1 scores (temporal, kernel)" \
+    "rank 1 of 2: iteration 1: $tmp/nan.h5: layer 'fc' iteration 1" \
+    temporal --activations "$tmp/nan.h5" --layer fc --neural "$tmp/sim.nc" --region IT --solver kernel --no-figures
+  BAD_RANKS=4 bad_case "NaN feature only rank 2 reads (temporal, kernel, its columns)" \
+    "rank 2 of 4: $tmp/nan.h5: layer 'fc' iteration 1" \
     temporal --activations "$tmp/nan.h5" --layer fc --neural "$tmp/sim.nc" --region IT --solver kernel --no-figures
   bad_case "NaN in the iteration only rank 1 scores (temporal, features)" "rank 1 of 2: iteration 1: $tmp/nan.h5: layer 'fc'" \
     temporal --activations "$tmp/nan.h5" --layer fc --neural "$tmp/sim.nc" --region IT --solver nipals --no-figures

@@ -52,6 +52,27 @@ static ncmp_status mpi_fail(ncmp_error *err, int code, const char *what)
 }
 #endif
 
+#ifdef NCMP_HAVE_MPI
+/* Wait for a request without holding a core: poll briefly, then sleep between polls (50 us, doubling up
+ * to 10 ms).  Ranks waiting for a slower one (rank 0 making a file alone) then leave it the cores. */
+static int patient_wait(MPI_Request *req)
+{
+    long nap_ns = 50 * 1000;
+    for (int polls = 0;; polls++) {
+        int done = 0;
+        int rc = MPI_Test(req, &done, MPI_STATUS_IGNORE);
+        if (rc != MPI_SUCCESS || done)
+            return rc;
+        if (polls < 200)
+            continue;
+        struct timespec nap = {0, nap_ns};
+        nanosleep(&nap, NULL);
+        if (nap_ns < 10 * 1000 * 1000)
+            nap_ns *= 2;
+    }
+}
+#endif
+
 ncmp_status ncmp_dist_init(int *argc, char ***argv, ncmp_error *err)
 {
 #ifdef NCMP_HAVE_MPI
@@ -141,7 +162,10 @@ ncmp_status ncmp_dist_agree(ncmp_status st, ncmp_error *err)
     if (dist_size <= 1)
         return st;
     int mine = st == NCMP_OK ? dist_size : dist_rank, first = dist_size;
-    int rc = MPI_Allreduce(&mine, &first, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
+    MPI_Request req;
+    int rc = MPI_Iallreduce(&mine, &first, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD, &req);
+    if (rc == MPI_SUCCESS)
+        rc = patient_wait(&req);
     if (rc != MPI_SUCCESS)
         return mpi_fail(err, rc, "MPI_Allreduce (agreeing on failures)");
     if (first == dist_size)
@@ -284,7 +308,10 @@ ncmp_status ncmp_dist_barrier(ncmp_error *err)
 {
 #ifdef NCMP_HAVE_MPI
     if (dist_size > 1) {
-        int rc = MPI_Barrier(MPI_COMM_WORLD);
+        MPI_Request req;
+        int rc = MPI_Ibarrier(MPI_COMM_WORLD, &req);
+        if (rc == MPI_SUCCESS)
+            rc = patient_wait(&req);
         return rc == MPI_SUCCESS ? NCMP_OK : mpi_fail(err, rc, "MPI_Barrier");
     }
 #else
@@ -357,21 +384,8 @@ void ncmp_dist_wait_for_root(int *code)
         return;
     }
     MPI_Request req;
-    if (MPI_Irecv(code, 1, MPI_INT, 0, 7102, MPI_COMM_WORLD, &req) != MPI_SUCCESS) {
+    if (MPI_Irecv(code, 1, MPI_INT, 0, 7102, MPI_COMM_WORLD, &req) != MPI_SUCCESS || patient_wait(&req) != MPI_SUCCESS)
         *code = 1;
-        return;
-    }
-    for (;;) {
-        int done = 0;
-        if (MPI_Test(&req, &done, MPI_STATUS_IGNORE) != MPI_SUCCESS) {
-            *code = 1;
-            return;
-        }
-        if (done)
-            return;
-        struct timespec nap = {0, 20 * 1000 * 1000};
-        nanosleep(&nap, NULL);
-    }
 #else
     (void)code;
 #endif

@@ -47,7 +47,9 @@ void ncmp_dist_partition(size_t n, int parts, int part, size_t *lo, size_t *hi);
 /* Collective.  Every rank passes its own status (and error); every rank gets
  * back the status and message of the lowest-numbered failing rank, prefixed
  * with "rank R: " when it came from another rank, or NCMP_OK when all ranks
- * succeeded.  A failure agreed this way ends the job cleanly (no abort). */
+ * succeeded.  A failure agreed this way ends the job cleanly (no abort).
+ * Waiting ranks sleep between polls rather than hold a core (as in
+ * ncmp_dist_barrier and ncmp_dist_wait_for_root). */
 ncmp_status ncmp_dist_agree(ncmp_status st, ncmp_error *err);
 /* True after ncmp_dist_agree() returned a failure: every rank knows it. */
 bool ncmp_dist_failure_agreed(void);

@@ -42,7 +42,7 @@ identical() {
 "$py" - "$bundled" "$tmp" <<'EOF'
 import os, sys, zipfile
 z = zipfile.ZipFile(sys.argv[1])
-names = sorted(n for n in z.namelist() if n.endswith(".jpg"))[:128]
+names = sorted(n for n in z.namelist() if n.endswith(".jpg"))[:512]
 os.makedirs(os.path.join(sys.argv[2], "imgs"))
 for n in names:
     open(os.path.join(sys.argv[2], "imgs", n), "wb").write(z.read(n))
@@ -53,7 +53,7 @@ def table(path, rows, bad=None):
             f.write(f"s{i:02d},imgs/{'bad.jpg' if i == bad else n},obj{i % 3}\n")
 table(os.path.join(sys.argv[2], "s13.csv"), 13)
 table(os.path.join(sys.argv[2], "s3.csv"), 3)
-table(os.path.join(sys.argv[2], "s128.csv"), 128)
+table(os.path.join(sys.argv[2], "s512.csv"), 512)
 table(os.path.join(sys.argv[2], "bad13.csv"), 13, bad=12)
 open(os.path.join(sys.argv[2], "imgs", "bad.jpg"), "wb").write(z.read(names[12])[:300])
 EOF
@@ -90,7 +90,7 @@ EOF
 
 # --- interrupted, resumed per rank ---------------------------------------------------------
 section "interrupt and resume"
-long="--stimuli $tmp/s128.csv -T 2 --layers block2,block4,logits --batch 1 --out out.h5"
+long="--stimuli $tmp/s512.csv -T 2 --layers block2,block4,logits --batch 1 --out out.h5"
 run_in whole 1 $net $long || bad "uninterrupted export failed"
 # Start a 2-rank export, wait until it writes, then signal: mpirun (Open MPI 4.1 sends SIGTERM to every rank
 # odls_base_sigkill_timeout = 1 s later, and SIGKILL 1 s after that: rounds here take about 0.1 s), or one rank
@@ -114,7 +114,7 @@ interrupt() {
 }
 interrupt int-mpirun mpirun
 # Open MPI's mpirun exits 1 when it was signalled, whatever the ranks return (each rank exits 3).
-if [ "$code" -ne 0 ] && grep -q "interrupted after .* of 128 stimuli" "$tmp/int-mpirun.log" &&
+if [ "$code" -ne 0 ] && grep -q "interrupted after .* of 512 stimuli" "$tmp/int-mpirun.log" &&
   [ -e "$tmp/int-mpirun/out.h5.partial" ] && [ ! -e "$tmp/int-mpirun/out.h5" ]; then
   ok
 else
@@ -124,7 +124,7 @@ fi
 interrupt int-rank rank
 # A signal that reaches one rank alone (as from the batch system) stops every rank after the round.
 # (every rank learns of it from the round's reduction, so the message is rank 0's own, not "rank 1 of 2: ...")
-if [ "$code" -eq 3 ] && grep -q "rank 0/2\]: error: interrupted after .* of 128 stimuli" "$tmp/int-rank.log" &&
+if [ "$code" -eq 3 ] && grep -q "rank 0/2\]: error: interrupted after .* of 512 stimuli" "$tmp/int-rank.log" &&
   [ -e "$tmp/int-rank/out.h5.partial" ] && [ ! -e "$tmp/int-rank/out.h5" ]; then
   ok
 else
@@ -176,7 +176,7 @@ kill -9 "$(pgrep -P "$pid" | tail -1)"
 wait "$pid"
 code=$?
 cd - >/dev/null || exit 1
-[ "$code" -ne 0 ] && [ ! -e "$tmp/kill/out.h5" ] && [ -z "$(pgrep -f "$tmp/s128.csv")" ] && ok ||
+[ "$code" -ne 0 ] && [ ! -e "$tmp/kill/out.h5" ] && [ -z "$(pgrep -f "$tmp/s512.csv")" ] && ok ||
   { bad "rank killed: exit $code, files: $(ls "$tmp/kill")"; sed 's/^/    /' "$tmp/kill.log" >&2; }
 
 echo "mpi_export: $pass passed, $failures failed"

@@ -43,8 +43,8 @@ cd "$out"
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
 export OMPI_MCA_btl=self,vader OMPI_MCA_btl_vader_single_copy_mechanism=none OMPI_MCA_io=romio321
 # One core's worth of BLAS per rank: the ranks are what scales here.
+cores=$(nproc --all)
 export OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1
-cores=$(nproc)
 echo "ranks $rank_list, $cores cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), load: $(cut -d' ' -f1-3 /proc/loadavg)"
 [ -f v4.nc ] || "$bin" neural import --npy "$data/responses_raw_210325.npy" --stimuli "$data/images_210325.zip" \
   --region V4 -o v4.nc -q
@@ -76,7 +76,7 @@ for p in $(echo "$rank_list" | tr ',' ' '); do
   [ "$p" = 1 ] && continue
   "$python" "$root/tests/mpi/h5_identical.py" acts_1.h5 "acts_$p.h5" >/dev/null ||
     { echo "bench_mpi.sh: export on $p ranks differs from 1 rank" >&2; exit 1; }
-  "$python" "$root/tests/mpi/numbers_close.py" --tolerance 1e-10 table_1.json "table_$p.json" >/dev/null ||
+  "$python" "$root/tests/mpi/numbers_close.py" --tol 1e-10 table_1.json "table_$p.json" >/dev/null ||
     { echo "bench_mpi.sh: table on $p ranks differs from 1 rank by more than 1e-10" >&2; exit 1; }
 done
 echo "exports bit-identical and tables within 1e-10 of 1 rank"

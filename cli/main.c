@@ -146,6 +146,11 @@ int main(int argc, char **argv)
             return 1;
         }
     }
+    /* Threads for BLAS and the engine when --threads is not given: NEUROCMP_THREADS (set for the
+     * ranks of an MPI job and the steps they start, docs/scale-out.md), else every core. */
+    const char *threads = getenv("NEUROCMP_THREADS");
+    if (threads && atoi(threads) > 0)
+        ncmp_set_threads(atoi(threads));
     ncmp_provenance_set_command_line(argc, argv);
     /* A step of `neurocmp study`: every output records the study's config (core/provenance.h). */
     const char *study = getenv("NEUROCMP_STUDY_CONFIG");

@@ -10,7 +10,8 @@ Two uses:
       the same formulas on paper for user story 5 (VGG-16 CNN-F at 224 px on a cluster).
 
 The model (symbols as in docs/scale-out.md):
-  export  T(P) = L(P) + w_img * ceil(N / P) * max(1, P / C)          (ranks share C cores)
+  export  T(P) = L(P) + w_img * ceil(N / P) * max(1, P / C) + ceil(N / (P B)) * rho   (P > 1)
+          (ranks share C cores; each lock-step round of B images per rank costs rho in collective writes)
           disk = 4 * N * (T+1) * F bytes, written once in all; bytes between ranks: none but the
           collective-write aggregation (at most the data itself) and one agreement per round.
   score   T(P) = L(P) + (T1 - L(1)) * ceil_share(P) * max(1, P / C) + G * n^2 * 8 * (P - 1 + log2 P) / beta
@@ -23,6 +24,7 @@ import argparse
 import math
 import sys
 
+RHO = 0.02  # s per lock-step round of a parallel export: its collective writes and flush (tests/mpi, 15-25 ms)
 BETA_SHM = 2.0e9  # bytes/s, rank to rank through shared memory on one machine (assumed, see docs)
 BETA_NET = 10.0e9  # bytes/s, rank to rank between nodes (HDR InfiniBand ~ 25 GB/s; assumed, halved)
 
@@ -66,7 +68,10 @@ def calibrated(args):
                 continue
             share = math.ceil(args.stimuli / p) / args.stimuli if step == "export" else 1.0 / p
             pred = launch[p] + work * share * max(1.0, p / C)
-            if step == "score_table" and p > 1:
+            if step == "export" and p > 1:
+                pred += math.ceil(args.stimuli / (p * args.batch)) * RHO
+            # Tables give whole Gram matrices to ranks when there are at least as many as ranks: no sum.
+            if step == "score_table" and 1 < p and grams < p:
                 pred += grams * 4.0 * n * (n + 1) * 2 * math.ceil(math.log2(p)) / BETA_SHM
             print("| %s | %d | %.2f | %.2f | %.2f | %.2f | %.0f |"
                   % (step, p, secs, pred, t_one / (p * secs), t_one / (min(p, C) * secs), rss / 1024))
@@ -112,6 +117,7 @@ def main():
     ap.add_argument("--launch", default="1:0")
     ap.add_argument("--activations")
     ap.add_argument("--stimuli", type=int, default=50000)
+    ap.add_argument("--batch", type=int, default=8)
     ap.add_argument("--story5", action="store_true")
     ap.add_argument("--nodes", type=int, default=64)
     ap.add_argument("--cores-per-node", type=int, default=64)

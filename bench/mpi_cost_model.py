@@ -26,6 +26,7 @@ import sys
 
 RHO = 0.02  # s per lock-step round of a parallel export: its collective writes and flush (tests/mpi, 15-25 ms)
 BETA_SHM = 2.0e9  # bytes/s, rank to rank through shared memory on one machine (assumed, see docs)
+FS_AGGREGATE = 50.0e9  # bytes/s, a cluster's parallel file system for all nodes together (assumed)
 BETA_NET = 10.0e9  # bytes/s, rank to rank between nodes (HDR InfiniBand ~ 25 GB/s; assumed, halved)
 
 
@@ -98,7 +99,9 @@ def story5(args):
           % (args.models, args.iterations, N, P, cpn))
     print("  export: %.3g MAC per image -> %.1f h on %d cores (%.0f days on one 2-core machine)"
           % (macs, export_s / 3600, cores, export_s * cores / 2 / 86400))
-    print("  disk:   %.1f TB of float32 activations (every block, every iteration)" % (disk / 1e12))
+    print("  disk:   %.1f TB of float32 activations (every block, every iteration); written once and read once "
+          "for the Gram matrices: %.1f h each way at %.0f GB/s (the file system's aggregate)"
+          % (disk / 1e12, disk / FS_AGGREGATE / 3600, FS_AGGREGATE / 1e9))
     print("  Gram:   %d matrices of %d x %d = %.1f GB each; %.1f h of products on %d cores"
           % (grams, N, N, N * N * 8 / 1e9, gram_s / 3600, cores))
     print("  sent, features of every Gram split over all %d ranks: %.1f TB through the busiest rank for the "

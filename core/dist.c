@@ -101,11 +101,6 @@ ncmp_status ncmp_dist_init(int *argc, char ***argv, ncmp_error *err)
         long cpus = sysconf(_SC_NPROCESSORS_ONLN);
         int per = cpus > local ? (int)(cpus / local) : 1;
         ncmp_set_threads(per);
-        /* ... and so do the child processes a rank starts (study steps): cli/main.c reads it. */
-        char text[16];
-        snprintf(text, sizeof text, "%d", per);
-        if (!getenv("NEUROCMP_THREADS"))
-            setenv("NEUROCMP_THREADS", text, 1);
         ncmp_log_debug("%d ranks on this node, %ld cores: %d thread(s) per rank", local, cpus, per);
     }
     return NCMP_OK;

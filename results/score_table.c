@@ -499,60 +499,45 @@ ncmp_status ncmp_score_table_run(ncmp_score_table *t, const ncmp_activations *a,
     for (size_t r = 0; r < t->n_regions; r++)
         total += (uint64_t)t->n_layers * t->n_iterations * t->regions[r].splits->n_splits;
     ncmp_progress *bar = o->progress ? ncmp_progress_start("score", total, "splits") : NULL;
-    bool *done = calloc(t->n_regions, sizeof *done);
-    ncmp_status st = done ? NCMP_OK : ncmp_fail(err, NCMP_ERR_NOMEM, "out of memory");
+    cell_group *groups = NULL;
+    size_t n_groups = 0;
+    ncmp_status st = make_groups(t, o, &groups, &n_groups, err);
     double t_gram = 0, t_read = 0, t_fits = 0; /* -v: where time goes */
-    for (size_t l = 0; !st && l < t->n_layers; l++)
-        for (size_t i = 0; !st && i < t->n_iterations; i++) {
-            memset(done, 0, t->n_regions * sizeof *done);
-            for (size_t r0 = 0; !st && r0 < t->n_regions; r0++) {
-                if (done[r0])
-                    continue;
-                const ncmp_score_table_region *R0 = &t->regions[r0];
-                ncmp_pls_options po = o->pls;
-                po.solver =
-                    ncmp_score_solver(o->metric, o->pls.solver, t->n_features[l], R0->inputs->n_neuroids, R0->splits);
-                const bool kernel = po.solver == NCMP_PLS_KERNEL;
-                double t0 = now_seconds();
-                double *data = NULL;
-                st = ncmp_score_layer_data(a, t->layers[l], t->iteration_index[i], R0->inputs->rows,
-                                           R0->inputs->n_stimuli, kernel, o->block_bytes, &data, err);
-                *(kernel ? &t_gram : &t_read) += now_seconds() - t0;
-                /* every region reading these rows, with the solver this data was read for */
-                for (size_t r = r0; !st && r < t->n_regions; r++) {
-                    const ncmp_score_table_region *R = &t->regions[r];
-                    if (done[r] || !same_rows(R0->inputs, R->inputs) ||
-                        ncmp_score_solver(o->metric, o->pls.solver, t->n_features[l], R->inputs->n_neuroids,
-                                          R->splits) != po.solver)
-                        continue;
-                    done[r] = true;
-                    ncmp_score_cell *c = ncmp_score_table_cell(t, l, i, r);
-                    double t_fit0 = now_seconds();
-                    st = ncmp_score_from_data(data, kernel, t->n_features[l], R->inputs, R->splits, o->metric, &po,
-                                              &c->score, err);
-                    t_fits += now_seconds() - t_fit0;
-                    if (st) {
-                        ncmp_error_context(err, "layer %s, iteration %lld%s%s", t->layers[l], t->iterations[i],
-                                           R->name ? ", region " : "", R->name ? R->name : "");
-                        break;
-                    }
-                    c->solver = po.solver;
-                    c->ceiled = ncmp_ceiled(c->score->raw, R->inputs->ceiling, t->normalization);
-                    c->ceiled_error =
-                        ncmp_ceiled_error(c->score->raw, c->score->error, R->inputs->ceiling, t->normalization);
-                    double t1 = now_seconds();
-                    c->seconds = t1 - t0;
-                    t0 = t1;
-                    ncmp_progress_advance(bar, R->splits->n_splits);
-                    if (on_cell && on_cell(t, c, context)) {
-                        st = ncmp_fail(err, NCMP_ERR_INTERRUPTED, "interrupted");
-                        break;
-                    }
-                }
-                free(data);
+    /* Each group's data (Gram matrix or features) is read once, for every region that reads the same rows. */
+    for (size_t k = 0; !st && k < n_groups; k++) {
+        const cell_group *G = &groups[k];
+        const ncmp_score_table_region *R0 = &t->regions[G->regions[0]];
+        ncmp_pls_options po = o->pls;
+        po.solver = G->solver;
+        double t0 = now_seconds();
+        double *data = NULL;
+        st = ncmp_score_layer_data(a, t->layers[G->layer], t->iteration_index[G->iteration], R0->inputs->rows,
+                                   R0->inputs->n_stimuli, G->kernel, o->block_bytes, &data, err);
+        *(G->kernel ? &t_gram : &t_read) += now_seconds() - t0;
+        for (size_t j = 0; !st && j < G->n_regions; j++) {
+            const ncmp_score_table_region *R = &t->regions[G->regions[j]];
+            ncmp_score_cell *c = ncmp_score_table_cell(t, G->layer, G->iteration, G->regions[j]);
+            double t_fit0 = now_seconds();
+            st = ncmp_score_from_data(data, G->kernel, t->n_features[G->layer], R->inputs, R->splits, o->metric, &po,
+                                      &c->score, err);
+            t_fits += now_seconds() - t_fit0;
+            if (st) {
+                cell_context(t, c, err);
+                break;
+            }
+            finish_cell(t, c, G->solver);
+            double t1 = now_seconds();
+            c->seconds = t1 - t0;
+            t0 = t1;
+            ncmp_progress_advance(bar, R->splits->n_splits);
+            if (on_cell && on_cell(t, c, context)) {
+                st = ncmp_fail(err, NCMP_ERR_INTERRUPTED, "interrupted");
+                break;
             }
         }
-    free(done);
+        free(data);
+    }
+    free_groups(groups, n_groups);
     ncmp_log_debug("score: Gram matrices %.3f s, features read %.3f s, fits %.3f s", t_gram, t_read, t_fits);
     if (st)
         ncmp_progress_abandon(bar);
